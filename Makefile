@@ -1,0 +1,47 @@
+# rm-pipeline: `make run` runs the pipeline end to end, `make test` runs the whole suite.
+# Every target installs the project into .venv first, from the exact pins in constraints.txt,
+# whenever .venv is missing or pyproject.toml / constraints.txt changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)
+
+.PHONY: run test lint format dev bench lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the main job end to end on the embedded database (or DATABASE_URL)
+	$(BIN)/rm-pipeline run
+
+test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: $(STAMP)  ## Dagster UI and daemon (schedules and sensors fire)
+	$(BIN)/rm-pipeline dev
+
+bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same run
+	$(BIN)/python bench/load.py
+
+lock: $(STAMP)  ## re-pin constraints.txt from the current environment
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:  ## stop the embedded server and remove local state
+	-test -x $(BIN)/rm-pipeline && $(BIN)/rm-pipeline db stop
+	rm -rf .rm_pipeline $(VENV)

@@ -1,0 +1,37 @@
+"""The `rm-pipeline` command: one click group, one module per command group."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import click
+
+from rm_pipeline.cli.db import db
+from rm_pipeline.cli.providers import providers
+from rm_pipeline.cli.run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+def cli(verbose: bool) -> None:
+    """rm-pipeline: the RationalMarkets market-data pipeline and warehouse.
+
+    With no DATABASE_URL set, every command uses an embedded PostgreSQL whose data lives under
+    .rm_pipeline/ in the working directory.
+    """
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+cli.add_command(db)
+cli.add_command(providers)
+cli.add_command(run)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

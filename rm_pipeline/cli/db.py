@@ -1,0 +1,92 @@
+"""`rm-pipeline db ...`: the warehouse's server, URL and migrations."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import click
+from sqlalchemy import text
+
+from rm_pipeline.db import embedded, migrate
+from rm_pipeline.db.engine import dagster_url, get_engine, warehouse_url
+from rm_pipeline.settings import get_settings
+
+
+@click.group()
+def db() -> None:
+    """The warehouse database: URL, status, migrations, psql, stopping the embedded server."""
+
+
+@db.command()
+@click.option("--dagster", is_flag=True, help="Print the URL of Dagster's own storage instead.")
+def url(dagster: bool) -> None:
+    """Print the warehouse URL (last line), starting the embedded server if it is down.
+
+    The URL works in psql as it is, and in SQLAlchemy with a driver suffix
+    (postgresql+psycopg://...).
+    """
+    click.echo(dagster_url() if dagster else warehouse_url())
+
+
+@db.command()
+def status() -> None:
+    """Say where the warehouse is, whether it runs, its migration revision and its row counts."""
+    settings = get_settings()
+    if settings.embedded:
+        state = embedded.status(settings.pgdata_dir)
+        click.echo(f"embedded PostgreSQL: {'running' if state.running else 'stopped'}")
+        click.echo(f"  data directory: {state.pgdata}")
+        if not state.running:
+            return
+    else:
+        click.echo("external PostgreSQL (DATABASE_URL)")
+    db_url = warehouse_url()
+    current, head = migrate.current_revision(db_url), migrate.head_revision(db_url)
+    click.echo(f"  migration revision: {current or 'none'} (head {head})")
+    if current is None:
+        return
+    with get_engine(db_url).connect() as conn:
+        for table, count in conn.execute(text(TABLE_COUNTS_SQL)):
+            click.echo(f"  {table:<20} {count:>10,} rows")
+
+
+TABLE_COUNTS_SQL = """
+SELECT relname, n_live_tup FROM pg_stat_user_tables
+WHERE schemaname = 'public' AND relname <> 'alembic_version' ORDER BY relname
+"""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every pending migration (a no-op when already at head)."""
+    db_url = warehouse_url()
+    before = migrate.current_revision(db_url)
+    migrate.upgrade(db_url)
+    after = migrate.current_revision(db_url)
+    if before == after:
+        click.echo(f"schema already at revision {after}: nothing to migrate")
+    else:
+        click.echo(f"migrated schema from {before or 'empty'} to {after}")
+
+
+@db.command()
+def psql() -> None:
+    """Open psql on the warehouse (prints the command when psql is not installed)."""
+    db_url = warehouse_url()
+    binary = shutil.which("psql")
+    if binary is None:
+        click.echo("psql is not on PATH; connect with:")
+        click.echo(f"psql '{db_url}'")
+        return
+    os.execv(binary, [binary, db_url])
+
+
+@db.command()
+def stop() -> None:
+    """Stop the embedded server (its data stays under the data directory)."""
+    settings = get_settings()
+    if not settings.embedded:
+        raise click.ClickException("DATABASE_URL is set: this project does not manage that server")
+    stopped = embedded.stop(settings.pgdata_dir)
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")

@@ -1,0 +1,1 @@
+"""Database access: URLs, the embedded server, the engine, models and the bulk loader."""

@@ -1,0 +1,82 @@
+"""Where the warehouse is, and the one pooled engine per process that talks to it."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from rm_pipeline.db import embedded
+from rm_pipeline.settings import Settings, get_settings
+
+_lock = threading.Lock()
+_engines: dict[tuple[int, str], Engine] = {}
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Any PostgreSQL URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def to_libpq_url(url: str) -> str:
+    """Any PostgreSQL URL without a driver suffix, as psql and libpq want it."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _embedded_url(settings: Settings, database: str) -> str:
+    server_uri = embedded.start(settings.pgdata_dir)
+    embedded.ensure_database(server_uri, database)
+    return embedded.database_uri(server_uri, database)
+
+
+def warehouse_url(settings: Settings | None = None) -> str:
+    """The warehouse's libpq URL, starting the embedded server when no `DATABASE_URL` is set."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return to_libpq_url(settings.database_url)
+    return _embedded_url(settings, embedded.WAREHOUSE_DATABASE)
+
+
+def dagster_url(settings: Settings | None = None) -> str:
+    """URL of Dagster's own storage: its own database, never the warehouse's."""
+    settings = settings or get_settings()
+    if settings.dagster_database_url:
+        return to_libpq_url(settings.dagster_database_url)
+    if settings.database_url:
+        return to_libpq_url(
+            make_url(to_libpq_url(settings.database_url))
+            .set(database=embedded.DAGSTER_DATABASE)
+            .render_as_string(hide_password=False)
+        )
+    return _embedded_url(settings, embedded.DAGSTER_DATABASE)
+
+
+def build_engine(url: str, settings: Settings | None = None) -> Engine:
+    """A new pooled engine for `url` with the pool settings."""
+    settings = settings or get_settings()
+    return create_engine(
+        to_sqlalchemy_url(url),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        pool_pre_ping=True,
+    )
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process's engine for `url` (the warehouse by default).
+
+    Keyed by process id as well, so a forked worker never reuses its parent's connections.
+    """
+    url = url or warehouse_url()
+    key = (os.getpid(), url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = build_engine(url)
+            _engines[key] = engine
+        return engine

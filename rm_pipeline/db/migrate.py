@@ -1,0 +1,45 @@
+"""Apply and inspect the Alembic migrations under `migrations/` from code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from rm_pipeline.db.engine import to_sqlalchemy_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for the project's migrations, aimed at `url`."""
+    config = Config(toml_file=str(PROJECT_ROOT / "pyproject.toml"))
+    config.attributes["url"] = url
+    return config
+
+
+def head_revision(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at `url` is at (None before any migration)."""
+    engine = create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)

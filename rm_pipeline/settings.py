@@ -1,0 +1,71 @@
+"""All runtime settings, read once from the environment (and an optional `.env` file).
+
+Secrets are `SecretStr`, so they never show up in reprs, logs or the CLI's output.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["synthetic", "yfinance", "files"]
+
+
+class Settings(BaseSettings):
+    """Settings for the pipeline, the CLI and Alembic."""
+
+    model_config = SettingsConfigDict(env_prefix="RM_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "RM_DATABASE_URL"),
+        description="SQLAlchemy URL of the warehouse; unset means the embedded PostgreSQL.",
+    )
+    dagster_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DAGSTER_PG_URL", "RM_DAGSTER_DATABASE_URL"),
+        description="URL of Dagster's own storage; unset means a `dagster` database beside the warehouse.",
+    )
+    data_dir: Path = Field(
+        default=Path(".rm_pipeline"), description="Local state: embedded server."
+    )
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 30.0
+
+    provider: ProviderName = "synthetic"
+    provider_files_dir: Path | None = None
+    synthetic_seed: int = 7
+    yfinance_batch_size: int = 50
+    yfinance_threads: int = 4
+    yfinance_max_requests_per_second: float = 2.0
+
+    history_years: float = 2.0
+    universe_file: Path | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_minutes: int = 60
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys, newest first; older keys still decrypt.",
+    )
+    verification_pepper: SecretStr | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external server is configured."""
+        return self.database_url is None
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir.resolve() / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache to change them)."""
+    return Settings()

@@ -1,0 +1,102 @@
+"""One real PostgreSQL for the whole suite.
+
+By default the embedded server, with its own data directory apart from the developer's; set
+`RM_TEST_SERVER_URL` (a URL to any database on a server where the user may create databases) to use
+another server. Each pytest worker gets its own database, migrated once per run; `DATABASE_URL`
+points at it, so code under test finds it through the ordinary settings. The `db` fixture empties
+every table after its test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Engine, text
+
+from rm_pipeline.db import embedded, migrate
+from rm_pipeline.db.engine import get_engine
+from rm_pipeline.db.models import Base
+from rm_pipeline.settings import get_settings
+
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+TEST_PGDATA = Path(__file__).resolve().parents[1] / ".rm_pipeline" / "test-pgdata"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """libpq URL of a maintenance database on the test server."""
+    return os.environ.get("RM_TEST_SERVER_URL") or embedded.start(TEST_PGDATA, keep_running=False)
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    """A new empty database on the test server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return embedded.database_uri(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def make_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh databases with no schema, all dropped after the test."""
+    created: list[str] = []
+
+    def make() -> str:
+        created.append(create_database(server_url, "rm_scratch"))
+        return created[-1]
+
+    yield make
+    for url in created:
+        drop_database(server_url, url)
+
+
+@pytest.fixture
+def empty_database(make_database: Callable[[], str]) -> str:
+    """A fresh database with no schema, dropped after the test."""
+    return make_database()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """This worker's warehouse, migrated to head once, and made the process's DATABASE_URL."""
+    url = create_database(server_url, "rm_test")
+    migrate.upgrade(url)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    get_engine(url).dispose()
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    get_settings.cache_clear()
+    drop_database(server_url, url)
+
+
+TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    """The warehouse engine; every table is emptied after the test."""
+    engine = get_engine(database_url)
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
