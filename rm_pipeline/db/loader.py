@@ -1,0 +1,207 @@
+"""The one bulk loader: every table written in bulk goes through here.
+
+Rows travel as CSV produced by pyarrow's writer and sent with COPY into a temporary staging table
+that has only the loaded columns, then one set-based statement moves them into the target:
+`INSERT ... ON CONFLICT (...) DO UPDATE ... WHERE` the values really changed (`upsert_frame`), or
+`UPDATE ... FROM` staging for rows that must already exist (`update_frame`). Rows whose values are
+unchanged are not rewritten, so re-runs cost little and leave `updated_at` alone.
+
+The caller owns the transaction: the loader never commits, so a failed load leaves the target as
+it was before that transaction. Memory stays bounded by `batch_rows`: the frame is serialized and
+sent in slices of that many rows.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg import sql
+from sqlalchemy import Connection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_ROWS = 100_000
+STAGING_TABLE = "rm_loader_stage"
+
+
+@dataclass(frozen=True)
+class UpsertSpec:
+    """How a frame maps onto a table.
+
+    `columns` are loaded from the frame; `key_columns` identify a row (the ON CONFLICT target or the
+    UPDATE's match); `compare_columns` decide whether a row changed (default: every non-key
+    column); `on_change` adds SQL expressions set only when a row changed, e.g.
+    `{"last_updated": "CURRENT_TIMESTAMP"}`.
+    """
+
+    table: str
+    columns: Sequence[str]
+    key_columns: Sequence[str]
+    compare_columns: Sequence[str] | None = None
+    on_change: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def changed_columns(self) -> list[str]:
+        if self.compare_columns is not None:
+            return list(self.compare_columns)
+        return [c for c in self.columns if c not in self.key_columns]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    unmatched: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.inserted + self.updated + self.unchanged + self.unmatched
+
+    def __add__(self, other: LoadResult) -> LoadResult:
+        return LoadResult(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.unmatched + other.unmatched,
+        )
+
+
+class DuplicateKeyError(ValueError):
+    """The frame holds the same key twice; the message names the first duplicate row."""
+
+
+def upsert_frame(
+    conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> LoadResult:
+    """Insert new rows and update changed ones; unchanged rows are left untouched."""
+    if frame.empty:
+        return LoadResult()
+    _stage(conn, frame, spec, batch_rows)
+    inserted, updated = conn.exec_driver_sql(_upsert_statement(spec)).one()
+    conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
+    result = LoadResult(inserted, updated, len(frame) - inserted - updated)
+    log.info("%s: %s", spec.table, result)
+    return result
+
+
+def update_frame(
+    conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> LoadResult:
+    """Update existing rows that changed; keys with no row in the table count as `unmatched`."""
+    if frame.empty:
+        return LoadResult()
+    _stage(conn, frame, spec, batch_rows)
+    updated, matched = conn.exec_driver_sql(_update_statement(spec)).one()
+    conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
+    result = LoadResult(
+        updated=updated, unchanged=matched - updated, unmatched=len(frame) - matched
+    )
+    log.info("%s: %s", spec.table, result)
+    return result
+
+
+def _stage(conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int) -> None:
+    """COPY the frame's columns into a fresh temporary staging table shaped like the target's."""
+    _refuse_duplicate_keys(frame, spec)
+    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    create = sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)")
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.execute(
+            create.format(sql.Identifier(STAGING_TABLE), columns, sql.Identifier(spec.table))
+        )
+        with cursor.copy(copy.format(sql.Identifier(STAGING_TABLE), columns)) as stream:
+            for start in range(0, len(frame), batch_rows):
+                stream.write(to_csv_bytes(frame.iloc[start : start + batch_rows], spec.columns))
+
+
+def to_csv_bytes(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """The frame's `columns` as header-less CSV, nulls as empty unquoted fields (COPY's NULL)."""
+    table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue()
+
+
+def _refuse_duplicate_keys(frame: pd.DataFrame, spec: UpsertSpec) -> None:
+    duplicated = frame.duplicated(subset=list(spec.key_columns), keep="first")
+    if duplicated.any():
+        position = int(duplicated.to_numpy().argmax())
+        key = frame.iloc[position][list(spec.key_columns)].to_dict()
+        raise DuplicateKeyError(
+            f"{spec.table}: row {position} repeats the key {key} of an earlier row"
+        )
+
+
+def _assignments(spec: UpsertSpec, source: str) -> sql.Composable:
+    sets = [
+        sql.SQL("{} = {}.{}").format(sql.Identifier(c), sql.SQL(source), sql.Identifier(c))
+        for c in spec.columns
+        if c not in spec.key_columns
+    ]
+    sets += [
+        sql.SQL("{} = {}").format(sql.Identifier(c), sql.SQL(expression))
+        for c, expression in spec.on_change.items()
+    ]
+    return sql.SQL(", ").join(sets)
+
+
+def _changed(spec: UpsertSpec, target: str, source: str) -> sql.Composable:
+    def row(alias: str) -> sql.Composable:
+        return sql.SQL("ROW({})").format(
+            sql.SQL(", ").join(
+                sql.SQL("{}.{}").format(sql.SQL(alias), sql.Identifier(c))
+                for c in spec.changed_columns
+            )
+        )
+
+    return sql.SQL("{} IS DISTINCT FROM {}").format(row(target), row(source))
+
+
+def _upsert_statement(spec: UpsertSpec) -> str:
+    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    statement = sql.SQL(
+        "WITH written AS ("
+        " INSERT INTO {table} AS target ({columns}) SELECT {columns} FROM {stage}"
+        " ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed}"
+        " RETURNING (xmax = 0) AS inserted)"
+        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+        " FROM written"
+    ).format(
+        table=sql.Identifier(spec.table),
+        columns=columns,
+        stage=sql.Identifier(STAGING_TABLE),
+        keys=sql.SQL(", ").join(map(sql.Identifier, spec.key_columns)),
+        assignments=_assignments(spec, "EXCLUDED"),
+        changed=_changed(spec, "target", "EXCLUDED"),
+    )
+    return statement.as_string()
+
+
+def _update_statement(spec: UpsertSpec) -> str:
+    match = sql.SQL(" AND ").join(
+        sql.SQL("target.{c} = stage.{c}").format(c=sql.Identifier(c)) for c in spec.key_columns
+    )
+    statement = sql.SQL(
+        "WITH written AS ("
+        " UPDATE {table} AS target SET {assignments} FROM {stage} AS stage"
+        " WHERE {match} AND {changed} RETURNING 1)"
+        " SELECT (SELECT count(*) FROM written),"
+        " (SELECT count(*) FROM {stage} AS stage JOIN {table} AS target ON {match})"
+    ).format(
+        table=sql.Identifier(spec.table),
+        stage=sql.Identifier(STAGING_TABLE),
+        assignments=_assignments(spec, "stage"),
+        match=match,
+        changed=_changed(spec, "target", "stage"),
+    )
+    return statement.as_string()
