@@ -78,8 +78,9 @@ class User(Base):
     last_login: Mapped[datetime | None] = mapped_column(Timestamp)
     is_active: Mapped[bool | None] = mapped_column(server_default=TRUE)
     is_verified: Mapped[bool | None] = mapped_column(server_default=FALSE)
-    verification_code: Mapped[str | None] = mapped_column(String(10))
+    verification_code: Mapped[str | None] = mapped_column(String(64))
     verification_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    verification_attempts: Mapped[int] = mapped_column(server_default=text("0"))
     preferences: Mapped[dict[str, Any] | None] = mapped_column(
         JSONB, server_default=text("'{}'::jsonb")
     )
@@ -136,7 +137,7 @@ class Security(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("ticker", "exchange"),
+        UniqueConstraint("ticker", "exchange", postgresql_nulls_not_distinct=True),
         Index("idx_securities_ticker", "ticker"),
         Index("idx_securities_type", "security_type"),
         Index("idx_securities_sector", "sector"),
@@ -168,6 +169,7 @@ class Trade(Base):
     analyzed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     activated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="trades")
     positions: Mapped[list[Position]] = relationship(
@@ -344,4 +346,24 @@ class BrokerConnection(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "broker", "broker_account_id"),
         Index("idx_broker_connections_user", "user_id"),
+    )
+
+
+class CorporateAction(Base):
+    """A split or dividend (revision 0004)."""
+
+    __tablename__ = "corporate_actions"
+
+    id: Mapped[uuid.UUID] = _id()
+    security_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("securities.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(20))
+    value: Mapped[Decimal] = mapped_column(Numeric(20, 8))
+    data_source: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime | None] = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("action IN ('split', 'dividend')", name="valid_corporate_action"),
+        CheckConstraint("value > 0", name="positive_corporate_action_value"),
+        UniqueConstraint("security_id", "date", "action"),
     )
