@@ -6,8 +6,8 @@ characters. Downgrading shrinks the column back, so it first clears every pendin
 ask for a new one).
 
 `users.verification_attempts` counts wrong guesses against the current code; the application burns
-the code after a bounded number of them. It is a column rather than a key in `preferences` because it
-is security state the application updates under a row lock, not a user preference.
+the code after a bounded number of them. It is a column rather than a key in `preferences` because
+it is security state the application updates under a row lock, not a user preference.
 
 `trades.analysis_fingerprint` records which inputs the stored analysis was computed from, and the
 view `trade_input_fingerprints` computes the same fingerprint from the live rows: the trade's name
@@ -16,7 +16,8 @@ allocation. A trade needs analysis when the two differ. Comparing content rather
 also catches deleted positions, ignores writes that do not change the inputs (valuations updating a
 position's prices, the analysis writing its own rationale), and does not depend on when concurrent
 transactions started. The view lives in the database so that every writer and reader, raw SQL
-included, shares the one rule.
+included, shares the one rule; its per-trade subquery lets filters on the trade (id, status) apply
+before any fingerprint is computed.
 
 Revision ID: 0003
 Revises: 0002
@@ -39,22 +40,29 @@ SELECT
     t.id AS trade_id,
     encode(
         sha256(convert_to(
-            jsonb_build_array(t.trade_name, t.trade_description, coalesce(p.positions, '[]'))::text,
+            jsonb_build_array(
+                t.trade_name,
+                t.trade_description,
+                (
+                    SELECT coalesce(
+                        jsonb_agg(
+                            jsonb_build_array(
+                                p.id, p.security_id, p.position_type, p.security_type,
+                                p.allocation_percent
+                            )
+                            ORDER BY p.id
+                        ),
+                        '[]'
+                    )
+                    FROM positions p
+                    WHERE p.trade_id = t.id
+                )
+            )::text,
             'UTF8'
         )),
         'hex'
     ) AS fingerprint
 FROM trades t
-LEFT JOIN (
-    SELECT
-        trade_id,
-        jsonb_agg(
-            jsonb_build_array(id, security_id, position_type, security_type, allocation_percent)
-            ORDER BY id
-        ) AS positions
-    FROM positions
-    GROUP BY trade_id
-) p ON p.trade_id = t.id
 """
 
 

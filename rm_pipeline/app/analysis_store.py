@@ -1,0 +1,285 @@
+"""The analyzer's database side: which trades need analysis, their inputs, and the results.
+
+A trade needs analysis when it is a draft or an active trade and either it was never analyzed
+(`analyzed_at` is NULL; setting it to NULL forces a new analysis) or the fingerprint of its inputs
+(the view `trade_input_fingerprints` of migration 0003: name, description and every position's id,
+security, side, type and allocation) differs from the `analysis_fingerprint` stored with the
+results. Closed and archived trades keep the analysis they had. The rule is SQL, so trades and
+positions written by other applications straight into the database are noticed too.
+
+`analyze_pending` reads a batch of trades with their fingerprints in one statement, analyzes them
+outside any transaction (an analyzer may be slow), then writes all results of the batch in one
+transaction, each only if the trade's live fingerprint still equals the one analyzed. A trade
+changed meanwhile is left alone and stays pending. `analyzed_at` is the writing transaction's
+CURRENT_TIMESTAMP, the same instant the `updated_at` triggers stamp on the rows it writes, so
+`analyzed_at >= updated_at` holds afterwards as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+from rm_pipeline.core.analysis import (
+    HORIZONS,
+    Analyzer,
+    PositionInput,
+    Side,
+    StatisticalAnalyzer,
+    TradeAnalysis,
+    TradeInput,
+)
+
+log = logging.getLogger(__name__)
+
+ANALYZED_STATUSES = ["draft", "active"]
+SIDES = frozenset(side.value for side in Side)
+DEFAULT_ANALYZER = StatisticalAnalyzer()
+
+PENDING_SQL = text(
+    """
+    SELECT t.id
+    FROM trades t
+    JOIN trade_input_fingerprints f ON f.trade_id = t.id
+    WHERE t.status = ANY(:statuses)
+      AND (t.analyzed_at IS NULL OR t.analysis_fingerprint IS DISTINCT FROM f.fingerprint)
+    ORDER BY t.created_at, t.id
+    """
+)
+
+INPUTS_SQL = text(
+    """
+    SELECT t.id AS trade_id, t.trade_name, t.trade_description, f.fingerprint,
+           p.id AS position_id, p.security_id, s.ticker, p.position_type, p.allocation_percent
+    FROM trades t
+    JOIN trade_input_fingerprints f ON f.trade_id = t.id
+    LEFT JOIN positions p ON p.trade_id = t.id
+    LEFT JOIN securities s ON s.id = p.security_id
+    WHERE t.id = ANY(:trade_ids) AND t.status = ANY(:statuses)
+    ORDER BY t.id, p.id
+    """
+)
+
+CLOSES_SQL = text(
+    """
+    SELECT s.id AS security_id, h.date, h.close::float8 AS close
+    FROM securities s
+    CROSS JOIN LATERAL (
+        SELECT date, close FROM price_history
+        WHERE security_id = s.id
+        ORDER BY date DESC
+        LIMIT :days
+    ) h
+    WHERE s.id = ANY(:security_ids)
+    """
+)
+
+WRITE_TRADES_SQL = text(
+    """
+    UPDATE trades t
+    SET ai_rationale = r.rationale,
+        recommendation = r.recommendation,
+        risk_level = r.risk_level,
+        return_1m = r.return_1m,
+        return_3m = r.return_3m,
+        return_6m = r.return_6m,
+        return_1y = r.return_1y,
+        return_3y = r.return_3y,
+        analysis_fingerprint = r.fingerprint,
+        analyzed_at = CURRENT_TIMESTAMP
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:fingerprints AS text[]), CAST(:rationales AS text[]),
+        CAST(:recommendations AS text[]), CAST(:risk_levels AS text[]),
+        CAST(:return_1m AS numeric[]), CAST(:return_3m AS numeric[]),
+        CAST(:return_6m AS numeric[]), CAST(:return_1y AS numeric[]),
+        CAST(:return_3y AS numeric[])
+    ) AS r(id, fingerprint, rationale, recommendation, risk_level,
+           return_1m, return_3m, return_6m, return_1y, return_3y)
+    JOIN trade_input_fingerprints f ON f.trade_id = r.id AND f.fingerprint = r.fingerprint
+    WHERE t.id = r.id AND t.status = ANY(:statuses)
+    RETURNING t.id
+    """
+)
+
+WRITE_POSITIONS_SQL = text(
+    """
+    UPDATE positions p
+    SET rationale = r.rationale
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:rationales AS text[])) AS r(id, rationale)
+    WHERE p.id = r.id AND p.trade_id = ANY(CAST(:trade_ids AS uuid[]))
+    """
+)
+
+
+@dataclass(frozen=True)
+class PendingTrade:
+    """A trade's analysis inputs as read, with the fingerprint of exactly these inputs."""
+
+    id: uuid.UUID
+    fingerprint: str
+    trade: TradeInput
+    position_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What `analyze_pending` did.
+
+    `changed`: trades whose inputs changed (or that left draft and active) while they were being
+    analyzed; nothing was written for them. `invalid`: trades the analyzer cannot take as stored
+    (e.g. a position that is neither long nor short), with the reason. Both stay pending.
+    """
+
+    pending: int
+    analyzed: tuple[uuid.UUID, ...]
+    changed: tuple[uuid.UUID, ...]
+    invalid: Mapping[uuid.UUID, str] = field(default_factory=dict)
+
+
+def trades_needing_analysis(conn: Connection) -> list[uuid.UUID]:
+    """Ids of the trades that need analysis, oldest first."""
+    return list(conn.execute(PENDING_SQL, {"statuses": ANALYZED_STATUSES}).scalars())
+
+
+def load_trade_inputs(
+    conn: Connection, trade_ids: Sequence[uuid.UUID]
+) -> tuple[list[PendingTrade], dict[uuid.UUID, str]]:
+    """The analysis inputs of those trades still draft or active, and the invalid ones' reasons."""
+    rows = conn.execute(
+        INPUTS_SQL, {"trade_ids": list(trade_ids), "statuses": ANALYZED_STATUSES}
+    ).all()
+    loaded: list[PendingTrade] = []
+    invalid: dict[uuid.UUID, str] = {}
+    for trade_id, trade_rows in groupby(rows, key=lambda row: row.trade_id):
+        group = list(trade_rows)
+        bad_sides = [row for row in group if row.position_id and row.position_type not in SIDES]
+        if bad_sides:
+            invalid[trade_id] = ", ".join(
+                f"position {row.position_id} has position_type {row.position_type!r}"
+                for row in bad_sides
+            )
+        else:
+            loaded.append(pending_trade(group))
+    return loaded, invalid
+
+
+def pending_trade(rows: Sequence[Any]) -> PendingTrade:
+    """One trade's rows of `INPUTS_SQL` (one per position, or one with NULL position columns)."""
+    first = rows[0]
+    positions = [row for row in rows if row.position_id is not None]
+    return PendingTrade(
+        id=first.trade_id,
+        fingerprint=first.fingerprint,
+        trade=TradeInput(
+            name=first.trade_name,
+            description=first.trade_description,
+            positions=tuple(
+                PositionInput(
+                    security=str(row.security_id),
+                    side=Side(row.position_type),
+                    allocation_percent=float(row.allocation_percent),
+                    ticker=row.ticker,
+                )
+                for row in positions
+            ),
+        ),
+        position_ids=tuple(row.position_id for row in positions),
+    )
+
+
+def load_closes(conn: Connection, security_ids: Sequence[str], days: int) -> pd.DataFrame:
+    """The last `days` daily closes of each security: rows by date, a column per security id."""
+    rows = conn.execute(CLOSES_SQL, {"security_ids": list(security_ids), "days": days}).all()
+    if not rows:
+        return pd.DataFrame(dtype=float)
+    frame = pd.DataFrame(rows, columns=["security_id", "date", "close"])
+    frame["security_id"] = frame["security_id"].astype(str)
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.pivot(index="date", columns="security_id", values="close").sort_index()
+
+
+def write_analyses(
+    conn: Connection, results: Sequence[tuple[PendingTrade, TradeAnalysis]]
+) -> list[uuid.UUID]:
+    """Store the results whose trade's inputs are unchanged; returns those trades' ids."""
+    if not results:
+        return []
+    trades = [pending for pending, _ in results]
+    analyses = [analysis for _, analysis in results]
+    written = list(
+        conn.execute(
+            WRITE_TRADES_SQL,
+            {
+                "ids": [t.id for t in trades],
+                "fingerprints": [t.fingerprint for t in trades],
+                "rationales": [a.rationale for a in analyses],
+                "recommendations": [str(a.recommendation) for a in analyses],
+                "risk_levels": [
+                    None if a.risk_level is None else str(a.risk_level) for a in analyses
+                ],
+                **{f"return_{h}": [a.returns[h] for a in analyses] for h in HORIZONS},
+                "statuses": ANALYZED_STATUSES,
+            },
+        ).scalars()
+    )
+    positions = [
+        (position_id, rationale)
+        for pending, analysis in results
+        for position_id, rationale in zip(
+            pending.position_ids, analysis.position_rationales, strict=True
+        )
+    ]
+    if written and positions:
+        conn.execute(
+            WRITE_POSITIONS_SQL,
+            {
+                "ids": [position_id for position_id, _ in positions],
+                "rationales": [rationale for _, rationale in positions],
+                "trade_ids": written,
+            },
+        )
+    return written
+
+
+def analyze_pending(
+    engine: Engine, analyzer: Analyzer = DEFAULT_ANALYZER, *, batch_size: int = 100
+) -> AnalysisSummary:
+    """Analyze every trade that needs it and store the results; see the module docstring."""
+    with engine.connect() as conn:
+        pending = trades_needing_analysis(conn)
+    analyzed: list[uuid.UUID] = []
+    invalid: dict[uuid.UUID, str] = {}
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
+        with engine.connect() as conn:
+            inputs, problems = load_trade_inputs(conn, batch)
+            securities = sorted({p.security for t in inputs for p in t.trade.positions})
+            closes = load_closes(conn, securities, analyzer.history_days)
+        invalid.update(problems)
+        results = [(item, analyzer.analyze(item.trade, closes)) for item in inputs]
+        with engine.begin() as conn:
+            analyzed += write_analyses(conn, results)
+    done = set(analyzed) | set(invalid)
+    summary = AnalysisSummary(
+        pending=len(pending),
+        analyzed=tuple(analyzed),
+        changed=tuple(t for t in pending if t not in done),
+        invalid=invalid,
+    )
+    for trade_id, reason in invalid.items():
+        log.warning("trade %s cannot be analyzed: %s", trade_id, reason)
+    log.info(
+        "analyzed %d of %d pending trades (%d changed meanwhile, %d invalid)",
+        len(summary.analyzed),
+        summary.pending,
+        len(summary.changed),
+        len(summary.invalid),
+    )
+    return summary

@@ -1,0 +1,372 @@
+"""Trades and their positions, owned by the user who wrote them.
+
+Lifecycle: draft → active → closed → archived, and draft → archived for an idea dropped before it
+went live; nothing else. Activating stamps `activated_at` and needs at least one position; closing
+stamps `closed_at`. Positions are added and removed only while the trade is a draft.
+
+A position names an active security by ticker (matched upper-case), and by exchange too when the
+ticker is listed on several; its security type is the security's. Each allocation is in (0, 100]
+with at most 2 decimals, a trade's allocations add up to at most 100 (the rest is cash), and a trade
+holds at most one long and one short position per security.
+
+Every call is one transaction; the trade row is locked while its positions or status change, so
+concurrent calls cannot together break the rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from rm_pipeline.app.clock import Clock, utc_now
+from rm_pipeline.app.errors import Conflict, InvalidInput, NotFound
+from rm_pipeline.core.analysis import HORIZONS, Side
+from rm_pipeline.db.models import Position, Security, Trade
+
+MAX_TOTAL_ALLOCATION = Decimal(100)
+MAX_NAME_LENGTH = 255
+
+
+class TradeStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+TRANSITIONS: Mapping[TradeStatus, frozenset[TradeStatus]] = {
+    TradeStatus.DRAFT: frozenset({TradeStatus.ACTIVE, TradeStatus.ARCHIVED}),
+    TradeStatus.ACTIVE: frozenset({TradeStatus.CLOSED}),
+    TradeStatus.CLOSED: frozenset({TradeStatus.ARCHIVED}),
+    TradeStatus.ARCHIVED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class PositionSpec:
+    """A position as a user asks for it."""
+
+    ticker: str
+    side: Side
+    allocation_percent: Decimal
+    exchange: str | None = None
+
+    def __str__(self) -> str:
+        where = f"@{self.exchange}" if self.exchange else ""
+        return f"{self.ticker}{where} {self.side} {self.allocation_percent}%"
+
+
+@dataclass(frozen=True)
+class PositionView:
+    id: uuid.UUID
+    ticker: str
+    exchange: str | None
+    side: str
+    security_type: str
+    allocation_percent: Decimal
+    rationale: str | None
+
+
+@dataclass(frozen=True)
+class TradeView:
+    id: uuid.UUID
+    name: str
+    description: str
+    status: str
+    positions: tuple[PositionView, ...]
+    created_at: datetime | None
+    activated_at: datetime | None
+    closed_at: datetime | None
+    analyzed_at: datetime | None
+    recommendation: str | None
+    risk_level: str | None
+    returns: Mapping[str, Decimal | None]
+    ai_rationale: str | None
+
+    @property
+    def total_allocation(self) -> Decimal:
+        return sum((p.allocation_percent for p in self.positions), Decimal(0))
+
+    @classmethod
+    def of(cls, trade: Trade) -> TradeView:
+        positions = sorted(
+            trade.positions,
+            key=lambda p: (p.created_at or datetime.min, -p.allocation_percent, p.security.ticker),
+        )
+        return cls(
+            id=trade.id,
+            name=trade.trade_name,
+            description=trade.trade_description,
+            status=trade.status or TradeStatus.DRAFT,
+            positions=tuple(
+                PositionView(
+                    id=p.id,
+                    ticker=p.security.ticker,
+                    exchange=p.security.exchange,
+                    side=p.position_type,
+                    security_type=p.security_type,
+                    allocation_percent=p.allocation_percent,
+                    rationale=p.rationale,
+                )
+                for p in positions
+            ),
+            created_at=trade.created_at,
+            activated_at=trade.activated_at,
+            closed_at=trade.closed_at,
+            analyzed_at=trade.analyzed_at,
+            recommendation=trade.recommendation,
+            risk_level=trade.risk_level,
+            returns={name: getattr(trade, f"return_{name}") for name in HORIZONS},
+            ai_rationale=trade.ai_rationale,
+        )
+
+
+def normalized(spec: PositionSpec) -> PositionSpec:
+    """The spec with ticker and exchange upper-cased and trimmed."""
+    exchange = (spec.exchange or "").strip().upper() or None
+    return PositionSpec(
+        spec.ticker.strip().upper(), Side(spec.side), spec.allocation_percent, exchange
+    )
+
+
+def allocation_problem(allocation: Decimal) -> str | None:
+    """Why the allocation is not acceptable, or None."""
+    if not allocation.is_finite() or not Decimal(0) < allocation <= MAX_TOTAL_ALLOCATION:
+        return f"allocation {allocation} must be more than 0 and at most 100"
+    if allocation != allocation.quantize(Decimal("0.01")):
+        return f"allocation {allocation} has more than 2 decimals"
+    return None
+
+
+def text_field(value: str, label: str, max_length: int | None = None) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInput(f"the trade's {label} must not be empty")
+    if max_length is not None and len(cleaned) > max_length:
+        raise InvalidInput(f"the trade's {label} is longer than {max_length} characters")
+    return cleaned
+
+
+class TradeService:
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def create(
+        self,
+        user_id: uuid.UUID,
+        name: str,
+        description: str,
+        positions: Sequence[PositionSpec] = (),
+    ) -> TradeView:
+        """A new draft trade with the given positions (all of them valid, or none stored)."""
+        trade = Trade(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            trade_name=text_field(name, "name", MAX_NAME_LENGTH),
+            trade_description=text_field(description, "description"),
+            status=TradeStatus.DRAFT.value,
+        )
+        labelled = [(f"position {i} ({spec})", spec) for i, spec in enumerate(positions, 1)]
+        with Session(self._engine) as session, session.begin():
+            session.add(trade)
+            self._add_positions(session, trade, [], labelled)
+            return self._view(session, trade.id)
+
+    def get(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> TradeView:
+        with Session(self._engine) as session:
+            return self._view(session, self._owned(session, user_id, trade_id).id)
+
+    def list_trades(self, user_id: uuid.UUID, status: TradeStatus | None = None) -> list[TradeView]:
+        """The user's trades, newest first."""
+        query = (
+            select(Trade)
+            .where(Trade.user_id == user_id)
+            .options(selectinload(Trade.positions).selectinload(Position.security))
+            .order_by(Trade.created_at.desc(), Trade.id)
+        )
+        if status is not None:
+            query = query.where(Trade.status == status.value)
+        with Session(self._engine) as session:
+            return [TradeView.of(trade) for trade in session.scalars(query)]
+
+    def add_position(
+        self, user_id: uuid.UUID, trade_id: uuid.UUID, spec: PositionSpec
+    ) -> TradeView:
+        with Session(self._engine) as session, session.begin():
+            trade = self._editable(session, user_id, trade_id)
+            existing = self._positions_of(session, trade.id)
+            self._add_positions(session, trade, existing, [(f"new position ({spec})", spec)])
+            return self._view(session, trade.id)
+
+    def remove_position(
+        self, user_id: uuid.UUID, trade_id: uuid.UUID, position_id: uuid.UUID
+    ) -> TradeView:
+        with Session(self._engine) as session, session.begin():
+            trade = self._editable(session, user_id, trade_id)
+            position = session.get(Position, position_id)
+            if position is None or position.trade_id != trade.id:
+                raise NotFound(f"trade {trade_id} has no position {position_id}")
+            session.delete(position)
+            session.flush()
+            return self._view(session, trade.id)
+
+    def activate(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> TradeView:
+        return self._transition(user_id, trade_id, TradeStatus.ACTIVE)
+
+    def close(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> TradeView:
+        return self._transition(user_id, trade_id, TradeStatus.CLOSED)
+
+    def archive(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> TradeView:
+        return self._transition(user_id, trade_id, TradeStatus.ARCHIVED)
+
+    def _transition(
+        self, user_id: uuid.UUID, trade_id: uuid.UUID, target: TradeStatus
+    ) -> TradeView:
+        with Session(self._engine) as session, session.begin():
+            trade = self._owned(session, user_id, trade_id, lock=True)
+            current = TradeStatus(trade.status or TradeStatus.DRAFT)
+            if target not in TRANSITIONS[current]:
+                allowed = ", ".join(sorted(TRANSITIONS[current])) or "none, it is final"
+                raise Conflict(
+                    f"trade {trade_id} is {current} and cannot become {target} "
+                    f"(allowed from {current}: {allowed})"
+                )
+            if target is TradeStatus.ACTIVE and not self._positions_of(session, trade.id):
+                raise Conflict(f"trade {trade_id} has no positions; add one before activating")
+            trade.status = target.value
+            if target is TradeStatus.ACTIVE:
+                trade.activated_at = self._clock()
+            if target is TradeStatus.CLOSED:
+                trade.closed_at = self._clock()
+            session.flush()
+            return self._view(session, trade.id)
+
+    @staticmethod
+    def _owned(
+        session: Session, user_id: uuid.UUID, trade_id: uuid.UUID, *, lock: bool = False
+    ) -> Trade:
+        query = select(Trade).where(Trade.id == trade_id, Trade.user_id == user_id)
+        trade = session.scalars(query.with_for_update() if lock else query).one_or_none()
+        if trade is None:
+            raise NotFound(f"no trade {trade_id}")
+        return trade
+
+    def _editable(self, session: Session, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade:
+        trade = self._owned(session, user_id, trade_id, lock=True)
+        if trade.status != TradeStatus.DRAFT:
+            raise Conflict(f"trade {trade_id} is {trade.status}; only drafts change positions")
+        return trade
+
+    @staticmethod
+    def _positions_of(session: Session, trade_id: uuid.UUID) -> list[Position]:
+        return list(session.scalars(select(Position).where(Position.trade_id == trade_id)))
+
+    @staticmethod
+    def _view(session: Session, trade_id: uuid.UUID) -> TradeView:
+        session.flush()
+        query = (
+            select(Trade)
+            .where(Trade.id == trade_id)
+            .options(selectinload(Trade.positions).selectinload(Position.security))
+            .execution_options(populate_existing=True)
+        )
+        return TradeView.of(session.scalars(query).one())
+
+    @staticmethod
+    def _add_positions(
+        session: Session,
+        trade: Trade,
+        existing: Sequence[Position],
+        labelled_specs: Sequence[tuple[str, PositionSpec]],
+    ) -> None:
+        """Validate the specs against each other and `existing`, then stage them; or raise.
+
+        Each spec comes with the label its errors name ("position 2 (MSFT short 40%)").
+        """
+        labelled = [(label, normalized(spec)) for label, spec in labelled_specs]
+        securities, problems = resolve_securities(session, labelled)
+        problems += [
+            f"{label}: {problem}"
+            for label, spec in labelled
+            if (problem := allocation_problem(spec.allocation_percent))
+        ]
+        raise_if_any(problems)
+        raise_if_any(overlap_problems(existing, labelled, securities))
+        session.add_all(
+            Position(
+                trade_id=trade.id,
+                security_id=securities[label].id,
+                position_type=spec.side.value,
+                security_type=securities[label].security_type,
+                allocation_percent=spec.allocation_percent,
+            )
+            for label, spec in labelled
+        )
+
+
+def raise_if_any(problems: Sequence[str]) -> None:
+    if problems:
+        raise InvalidInput("\n".join(problems))
+
+
+def resolve_securities(
+    session: Session, labelled: Sequence[tuple[str, PositionSpec]]
+) -> tuple[dict[str, Security], list[str]]:
+    """The active security each labelled spec names, by label, and why others name none."""
+    tickers = {spec.ticker for _, spec in labelled}
+    candidates: dict[str, list[Security]] = defaultdict(list)
+    query = select(Security).where(Security.ticker.in_(tickers), Security.is_active.is_not(False))
+    for security in session.scalars(query):
+        candidates[security.ticker].append(security)
+    resolved: dict[str, Security] = {}
+    problems: list[str] = []
+    for label, spec in labelled:
+        matches = [
+            s
+            for s in candidates[spec.ticker]
+            if spec.exchange is None or (s.exchange or "").upper() == spec.exchange
+        ]
+        if len(matches) == 1:
+            resolved[label] = matches[0]
+        elif not matches:
+            where = f" on {spec.exchange}" if spec.exchange else ""
+            problems.append(f"{label}: no active security {spec.ticker}{where}")
+        else:
+            exchanges = ", ".join(sorted(s.exchange or "no exchange" for s in matches))
+            problems.append(
+                f"{label}: {spec.ticker} is listed on several exchanges ({exchanges}); "
+                f"name one, e.g. {spec.ticker}@{matches[0].exchange}"
+            )
+    return resolved, problems
+
+
+def overlap_problems(
+    existing: Sequence[Position],
+    labelled: Sequence[tuple[str, PositionSpec]],
+    securities: Mapping[str, Security],
+) -> list[str]:
+    """Allocations over 100 in total, and a security held twice on the same side."""
+    problems = []
+    held = {(p.security_id, p.position_type) for p in existing}
+    for label, spec in labelled:
+        key = (securities[label].id, spec.side.value)
+        if key in held:
+            problems.append(f"{label}: the trade already has a {spec.side} position in it")
+        held.add(key)
+    existing_total = sum((p.allocation_percent for p in existing), Decimal(0))
+    total = existing_total + sum((spec.allocation_percent for _, spec in labelled), Decimal(0))
+    if total > MAX_TOTAL_ALLOCATION:
+        parts = [label for label, _ in labelled]
+        if existing:
+            parts.insert(0, f"the existing positions ({existing_total}%)")
+        problems.append(f"allocations of {', '.join(parts)} add up to {total}%, more than 100%")
+    return problems

@@ -1,0 +1,1 @@
+"""Pure computations of the project: no I/O, no database, no Dagster."""

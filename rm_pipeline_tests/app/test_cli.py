@@ -1,0 +1,202 @@
+"""The `users`, `trades` and `brokers` commands end to end, as a person would run them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, text
+
+from rm_pipeline.cli import cli
+from rm_pipeline.settings import get_settings
+from rm_pipeline_tests.app.conftest import JWT_SECRET, PEPPER
+
+PHONE = "+14155550100"
+API_KEY = "PK-cli-key-5c1e"
+API_SECRET = "cli-secret-8d2f"
+
+
+@pytest.fixture
+def env(db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The secrets the commands need, in the environment as in production."""
+    values = {
+        "RM_JWT_SECRET": JWT_SECRET,
+        "RM_VERIFICATION_PEPPER": PEPPER,
+        "RM_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in ("RM_ACCESS_TOKEN", "RM_BROKER_API_KEY", "RM_BROKER_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield values
+    get_settings.cache_clear()
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def ok(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
+    result = run(*args, input=input, env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def token(env: dict[str, str]) -> str:
+    registered = ok("users", "register", PHONE, "--email", "ada@example.org", "--name", "Ada")
+    code = re.search(r"verification code for \+14155550100: (\d{6})", registered)
+    assert code is not None, registered
+    return ok("users", "verify", PHONE, code.group(1)).strip().splitlines()[-1]
+
+
+@pytest.fixture
+def listed(db: Engine) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO securities (ticker, name, security_type, exchange) VALUES "
+                "('AAPL', 'Apple', 'equity', 'NASDAQ'), ('MSFT', 'Microsoft', 'equity', 'NASDAQ')"
+            )
+        )
+
+
+def test_register_verify_and_whoami(token: str) -> None:
+    shown = ok("users", "whoami", token)
+    assert "phone:      +14155550100" in shown
+    assert "email:      ada@example.org" in shown
+    assert ok("users", "whoami", env={"RM_ACCESS_TOKEN": token}) == shown
+
+
+def test_a_wrong_code_is_a_clean_error(env: dict[str, str]) -> None:
+    ok("users", "register", PHONE)
+    result = run("users", "verify", PHONE, "000000x")
+    assert result.exit_code == 1
+    assert result.output == "Error: wrong verification code (4 attempts left)\n"
+
+
+def test_a_missing_secret_is_named(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RM_VERIFICATION_PEPPER")
+    get_settings.cache_clear()
+    result = run("users", "register", PHONE)
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: RM_VERIFICATION_PEPPER is not set; this operation needs it\n",
+    )
+
+
+def test_create_show_list_and_activate_a_trade(token: str, listed: None) -> None:
+    created = ok(
+        "trades", "create", "--token", token, "--name", "Pair", "--description", "AAPL vs MSFT",
+        "--position", "AAPL:long:60", "--position", "msft:SHORT:40",
+    )  # fmt: skip
+    trade_id = re.search(r"trade ([0-9a-f-]{36}): Pair \[draft\]", created)
+    assert trade_id is not None, created
+    assert re.search(r"AAPL@NASDAQ\s+long\s+60.00%\s+equity", created)
+    assert re.search(r"MSFT@NASDAQ\s+short\s+40.00%\s+equity", created)
+    assert "(100.00% allocated)" in created
+    assert "analysis: pending" in created
+
+    assert ok("trades", "show", trade_id.group(1), "--token", token) == created
+    assert trade_id.group(1) in ok("trades", "list", "--token", token)
+    activated = ok("trades", "activate", trade_id.group(1), "--token", token)
+    assert activated == f"trade {trade_id.group(1)} is now active\n"
+    assert "no trades" in ok("trades", "list", "--token", token, "--status", "draft")
+
+
+def test_analyze_reports_what_it_did(token: str, listed: None) -> None:
+    ok("trades", "create", "--token", token, "--name", "n", "--description", "d",
+       "--position", "AAPL:long:10")  # fmt: skip
+    assert ok("trades", "analyze").startswith("analyzed 1 of 1 pending trades")
+    assert ok("trades", "analyze").startswith("analyzed 0 of 0 pending trades")
+
+
+@pytest.mark.parametrize(
+    ("position", "problem"),
+    [
+        ("AAPL-long-60", "is not TICKER[@EXCHANGE]:long|short:PERCENT"),
+        ("AAPL:up:60", "the side must be long or short"),
+        ("AAPL:long:sixty", "'sixty' is not a number"),
+    ],
+)
+def test_a_malformed_position_is_a_usage_error(token: str, position: str, problem: str) -> None:
+    result = run(
+        "trades", "create", "--token", token, "--name", "n", "--description", "d",
+        "--position", position,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert problem in result.output
+
+
+def test_a_refused_position_names_it(token: str, listed: None) -> None:
+    result = run(
+        "trades", "create", "--token", token, "--name", "n", "--description", "d",
+        "--position", "AAPL:long:70", "--position", "TSLA:long:10",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "position 2 (TSLA long 10%): no active security TSLA" in result.output
+
+
+def test_trades_need_a_valid_token(env: dict[str, str]) -> None:
+    result = run("trades", "list", "--token", "not-a-token")
+    assert (result.exit_code, result.output) == (1, "Error: the access token is not valid\n")
+
+
+def test_broker_credentials_come_from_the_environment_and_are_never_shown(
+    db: Engine, token: str
+) -> None:
+    secrets = {"RM_BROKER_API_KEY": API_KEY, "RM_BROKER_API_SECRET": API_SECRET}
+    added = ok(
+        "brokers", "add", "--token", token, "--broker", "alpaca", "--account", "ACC-1",
+        input="\n", env=secrets,
+    )  # fmt: skip
+    listed = ok("brokers", "list", "--token", token)
+    rotated = ok("brokers", "rotate-keys")
+
+    assert "stored alpaca connection" in added and "(read only)" in added
+    assert re.search(r"alpaca\s+ACC-1\s+read\s+active", listed)
+    assert rotated.startswith("re-encrypted the credentials of 1 broker connections")
+    for output in (added, listed, rotated):
+        assert API_KEY not in output and API_SECRET not in output
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT row_to_json(b)::text FROM broker_connections b"))
+        assert all(API_KEY not in row and API_SECRET not in row for row in stored.scalars())
+
+
+def test_broker_credentials_can_be_typed_at_a_hidden_prompt(token: str) -> None:
+    result = run(
+        "brokers", "add", "--token", token, "--broker", "ibkr", "--account", "U1", "--can-trade",
+        input=f"{API_KEY}\n{API_SECRET}\n\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "(read and trade)" in result.output
+    assert API_KEY not in result.output and API_SECRET not in result.output
+
+
+def test_broker_credentials_are_not_accepted_as_arguments(token: str) -> None:
+    result = run(
+        "brokers", "add", "--token", token, "--broker", "alpaca", "--account", "A",
+        "--api-key", API_KEY,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "No such option '--api-key'" in result.output
+
+
+def test_deactivate_then_delete(db: Engine, token: str) -> None:
+    assert ok("users", "deactivate", PHONE).startswith("deactivated user")
+    refused = run("users", "whoami", token)
+    assert refused.exit_code == 1 and "deactivated" in refused.output
+
+    assert run("users", "delete", PHONE, input="n\n").exit_code == 1
+    assert ok("users", "delete", PHONE, "--yes").startswith("deleted user")
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+
+
+def test_generate_key_prints_a_usable_fernet_key(env: dict[str, str]) -> None:
+    key = ok("brokers", "generate-key").strip()
+    assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
