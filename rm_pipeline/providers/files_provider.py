@@ -1,0 +1,402 @@
+"""Market data from a directory of files: one CSV or Parquet file of daily bars per ticker.
+
+Layout (docs/PROVIDERS.md has examples):
+
+* `<TICKER>.csv` or `<TICKER>.parquet` (the file stem is the ticker, e.g. `7203.T.csv`), in
+  Stooq's `Date,Open,High,Low,Close,Volume` layout (adj_close = close) or yfinance's, with
+  `Adj Close` and optionally `Dividends` and `Stock Splits`; headers are matched ignoring case,
+  spaces and punctuation;
+* optional `securities.csv` with the SecurityFrame columns (ticker, name, security_type
+  required);
+* optional `actions.csv` with ticker, date, action (split or dividend), value.
+
+Input that cannot be parsed raises FilesInputError naming the file, line and field; rows that
+parse but make no sense go through the common validation and are rejected, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Final, NoReturn
+
+import numpy as np
+import pandas as pd
+import pyarrow
+
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.frames import (
+    SECURITY_TYPES,
+    CorporateActionFrame,
+    DailyBarFrame,
+    FrameModel,
+    FundamentalsFrame,
+    SecurityFrame,
+    columns,
+    concat_frames,
+)
+from rm_pipeline.providers.markets import guessed_security
+from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
+from rm_pipeline.providers.tickers import InvalidTickerError, normalize_ticker
+from rm_pipeline.providers.validation import (
+    actions_result,
+    bars_result,
+    frame_result,
+    start_outcomes,
+    validate_bars,
+)
+
+log = logging.getLogger(__name__)
+
+SECURITIES_FILE: Final = "securities.csv"
+ACTIONS_FILE: Final = "actions.csv"
+PRICE_SUFFIXES: Final = (".csv", ".parquet")
+
+_HEADER_ALIASES: Final[dict[str, str]] = {
+    "date": "date",
+    "datetime": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+    "volume": "volume",
+    "vol": "volume",
+    "dividends": "dividends",
+    "stocksplits": "splits",
+    "ticker": "ticker",
+    "symbol": "ticker",
+    "action": "action",
+    "value": "value",
+} | {name.replace("_", ""): name for name in columns(SecurityFrame)}
+_MISSING: Final = frozenset({"", "nan", "null", "none", "n/a", "na"})
+_ISO_DATE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$")
+_COMPACT_DATE: Final = re.compile(r"^\d{8}$")
+
+
+class FilesInputError(ValueError):
+    """A file the files provider cannot read; the message names file, line (or row) and field."""
+
+    def __init__(self, path: Path, message: str, where: str = "", field: str = "") -> None:
+        location = ", ".join(
+            p for p in (str(path), where, f"field {field!r}" if field else "") if p
+        )
+        super().__init__(f"{location}: {message}")
+        self.path, self.where, self.field = path, where, field
+
+
+def _key(header: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(header).lower())
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A file's rows with normalized column names, and where each row came from."""
+
+    path: Path
+    frame: pd.DataFrame
+    where: list[str]
+
+    def fail(self, position: int, field: str, message: str) -> NoReturn:
+        raise FilesInputError(self.path, message, self.where[position], field)
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if n not in self.frame.columns]
+        if missing:
+            found = ", ".join(self.frame.columns) or "none"
+            raise FilesInputError(
+                self.path, f"missing column(s) {', '.join(missing)} (recognized: {found})", "line 1"
+            )
+
+    def text(self, name: str) -> pd.Series:
+        """A column as stripped strings, missing markers as NaN."""
+        values = self.frame[name].astype("string").str.strip()
+        return values.mask(values.str.lower().isin(_MISSING)).astype(object)
+
+    def numbers(self, name: str) -> pd.Series:
+        """A column as float64; missing cells are NaN, anything unparseable raises."""
+        column = self.frame[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            return column.astype("float64")
+        values = self.text(name)
+        parsed = pd.to_numeric(values, errors="coerce").astype("float64")
+        self._raise_first(values.notna() & parsed.isna(), name, values, "not a number")
+        return parsed
+
+    def dates(self, name: str) -> pd.Series:
+        """A column as naive midnight datetime64[ns]: the date as written, never shifted to UTC.
+
+        Text may be `YYYY-MM-DD` (anything after it, such as a time and offset, is ignored) or
+        Stooq's `YYYYMMDD`; Parquet timestamps keep their local wall date.
+        """
+        column = self.frame[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(column):
+            parsed = column.dt.normalize()
+            self._raise_first(parsed.isna(), name, column, "missing date")
+            return parsed.astype("datetime64[ns]")
+        values = self.text(name).astype("string")
+        iso = values.str.extract(_ISO_DATE, expand=False)
+        compact = values.where(values.str.match(_COMPACT_DATE).fillna(False))
+        parsed = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce").fillna(
+            pd.to_datetime(compact, format="%Y%m%d", errors="coerce")
+        )
+        self._raise_first(parsed.isna(), name, values, "not a date (expected YYYY-MM-DD)")
+        return parsed.astype("datetime64[ns]")
+
+    def _raise_first(self, bad: pd.Series, name: str, values: pd.Series, why: str) -> None:
+        if bad.any():
+            position = int(np.argmax(bad.to_numpy()))
+            self.fail(position, name, f"{why}: {values.iloc[position]!r}")
+
+
+def _normalize_headers(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    names = [_HEADER_ALIASES.get(_key(c)) for c in frame.columns]
+    kept = [n for n in names if n]
+    if len(kept) != len(set(kept)):
+        raise FilesInputError(path, f"repeated column in header {list(frame.columns)}", "line 1")
+    frame = frame.loc[:, [n is not None for n in names]]
+    frame.columns = kept
+    return frame.reset_index(drop=True)
+
+
+def _read_csv(path: Path) -> _Table:
+    """Read a CSV as text, keeping each row's line number.
+
+    yfinance's multi-ticker export puts `Ticker,...` and `Date,,,` rows under the header; they
+    are recognized and skipped.
+    """
+    try:
+        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, encoding="utf-8-sig")  # fmt: skip
+    except pd.errors.EmptyDataError as err:
+        raise FilesInputError(path, "empty file") from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise FilesInputError(path, f"not a readable CSV file: {err}") from err
+    header, first = [str(c) for c in cells.iloc[0]], 1
+    if len(cells) > 2 and _key(cells.iat[1, 0]) == "ticker" and _key(cells.iat[2, 0]) == "date":
+        header[0], first = "Date", 3
+    body = cells.iloc[first:]
+    body = body[(body != "").any(axis=1)]
+    body.columns = header
+    return _Table(path, _normalize_headers(path, body), [f"line {i + 1}" for i in body.index])
+
+
+def _read_parquet(path: Path) -> _Table:
+    """Read a Parquet file; a date index (as pandas writes it) becomes a column."""
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as err:
+        raise FilesInputError(path, f"not a readable Parquet file: {err}") from err
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    return _Table(
+        path, _normalize_headers(path, frame), [f"row {i + 1}" for i in range(len(frame))]
+    )
+
+
+def _read(path: Path) -> _Table:
+    return _read_parquet(path) if path.suffix.lower() == ".parquet" else _read_csv(path)
+
+
+@dataclass(frozen=True)
+class _PriceFile:
+    """One ticker's parsed file: raw bars (not yet validated) and the actions it carries."""
+
+    bars: pd.DataFrame
+    actions: pd.DataFrame
+
+
+def _parse_prices(ticker: str, path: Path) -> _PriceFile:
+    table = _read(path)
+    table.require("date", "open", "high", "low", "close")
+    dates = table.dates("date")
+    close = table.numbers("close")
+    names = table.frame.columns
+    bars = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates,
+            "open": table.numbers("open"),
+            "high": table.numbers("high"),
+            "low": table.numbers("low"),
+            "close": close,
+            "adj_close": table.numbers("adj_close") if "adj_close" in names else close,
+            "volume": table.numbers("volume") if "volume" in names else 0.0,
+        },
+        columns=columns(DailyBarFrame),
+    )
+    actions = [
+        pd.DataFrame({"ticker": ticker, "date": dates, "action": action, "value": table.numbers(c)})
+        for c, action in (("splits", "split"), ("dividends", "dividend"))
+        if c in names
+    ]
+    actions = [a[a["value"].fillna(0) != 0] for a in actions]
+    return _PriceFile(bars, concat_frames(actions, CorporateActionFrame))
+
+
+def _parse_securities(path: Path) -> pd.DataFrame:
+    table = _read_csv(path)
+    table.require("ticker", "name", "security_type")
+    frame = pd.DataFrame({name: table.text(name) if name in table.frame.columns else None
+                          for name in columns(SecurityFrame)})  # fmt: skip
+    frame["ticker"] = _tickers(table)
+    frame["security_type"] = frame["security_type"].str.lower()
+    _check_values(table, frame["security_type"], "security_type", SECURITY_TYPES)
+    _check_values(table, frame["name"].notna(), "name", (True,), "missing name")
+    return frame
+
+
+def _parse_actions(path: Path) -> pd.DataFrame:
+    table = _read_csv(path)
+    table.require("ticker", "date", "action", "value")
+    actions = table.text("action").str.lower()
+    _check_values(table, actions, "action", ("split", "dividend"))
+    return pd.DataFrame(
+        {"ticker": _tickers(table), "date": table.dates("date"), "action": actions,
+         "value": table.numbers("value")}
+    )  # fmt: skip
+
+
+def _tickers(table: _Table) -> pd.Series:
+    tickers = []
+    for position, raw in enumerate(table.text("ticker")):
+        try:
+            tickers.append(normalize_ticker(raw))
+        except InvalidTickerError as err:
+            table.fail(position, "ticker", str(err))
+    return pd.Series(tickers, dtype=object)
+
+
+def _check_values(
+    table: _Table, values: pd.Series, field: str, allowed: Sequence[object], why: str = ""
+) -> None:
+    bad = ~values.isin(allowed)
+    if bad.any():
+        position = int(np.argmax(bad.to_numpy()))
+        table.fail(
+            position, field, why or f"{values.iloc[position]!r} is not one of {list(allowed)}"
+        )
+
+
+class FilesProvider:
+    """Market data read from a directory of CSV or Parquet files."""
+
+    name = "files"
+
+    def __init__(self, directory: Path | str, today: Callable[[], date] = date.today) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise FileNotFoundError(f"provider files directory {self.directory} does not exist")
+        self._today = today
+
+    def price_files(self) -> dict[str, Path]:
+        """The ticker each price file holds, by normalized file stem."""
+        found: dict[str, Path] = {}
+        for path in sorted(self.directory.iterdir()):
+            if path.suffix.lower() not in PRICE_SUFFIXES or path.name in (
+                SECURITIES_FILE,
+                ACTIONS_FILE,
+            ):
+                continue
+            try:
+                ticker = normalize_ticker(path.stem)
+            except InvalidTickerError as err:
+                log.warning("ignoring %s: %s", path, err)
+                continue
+            if ticker in found:
+                raise FilesInputError(
+                    path, f"a second file for {ticker} (also {found[ticker].name})"
+                )
+            found[ticker] = path
+        return found
+
+    def _optional(
+        self, name: str, parse: Callable[[Path], pd.DataFrame], model: FrameModel
+    ) -> pd.DataFrame:
+        path = self.directory / name
+        return parse(path) if path.is_file() else pd.DataFrame(columns=columns(model))
+
+    def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
+        """Rows of securities.csv; a ticker with only a price file gets reference guessed from
+        its symbol. None means every ticker in securities.csv or with a price file."""
+        listed = self._optional(SECURITIES_FILE, _parse_securities, SecurityFrame)
+        files = self.price_files()
+        known = list(dict.fromkeys([*listed["ticker"], *files]))
+        valid, invalid = start_outcomes(known if tickers is None else tickers)
+        by_ticker = {row["ticker"]: row for row in listed.to_dict("records")}
+        rows, outcomes = [], []
+        for ticker in valid:
+            if ticker in by_ticker:
+                rows.append(by_ticker[ticker])
+                outcomes.append(TickerOutcome(ticker, TickerStatus.OK))
+            elif ticker in files:
+                rows.append(guessed_security(ticker))
+                why = f"not in {SECURITIES_FILE}; reference guessed from the symbol"
+                outcomes.append(TickerOutcome(ticker, TickerStatus.OK, why))
+            else:
+                outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, "no file for it"))
+        raw = pd.DataFrame(rows, columns=columns(SecurityFrame))
+        return frame_result(SecurityFrame, raw, outcomes + invalid)
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        valid, invalid = start_outcomes(tickers)
+        files = self.price_files()
+        raw = concat_frames(
+            [_parse_prices(t, files[t]).bars for t in valid if t in files], DailyBarFrame
+        )
+        outcomes = _file_outcomes(valid, files.keys()) + invalid
+        return bars_result(raw, outcomes, start, end, self._today())
+
+    def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Actions from actions.csv and from the price files' dividend and split columns."""
+        valid, invalid = start_outcomes(tickers)
+        files = self.price_files()
+        listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
+        listed = listed[listed["ticker"].isin(valid)]
+        in_files = [_parse_prices(t, files[t]).actions for t in valid if t in files]
+        raw = concat_frames([listed, *in_files], CorporateActionFrame).drop_duplicates()
+        outcomes = _file_outcomes(valid, files.keys() | set(listed["ticker"])) + invalid
+        return actions_result(raw, outcomes, start, end, self._today())
+
+    def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
+        """What the bars tell: last close and volume, average volume, 52-week range and
+        trailing dividend yield, as of the last good bar; valuation ratios are left empty."""
+        valid, invalid = start_outcomes(tickers)
+        files = self.price_files()
+        listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
+        rows = [
+            _snapshot_row(_parse_prices(t, files[t]), listed[listed["ticker"] == t], self._today())
+            for t in valid
+            if t in files
+        ]
+        raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
+        return frame_result(FundamentalsFrame, raw, _file_outcomes(valid, files.keys()) + invalid)
+
+
+def _snapshot_row(price_file: _PriceFile, listed: pd.DataFrame, today: date) -> dict[str, object]:
+    bars = validate_bars(price_file.bars, today)[0].sort_values("date")
+    actions = concat_frames([price_file.actions, listed], CorporateActionFrame).drop_duplicates()
+    dividends = actions[(actions["action"] == "dividend") & (actions["value"] > 0)]
+    history = TickerHistory(
+        dates=bars["date"].to_numpy(), high=bars["high"].to_numpy(), low=bars["low"].to_numpy(),
+        close=bars["close"].to_numpy(), volume=bars["volume"].to_numpy(),
+        dividend_dates=dividends["date"].to_numpy(dtype="datetime64[ns]"),
+        dividend_values=dividends["value"].to_numpy(dtype=float),
+    )  # fmt: skip
+    snapshot = price_snapshot(history)
+    return {"ticker": price_file.bars["ticker"].iloc[0], **snapshot} if snapshot else {}
+
+
+def _file_outcomes(tickers: list[str], available: Collection[str]) -> list[TickerOutcome]:
+    return [
+        TickerOutcome(t, TickerStatus.OK) if t in available
+        else TickerOutcome(t, TickerStatus.NO_DATA, "no file for it")
+        for t in tickers
+    ]  # fmt: skip

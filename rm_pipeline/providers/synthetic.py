@@ -1,0 +1,464 @@
+"""Deterministic, offline market data: the default provider for development and tests.
+
+A ticker's history is generated year by year with random generators seeded from (seed, ticker,
+year), so a ticker and date always give the same bar whatever range was asked for, and a range
+costs only the years it touches. Each year's total log return is drawn first (from a stream of
+its own), then the year's daily path is a Brownian bridge to that total; the price level is
+pinned at the end of ANCHOR_YEAR. Sessions follow the ticker's exchange calendar; nothing is
+dated after today. Close is split-adjusted as of today and not dividend-adjusted; adj_close is
+adjusted for both (see docs/PROVIDERS.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache, lru_cache
+from typing import Final
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.frames import (
+    CorporateActionFrame,
+    DailyBarFrame,
+    FundamentalsFrame,
+    SecurityFrame,
+    columns,
+    concat_frames,
+)
+from rm_pipeline.providers.markets import guessed_security, market_for
+from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
+from rm_pipeline.providers.universe import default_tickers, default_universe
+from rm_pipeline.providers.validation import (
+    actions_result,
+    bars_result,
+    frame_result,
+    start_outcomes,
+)
+
+ORIGIN: Final = date(2000, 1, 3)
+"""Every generated history starts at the first session on or after this date."""
+
+ANCHOR_YEAR: Final = 2024
+"""The generated price level is pinned at the last close of this year, so recent prices are
+plausible; earlier years are derived backwards from it."""
+
+MAX_YEAR: Final = ORIGIN.year + 149
+"""Yearly shocks are drawn for a fixed span so none depends on today's date."""
+
+DIVIDENDS_PER_YEAR: Final = 4
+DIVIDEND_SPACING: Final = 63
+"""Sessions between the quarterly ex-dividend dates within a year."""
+
+# Annual drift and volatility of the log price, by sector or, for funds, by security type.
+_DYNAMICS: Final[dict[str, tuple[float, float]]] = {
+    "Technology": (0.12, 0.32),
+    "Communication Services": (0.09, 0.30),
+    "Consumer Cyclical": (0.09, 0.30),
+    "Consumer Defensive": (0.06, 0.17),
+    "Healthcare": (0.07, 0.21),
+    "Financial Services": (0.07, 0.25),
+    "Energy": (0.05, 0.30),
+    "Industrials": (0.07, 0.24),
+    "Utilities": (0.04, 0.16),
+    "Basic Materials": (0.06, 0.26),
+    "Real Estate": (0.05, 0.22),
+    "etf": (0.07, 0.17),
+    "index": (0.07, 0.18),
+    "crypto": (0.35, 0.70),
+}
+_DEFAULT_DYNAMICS: Final = (0.06, 0.30)
+
+# Typical price/earnings, price/sales, price/book and EV/EBITDA by sector.
+_VALUATION: Final[dict[str, tuple[float, float, float, float]]] = {
+    "Technology": (30.0, 7.0, 9.0, 20.0),
+    "Communication Services": (22.0, 4.0, 4.5, 12.0),
+    "Consumer Cyclical": (24.0, 2.0, 5.0, 14.0),
+    "Consumer Defensive": (22.0, 1.8, 5.0, 15.0),
+    "Healthcare": (20.0, 3.5, 4.5, 14.0),
+    "Financial Services": (13.0, 3.0, 1.4, 10.0),
+    "Energy": (11.0, 1.2, 1.8, 6.0),
+    "Industrials": (20.0, 2.2, 4.0, 13.0),
+    "Utilities": (18.0, 2.8, 2.0, 12.0),
+}
+_DEFAULT_VALUATION: Final = (18.0, 2.5, 3.0, 12.0)
+
+# A few real splits, at their real dates: (ex-date, new shares per old share).
+SPLITS: Final[dict[str, tuple[tuple[date, float], ...]]] = {
+    "AAPL": ((date(2000, 6, 21), 2.0), (date(2005, 2, 28), 2.0), (date(2014, 6, 9), 7.0),
+             (date(2020, 8, 31), 4.0)),
+    "NVDA": ((date(2021, 7, 20), 4.0), (date(2024, 6, 10), 10.0)),
+    "TSLA": ((date(2020, 8, 31), 5.0), (date(2022, 8, 25), 3.0)),
+    "GOOGL": ((date(2022, 7, 18), 20.0),),
+    "AMZN": ((date(2022, 6, 6), 20.0),),
+    "AVGO": ((date(2024, 7, 15), 10.0),),
+    "NFLX": ((date(2015, 7, 15), 7.0), (date(2025, 11, 17), 10.0)),
+    "GE": ((date(2021, 8, 2), 0.125),),
+    "7203.T": ((date(2021, 9, 29), 5.0),),
+    "SHOP.TO": ((date(2022, 6, 29), 10.0),),
+}  # fmt: skip
+
+
+@cache
+def _universe_index() -> dict[str, tuple[dict[str, object], float]]:
+    """Universe rows by ticker: the SecurityFrame row and the annual dividend yield."""
+    index = {}
+    for record in default_universe().to_dict("records"):
+        dividend_yield = float(record.pop("dividend_yield"))
+        row = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+        index[str(row["ticker"])] = (row, dividend_yield)
+    return index
+
+
+@lru_cache(maxsize=64)
+def _calendar_years(calendar: str, last_year: int) -> dict[int, np.ndarray]:
+    """The calendar's sessions from ORIGIN through last_year by year, as datetime64[ns]."""
+    end = f"{last_year}-12-31"
+    sessions = xcals.get_calendar(calendar, start=ORIGIN.isoformat(), end=end).sessions
+    values = sessions.as_unit("ns").to_numpy()
+    years = range(ORIGIN.year, last_year + 1)
+    bounds = np.searchsorted(sessions.year.to_numpy(), [*years, last_year + 1])
+    return {year: values[bounds[i] : bounds[i + 1]] for i, year in enumerate(years)}
+
+
+def _seed_words(seed: int, ticker: str) -> list[int]:
+    """Entropy for (seed, ticker) that is stable across processes, unlike hash()."""
+    digest = hashlib.blake2b(ticker.encode(), digest_size=16).digest()
+    return [seed, *np.frombuffer(digest, dtype="<u4").tolist()]
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """A ticker's fixed synthetic character; `drift` and `sd` are per session, in log terms."""
+
+    reference: dict[str, object]
+    words: list[int]
+    calendar: str
+    drift: float
+    sd: float
+    anchor_price: float
+    avg_volume: float
+    shares: float
+    dividend_yield: float
+    dividend_phase: int
+    multiples: tuple[float, ...]
+    year_shocks: np.ndarray
+
+    @property
+    def ticker(self) -> str:
+        return str(self.reference["ticker"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.reference["security_type"])
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One calendar year in ANCHOR_YEAR share units: rows open, high, low, close, volume, and
+    the dividends by position in the year."""
+
+    dates: np.ndarray
+    bars: np.ndarray
+    dividend_index: np.ndarray
+    dividend_values: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Bars, dividends and splits of one ticker over a requested range, as stored."""
+
+    dates: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+    volume: np.ndarray
+    dividend_dates: np.ndarray
+    dividend_values: np.ndarray
+    split_dates: np.ndarray
+    split_ratios: np.ndarray
+
+
+def _make_profile(
+    words: list[int], reference: dict[str, object], dividend_yield: float | None
+) -> _Profile:
+    """Draw a ticker's character from its own stream; made-up tickers may pay dividends too."""
+    rng = np.random.Generator(np.random.PCG64([*words, 0]))
+    kind, sector = str(reference["security_type"]), str(reference["sector"])
+    if dividend_yield is None:
+        pays = kind == "equity" and rng.random() < 0.5
+        dividend_yield = float(rng.uniform(0.005, 0.04)) if pays else 0.0
+    calendar = market_for(str(reference["ticker"])).calendar
+    per_year = 365 if calendar == "24/7" else 252
+    annual_drift, annual_vol = _DYNAMICS.get(kind, _DYNAMICS.get(sector, _DEFAULT_DYNAMICS))
+    sd = annual_vol * float(np.exp(0.2 * rng.standard_normal())) / np.sqrt(per_year)
+    drift = annual_drift + 0.02 * rng.standard_normal() - dividend_yield
+    price_range = {"index": (2000.0, 20000.0), "crypto": (1.0, 50000.0), "etf": (50.0, 500.0)}
+    volume_range = {"etf": (6.5, 7.9), "index": (8.5, 9.5), "crypto": (4.0, 5.0)}
+    low_price, high_price = price_range.get(kind, (20.0, 400.0))
+    return _Profile(
+        reference=reference,
+        words=words,
+        calendar=calendar,
+        drift=drift / per_year - sd**2 / 2,
+        sd=float(sd),
+        anchor_price=float(np.exp(rng.uniform(np.log(low_price), np.log(high_price)))),
+        avg_volume=float(10 ** rng.uniform(*volume_range.get(kind, (6.0, 7.7)))),
+        shares=float(10 ** rng.uniform(8.5, 10.2)),
+        dividend_yield=dividend_yield if per_year == 252 else 0.0,
+        dividend_phase=int(rng.integers(1, DIVIDEND_SPACING)),
+        multiples=tuple(
+            float(m * np.exp(0.25 * rng.standard_normal()))
+            for m in _VALUATION.get(sector, _DEFAULT_VALUATION)
+        ),
+        year_shocks=rng.standard_normal(MAX_YEAR - ORIGIN.year + 1),
+    )
+
+
+def _year_start_levels(profile: _Profile, years: dict[int, np.ndarray]) -> np.ndarray:
+    """Log close before each year's first session (indexed from ORIGIN.year), pinned so the
+    last close of ANCHOR_YEAR is the anchor price."""
+    counts = np.array([len(sessions) for sessions in years.values()], dtype=float)
+    shocks = profile.year_shocks[: len(counts)]
+    totals = counts * profile.drift + np.sqrt(counts) * profile.sd * shocks
+    ends = np.concatenate(([0.0], np.cumsum(totals)))
+    return ends + np.log(profile.anchor_price) - ends[ANCHOR_YEAR - ORIGIN.year + 1]
+
+
+def _make_block(profile: _Profile, year: int, dates: np.ndarray, start_level: float) -> _Block:
+    """A year of geometric Brownian motion, bridged to the year's drawn total return.
+
+    Each year has its own random stream, so no bar depends on which range was requested.
+    """
+    n = len(dates)
+    rng = np.random.Generator(np.random.PCG64([*profile.words, year]))
+    shock, gap, up, down, noise = rng.standard_normal((5, n))
+    sd = profile.sd
+    total = n * profile.drift + np.sqrt(n) * sd * profile.year_shocks[year - ORIGIN.year]
+    steps = profile.drift + sd * shock
+    steps += (total - steps.sum()) / max(n, 1)
+    levels = start_level + np.cumsum(steps)
+    close = np.exp(levels)
+    open_ = np.exp(np.concatenate(([start_level], levels[:-1])) + 0.25 * sd * gap)
+    high = np.maximum(open_, close) * np.exp(0.5 * sd * np.abs(up))
+    low = np.minimum(open_, close) * np.exp(-0.5 * sd * np.abs(down))
+    busy = (1 + 0.5 * np.abs(shock)) / (1 + 0.5 * np.sqrt(2 / np.pi))
+    volume = profile.avg_volume * np.exp(0.4 * noise - 0.08) * busy
+    index = profile.dividend_phase + DIVIDEND_SPACING * np.arange(DIVIDENDS_PER_YEAR)
+    index = index[index < n] if profile.dividend_yield > 0 else index[:0]
+    values = profile.dividend_yield / DIVIDENDS_PER_YEAR * close[index - 1]
+    return _Block(dates, np.stack([open_, high, low, close, volume]), index, values)
+
+
+def _split_factor(ticker: str, day: date) -> float:
+    """Product of the ticker's split ratios up to `day`."""
+    return float(np.prod([ratio for when, ratio in SPLITS.get(ticker, ()) if when <= day]))
+
+
+def _dividend_adjusted(close: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Back-adjust closes: before each ex-date multiply by 1 - dividend / previous close."""
+    step = np.ones_like(close)
+    step[index] = 1.0 - values / close[index - 1]
+    after = np.cumprod(step[::-1])[::-1]
+    return close * np.append(after[1:], 1.0)
+
+
+class SyntheticProvider:
+    """Generated prices, actions, fundamentals and reference data; needs no network.
+
+    Tickers outside the built-in universe get generated data too, with reference data made up
+    from the symbol (name = ticker, sector Unknown), so large benchmark universes work.
+    """
+
+    name = "synthetic"
+
+    def __init__(
+        self, seed: int = 7, today: Callable[[], date] = date.today, cache_size: int = 4096
+    ) -> None:
+        self.seed = seed
+        self._today = today
+        self._profile = lru_cache(maxsize=cache_size)(self._build_profile)
+        self._levels = lru_cache(maxsize=cache_size)(self._build_levels)
+        self._block = lru_cache(maxsize=cache_size)(self._build_block)
+
+    def _build_profile(self, ticker: str) -> _Profile:
+        reference, dividend_yield = _universe_index().get(ticker, (guessed_security(ticker), None))
+        return _make_profile(_seed_words(self.seed, ticker), reference, dividend_yield)
+
+    def _build_levels(self, ticker: str, last_year: int) -> np.ndarray:
+        profile = self._profile(ticker)
+        return _year_start_levels(profile, _calendar_years(profile.calendar, last_year))
+
+    def _build_block(self, ticker: str, year: int, last_year: int) -> _Block:
+        profile = self._profile(ticker)
+        dates = _calendar_years(profile.calendar, last_year)[year]
+        level = self._levels(ticker, last_year)[year - ORIGIN.year]
+        return _make_block(profile, year, dates, float(level))
+
+    def _window(self, ticker: str, start: date, end: date, today: date) -> _Window:
+        """The stored view of [start, end]: split-adjusted as of today, never after today.
+
+        Dividend payers are generated through today, because adj_close depends on every later
+        dividend.
+        """
+        profile = self._profile(ticker)
+        first, stop = max(start, ORIGIN), min(end, today)
+        if first > stop:
+            return _empty_window()
+        last = today.year if profile.dividend_yield > 0 else stop.year
+        last_year = max(today.year, ANCHOR_YEAR)
+        blocks = [self._block(ticker, y, last_year) for y in range(first.year, last + 1)]
+        factor = _split_factor(ticker, today) / _split_factor(ticker, date(ANCHOR_YEAR, 12, 31))
+        history = _stitch(blocks, factor, today)
+        dates = history.dates
+        window = np.array([first, stop], dtype="datetime64[ns]")
+        lo, hi = np.searchsorted(dates, window[0]), np.searchsorted(dates, window[1], "right")
+        splits = [(w, r) for w, r in SPLITS.get(ticker, ()) if first <= w <= stop]
+        split_at = np.searchsorted(dates, np.array([w for w, _ in splits], dtype="datetime64[ns]"))
+        split_kept = (split_at >= lo) & (split_at < hi)
+        paid = (history.dividend_dates >= window[0]) & (history.dividend_dates <= window[1])
+        return _Window(
+            dates=dates[lo:hi],
+            open=history.open[lo:hi],
+            high=history.high[lo:hi],
+            low=history.low[lo:hi],
+            close=history.close[lo:hi],
+            adj_close=history.adj_close[lo:hi],
+            volume=history.volume[lo:hi],
+            dividend_dates=history.dividend_dates[paid],
+            dividend_values=history.dividend_values[paid],
+            split_dates=dates[split_at[split_kept]],
+            split_ratios=np.array([r for _, r in splits], dtype=float)[split_kept],
+        )
+
+    def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
+        """Reference data; None means the built-in universe of well-known listings."""
+        requested = default_tickers() if tickers is None else tickers
+        valid, invalid = start_outcomes(requested)
+        rows = [self._profile(ticker).reference for ticker in valid]
+        raw = pd.DataFrame(rows, columns=columns(SecurityFrame))
+        return frame_result(SecurityFrame, raw, _ok(valid) + invalid)
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        today = self._today()
+        valid, invalid = start_outcomes(tickers)
+        windows = {ticker: self._window(ticker, start, end, today) for ticker in valid}
+        return bars_result(_bars_frame(windows), _ok(valid) + invalid, start, end, today)
+
+    def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        today = self._today()
+        valid, invalid = start_outcomes(tickers)
+        frames = []
+        for ticker in valid:
+            window = self._window(ticker, start, end, today)
+            frames.append(_actions_frame(ticker, "split", window.split_dates, window.split_ratios))
+            frames.append(
+                _actions_frame(ticker, "dividend", window.dividend_dates, window.dividend_values)
+            )
+        raw = concat_frames(frames, CorporateActionFrame)
+        return actions_result(raw, _ok(valid) + invalid, start, end, today)
+
+    def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
+        """A snapshot as of the last session, consistent with the generated bars."""
+        today = self._today()
+        valid, invalid = start_outcomes(tickers)
+        year_ago = date(today.year - 1, 1, 1)
+        rows = [
+            _fundamentals_row(self._profile(t), self._window(t, year_ago, today, today))
+            for t in valid
+        ]
+        raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
+        return frame_result(FundamentalsFrame, raw, _ok(valid) + invalid)
+
+
+def _stitch(blocks: list[_Block], factor: float, today: date) -> _Window:
+    """Consecutive years joined up to today, in today's shares (prices divided by `factor`,
+    the split ratio since ANCHOR_YEAR), rounded as stored, with adj_close. No splits."""
+    dates = np.concatenate([b.dates for b in blocks])
+    upto = np.searchsorted(dates, np.datetime64(today, "ns"), side="right")
+    bars = np.concatenate([b.bars for b in blocks], axis=1)[:, :upto]
+    open_, high, low, close = np.round(bars[:4] / factor, 4)
+    offsets = np.cumsum([0] + [len(b.dates) for b in blocks[:-1]])
+    index = np.concatenate([b.dividend_index + o for b, o in zip(blocks, offsets, strict=True)])
+    values = np.round(np.concatenate([b.dividend_values for b in blocks]) / factor, 4)
+    index, values = index[index < upto], values[index < upto]
+    return _Window(
+        dates=dates[:upto],
+        open=open_,
+        high=np.maximum(high, np.maximum(open_, close)),
+        low=np.minimum(low, np.minimum(open_, close)),
+        close=close,
+        adj_close=np.round(_dividend_adjusted(close, index, values), 6) if len(index) else close,
+        volume=np.round(bars[4] * factor).astype(np.int64),
+        dividend_dates=dates[index],
+        dividend_values=values,
+        split_dates=np.array([], dtype="datetime64[ns]"),
+        split_ratios=np.array([], dtype=float),
+    )
+
+
+def _ok(tickers: list[str]) -> list[TickerOutcome]:
+    return [TickerOutcome(ticker, TickerStatus.OK) for ticker in tickers]
+
+
+def _empty_window() -> _Window:
+    none = np.array([], dtype=float)
+    return _Window(
+        np.array([], dtype="datetime64[ns]"), none, none, none, none, none,
+        np.array([], dtype=np.int64), np.array([], dtype="datetime64[ns]"), none,
+        np.array([], dtype="datetime64[ns]"), none,
+    )  # fmt: skip
+
+
+def _bars_frame(windows: dict[str, _Window]) -> pd.DataFrame:
+    """One DataFrame from many windows, built column by column."""
+    data: dict[str, np.ndarray] = {
+        "ticker": np.repeat(
+            np.array(list(windows), dtype=object), [len(w.dates) for w in windows.values()]
+        )
+    }
+    fields = {"date": "dates"} | {name: name for name in columns(DailyBarFrame)[2:]}
+    for column, field in fields.items():
+        pieces = [getattr(window, field) for window in windows.values()]
+        data[column] = np.concatenate(pieces) if pieces else np.array([])
+    return pd.DataFrame(data, columns=columns(DailyBarFrame))
+
+
+def _actions_frame(ticker: str, action: str, dates: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"ticker": ticker, "date": dates, "action": action, "value": values})
+
+
+def _fundamentals_row(profile: _Profile, window: _Window) -> dict[str, object]:
+    """Fundamentals consistent with the ticker's own bars and dividends.
+
+    Market cap is price times a fixed share count; each multiple is price over a synthetic
+    per-share figure set at the ticker's typical multiple of its last year's average close.
+    """
+    history = TickerHistory(
+        dates=window.dates, high=window.high, low=window.low, close=window.close,
+        volume=window.volume, dividend_dates=window.dividend_dates,
+        dividend_values=window.dividend_values,
+    )  # fmt: skip
+    snapshot = price_snapshot(history)
+    if not snapshot:
+        return {}
+    row: dict[str, object] = {"ticker": profile.ticker, **snapshot}
+    price = float(window.close[-1])
+    if profile.kind in ("equity", "crypto"):
+        row["market_cap"] = price * profile.shares
+    if profile.kind == "equity":
+        typical = float(np.mean(window.close[-252:]))
+        names = ("pe_ratio", "ps_ratio", "pb_ratio", "ev_ebitda")
+        row |= {
+            n: round(price * m / typical, 4) for n, m in zip(names, profile.multiples, strict=True)
+        }
+    if profile.kind in ("index", "crypto"):
+        row["dividend_yield"] = None
+    return row

@@ -1,0 +1,206 @@
+"""The one validation path every provider's output goes through.
+
+Providers build raw frames with the standard columns and a preliminary outcome per ticker;
+the functions here set bad rows aside (with a reason), validate the rest against the pandera
+models, and fill in each ticker's row count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.frames import (
+    CorporateActionFrame,
+    DailyBarFrame,
+    FrameModel,
+    RejectedFrame,
+    columns,
+    conform,
+)
+from rm_pipeline.providers.tickers import split_valid
+
+PRICE_TOLERANCE = 1e-6
+"""Relative slack for the high-low range checks, so float rounding is not a rejection; an open
+or close within the slack is clamped into [low, high], so stored bars are exactly consistent."""
+
+_PRICES = ["open", "high", "low", "close", "adj_close"]
+
+
+class RejectReason(StrEnum):
+    """Why a row was set aside; a row gets the first reason that applies, in this order."""
+
+    FUTURE_DATE = "future_date"
+    MISSING_CLOSE = "missing_close"
+    NON_POSITIVE_CLOSE = "non_positive_close"
+    MISSING_PRICE = "missing_price"
+    NON_POSITIVE_PRICE = "non_positive_price"
+    HIGH_BELOW_LOW = "high_below_low"
+    OPEN_OUTSIDE_RANGE = "open_outside_range"
+    CLOSE_OUTSIDE_RANGE = "close_outside_range"
+    MISSING_VOLUME = "missing_volume"
+    NEGATIVE_VOLUME = "negative_volume"
+    MISSING_VALUE = "missing_value"
+    NON_POSITIVE_VALUE = "non_positive_value"
+    DUPLICATE = "duplicate"
+
+
+Rule = tuple[RejectReason, Callable[[pd.DataFrame], pd.Series]]
+
+
+def _outside_range(frame: pd.DataFrame, name: str) -> pd.Series:
+    low = frame["low"] * (1 - PRICE_TOLERANCE)
+    high = frame["high"] * (1 + PRICE_TOLERANCE)
+    return (frame[name] < low) | (frame[name] > high)
+
+
+def _bar_rules(today: date) -> list[Rule]:
+    return [
+        (RejectReason.FUTURE_DATE, lambda f: f["date"] > pd.Timestamp(today)),
+        (RejectReason.MISSING_CLOSE, lambda f: f["close"].isna()),
+        (RejectReason.NON_POSITIVE_CLOSE, lambda f: f["close"] <= 0),
+        (RejectReason.MISSING_PRICE, lambda f: f[_PRICES].isna().any(axis=1)),
+        (RejectReason.NON_POSITIVE_PRICE, lambda f: (f[_PRICES] <= 0).any(axis=1)),
+        (RejectReason.HIGH_BELOW_LOW, lambda f: f["high"] < f["low"]),
+        (RejectReason.OPEN_OUTSIDE_RANGE, lambda f: _outside_range(f, "open")),
+        (RejectReason.CLOSE_OUTSIDE_RANGE, lambda f: _outside_range(f, "close")),
+        (RejectReason.MISSING_VOLUME, lambda f: f["volume"].isna()),
+        (RejectReason.NEGATIVE_VOLUME, lambda f: f["volume"] < 0),
+    ]
+
+
+def _action_rules(today: date) -> list[Rule]:
+    return [
+        (RejectReason.FUTURE_DATE, lambda f: f["date"] > pd.Timestamp(today)),
+        (RejectReason.MISSING_VALUE, lambda f: f["value"].isna()),
+        (RejectReason.NON_POSITIVE_VALUE, lambda f: f["value"] <= 0),
+    ]
+
+
+def _numeric(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for name in names:
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+        out[name] = out[name].replace([np.inf, -np.inf], np.nan)
+    out["date"] = pd.to_datetime(out["date"])
+    return out.reset_index(drop=True)
+
+
+def _set_aside(
+    frame: pd.DataFrame, rules: Sequence[Rule], key: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the rules in order, then mark repeats of `key` among the surviving rows."""
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
+    for reason, rule in rules:
+        hit = rule(frame).fillna(False).astype(bool) & reasons.isna()
+        reasons[hit] = reason.value
+    survivors = reasons.isna()
+    repeated = frame[survivors].duplicated(key, keep="first")
+    reasons[repeated[repeated].index] = RejectReason.DUPLICATE.value
+    bad = reasons.notna()
+    rejected = frame.loc[bad, ["ticker", "date"]].assign(reason=reasons[bad])
+    return frame[~bad], conform(RejectedFrame, rejected)
+
+
+def validate_bars(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw daily bars into a validated DailyBarFrame and a RejectedFrame.
+
+    Rejected: missing or non-positive prices, high below low, open or close outside the
+    high-low range, missing or negative volume, dates after `today`, and repeats of a ticker
+    and date (the first good row is kept).
+    """
+    frame = _numeric(raw[columns(DailyBarFrame)], [*_PRICES, "volume"])
+    good, rejected = _set_aside(frame, _bar_rules(today), ["ticker", "date"])
+    good = good.assign(
+        open=good["open"].clip(good["low"], good["high"]),
+        close=good["close"].clip(good["low"], good["high"]),
+        volume=good["volume"].round().astype("int64"),
+    )
+    return conform(DailyBarFrame, good), rejected
+
+
+def validate_actions(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw corporate actions into a validated CorporateActionFrame and a RejectedFrame."""
+    frame = _numeric(raw[columns(CorporateActionFrame)], ["value"])
+    good, rejected = _set_aside(frame, _action_rules(today), ["ticker", "date", "action"])
+    return conform(CorporateActionFrame, good), rejected
+
+
+def start_outcomes(raw_tickers: Iterable[object]) -> tuple[list[str], list[TickerOutcome]]:
+    """Normalize the requested tickers: the valid ones, and an `invalid` outcome per bad one."""
+    valid, errors = split_valid(raw_tickers)
+    return valid, [TickerOutcome(str(e.ticker), TickerStatus.INVALID, str(e)) for e in errors]
+
+
+def in_range(frame: pd.DataFrame, start: date, end: date, column: str = "date") -> pd.DataFrame:
+    """Rows whose date lies in [start, end]; sources that over-deliver are trimmed here."""
+    dates = pd.to_datetime(frame[column])
+    return frame[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
+
+
+def _count_by_ticker(frame: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in frame["ticker"].value_counts().items()}
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _settle(
+    outcomes: Sequence[TickerOutcome],
+    good: pd.DataFrame,
+    rejected: pd.DataFrame,
+    empty_status: TickerStatus,
+) -> list[TickerOutcome]:
+    """Fill in the rows of each `ok` outcome; `ok` with no rows becomes `empty_status`."""
+    kept, dropped = _count_by_ticker(good), _count_by_ticker(rejected)
+    settled = []
+    for outcome in outcomes:
+        if outcome.status is not TickerStatus.OK:
+            settled.append(outcome)
+            continue
+        rows, bad = kept.get(outcome.ticker, 0), dropped.get(outcome.ticker, 0)
+        if rows == 0 and bad:
+            reason = f"every row rejected ({_rows(bad)})"
+            settled.append(replace(outcome, status=TickerStatus.ERROR, reason=reason))
+        elif rows == 0:
+            settled.append(replace(outcome, status=empty_status))
+        elif bad:
+            settled.append(replace(outcome, rows=rows, reason=f"{_rows(bad)} rejected"))
+        else:
+            settled.append(replace(outcome, rows=rows))
+    return settled
+
+
+def bars_result(
+    raw: pd.DataFrame, outcomes: Sequence[TickerOutcome], start: date, end: date, today: date
+) -> ProviderResult:
+    """Trim raw bars to the range, validate them, and settle the outcomes."""
+    good, rejected = validate_bars(in_range(raw, start, end), today)
+    return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.NO_DATA), rejected)
+
+
+def actions_result(
+    raw: pd.DataFrame, outcomes: Sequence[TickerOutcome], start: date, end: date, today: date
+) -> ProviderResult:
+    """Trim raw actions to the range, validate them, and settle the outcomes.
+
+    A ticker with no actions in the range stays `ok` with zero rows: that is the usual case.
+    """
+    good, rejected = validate_actions(in_range(raw, start, end), today)
+    return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.OK), rejected)
+
+
+def frame_result(
+    model: FrameModel, raw: pd.DataFrame, outcomes: Sequence[TickerOutcome]
+) -> ProviderResult:
+    """Validate a one-row-per-ticker frame (securities, fundamentals) and settle the outcomes."""
+    good = conform(model, raw[columns(model)])
+    rejected = conform(RejectedFrame, pd.DataFrame(columns=columns(RejectedFrame)))
+    return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.NO_DATA), rejected)

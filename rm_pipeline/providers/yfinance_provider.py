@@ -1,0 +1,419 @@
+"""Yahoo Finance through yfinance: daily bars, corporate actions, reference data, fundamentals.
+
+Each ticker is fetched with its own `Ticker.history` / `Ticker.info` call on a small thread
+pool, in batches. yfinance is asked to raise instead of logging (`hide_exceptions = False`), so
+every ticker's failure arrives as a typed exception and becomes that ticker's outcome; a
+bulk `yf.download` would swallow those errors. Every HTTP request waits for one process-wide
+rate limiter, and rate-limited tickers are retried with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any, Final, TypeVar
+
+import pandas as pd
+import yfinance as yf
+from curl_cffi import requests as curl_requests
+from curl_cffi.requests.exceptions import HTTPError
+from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
+
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.deprecations import silence_pandas4_warnings
+from rm_pipeline.providers.frames import (
+    CorporateActionFrame,
+    DailyBarFrame,
+    FundamentalsFrame,
+    SecurityFrame,
+    columns,
+    concat_frames,
+)
+from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy, with_retries
+from rm_pipeline.providers.universe import default_tickers
+from rm_pipeline.providers.validation import (
+    actions_result,
+    bars_result,
+    frame_result,
+    start_outcomes,
+)
+from rm_pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# yfinance's package init turns its DeprecationWarnings on; its pandas ones are not ours to see.
+silence_pandas4_warnings("yfinance")
+
+T = TypeVar("T")
+
+SECURITY_TYPES: Final[dict[str, str]] = {
+    "EQUITY": "equity",
+    "ETF": "etf",
+    "MUTUALFUND": "etf",
+    "MONEYMARKET": "etf",
+    "INDEX": "index",
+    "CRYPTOCURRENCY": "crypto",
+    "FUTURE": "future",
+    "OPTION": "option",
+    "BOND": "bond",
+}
+"""Yahoo quoteType -> security_type; funds are stored as etf (the warehouse has no fund type)."""
+
+EXCHANGES: Final[dict[str, str]] = {
+    "NMS": "NASDAQ",
+    "NGM": "NASDAQ",
+    "NCM": "NASDAQ",
+    "NAS": "NASDAQ",
+    "NYQ": "NYSE",
+    "NYS": "NYSE",
+    "PCX": "NYSEARCA",
+    "ASE": "NYSEAMERICAN",
+    "BTS": "CBOE",
+    "LSE": "LSE",
+    "IOB": "LSE",
+    "JPX": "TSE",
+    "TYO": "TSE",
+    "GER": "XETRA",
+    "ETR": "XETRA",
+    "FRA": "FRA",
+    "TOR": "TSX",
+    "VAN": "TSXV",
+    "PAR": "EURONEXT",
+    "AMS": "EURONEXT",
+    "BRU": "EURONEXT",
+    "LIS": "EURONEXT",
+    "EBS": "SIX",
+    "HKG": "HKEX",
+    "ASX": "ASX",
+}
+"""Yahoo exchange code -> the short code stored; unknown codes are stored as Yahoo gives them."""
+
+_TYPES_WITHOUT_EXCHANGE: Final = frozenset({"index", "crypto"})
+
+
+class UnsupportedQuoteTypeError(ValueError):
+    """Yahoo describes the symbol as something the warehouse cannot store (e.g. a currency)."""
+
+
+class _ThrottledSession(curl_requests.Session):
+    """yfinance's usual browser-impersonating session, but every request waits for the limiter."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        super().__init__(impersonate="chrome")
+        self._limiter = limiter
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._limiter.acquire()
+        return super().request(*args, **kwargs)
+
+
+class YFinanceProvider:
+    """Market data from Yahoo Finance."""
+
+    name = "yfinance"
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 50,
+        threads: int = 4,
+        max_requests_per_second: float = 2.0,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        today: Callable[[], date] = date.today,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        yf.config.debug.hide_exceptions = False  # process-wide: typed errors, not log lines
+        self.batch_size = max(1, batch_size)
+        self.threads = max(1, threads)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._today = today
+        self._sleep = sleep
+        self._session = _ThrottledSession(RateLimiter(max_requests_per_second))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> YFinanceProvider:
+        return cls(
+            batch_size=settings.yfinance_batch_size,
+            threads=settings.yfinance_threads,
+            max_requests_per_second=settings.yfinance_max_requests_per_second,
+        )
+
+    def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
+        """Reference data from `Ticker.info`; None means the built-in default universe."""
+        valid, invalid = start_outcomes(default_tickers() if tickers is None else tickers)
+        rows, outcomes = self._from_info(valid, security_from_info)
+        raw = pd.DataFrame(rows, columns=columns(SecurityFrame))
+        return frame_result(SecurityFrame, raw, outcomes + invalid)
+
+    def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
+        """A snapshot from `Ticker.info`, dated today."""
+        valid, invalid = start_outcomes(tickers)
+        as_of = self._today()
+        rows, outcomes = self._from_info(valid, lambda t, i: fundamentals_from_info(t, i, as_of))
+        raw = pd.DataFrame(rows, columns=columns(FundamentalsFrame))
+        return frame_result(FundamentalsFrame, raw, outcomes + invalid)
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Bars for exactly [start, end] (never the whole history), as traded, split-adjusted."""
+        valid, invalid = start_outcomes(tickers)
+        histories, outcomes = self._histories(valid, start, end)
+        raw = concat_frames([bars_from_history(t, h) for t, h in histories.items()], DailyBarFrame)
+        return bars_result(raw, outcomes + invalid, start, end, self._today())
+
+    def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Splits and dividends from the history's `Stock Splits` and `Dividends` columns."""
+        valid, invalid = start_outcomes(tickers)
+        histories, outcomes = self._histories(valid, start, end)
+        raw = concat_frames(
+            [actions_from_history(t, h) for t, h in histories.items()], CorporateActionFrame
+        )
+        return actions_result(raw, outcomes + invalid, start, end, self._today())
+
+    def _histories(
+        self, tickers: list[str], start: date, end: date
+    ) -> tuple[dict[str, pd.DataFrame], list[TickerOutcome]]:
+        if start > end:
+            return {}, [TickerOutcome(t, TickerStatus.NO_DATA, "empty date range") for t in tickers]
+
+        def history(ticker: str) -> pd.DataFrame:
+            return yf.Ticker(ticker, session=self._session).history(
+                start=start,
+                end=end + timedelta(days=1),  # yfinance's end is exclusive
+                interval="1d",
+                auto_adjust=False,
+                actions=True,
+                repair=False,
+                keepna=False,
+                timeout=self.timeout,
+            )
+
+        fetched = self._fetch_all(tickers, history)
+        frames = {t: r for t, r in fetched.items() if isinstance(r, pd.DataFrame)}
+        return frames, [_outcome(t, fetched[t]) for t in tickers]
+
+    def _from_info(
+        self, tickers: list[str], convert: Callable[[str, Mapping[str, Any]], dict[str, object]]
+    ) -> tuple[list[dict[str, object]], list[TickerOutcome]]:
+        fetched = self._fetch_all(tickers, lambda t: yf.Ticker(t, session=self._session).info)
+        rows, outcomes = [], []
+        for ticker in tickers:
+            outcome, row = _convert_info(ticker, fetched[ticker], convert)
+            outcomes.append(outcome)
+            rows += [row] if row else []
+        return rows, outcomes
+
+    def _fetch_all(self, tickers: list[str], fetch: Callable[[str], T]) -> dict[str, T | Exception]:
+        """Fetch every ticker, `threads` at a time, batch by batch.
+
+        When a whole batch is still rate limited after its retries, the remaining tickers are
+        not attempted: Yahoo has throttled this client and more requests only prolong that.
+        """
+        results: dict[str, T | Exception] = {}
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="yfinance") as pool:
+            for first in range(0, len(tickers), self.batch_size):
+                batch = tickers[first : first + self.batch_size]
+                futures = {t: pool.submit(self._fetch_one, fetch, t) for t in batch}
+                results |= {t: future.result() for t, future in futures.items()}
+                log.info("yfinance: fetched %d of %d tickers", len(results), len(tickers))
+                if all(isinstance(results[t], YFRateLimitError) for t in batch):
+                    skipped = tickers[first + len(batch) :]
+                    results |= {
+                        t: SkippedError("skipped: Yahoo kept rate limiting the previous batch")
+                        for t in skipped
+                    }
+                    break
+        return results
+
+    def _fetch_one(self, fetch: Callable[[str], T], ticker: str) -> T | Exception:
+        try:
+            return with_retries(lambda: fetch(ticker), YFRateLimitError, self.retry, self._sleep)
+        except Exception as err:  # every failure becomes the ticker's outcome
+            return err
+
+
+class SkippedError(Exception):
+    """A ticker not attempted because Yahoo kept rate limiting the whole previous batch."""
+
+
+def _convert_info(
+    ticker: str,
+    fetched: object,
+    convert: Callable[[str, Mapping[str, Any]], dict[str, object]],
+) -> tuple[TickerOutcome, dict[str, object] | None]:
+    if not isinstance(fetched, Mapping):
+        return _outcome(ticker, fetched), None
+    if not fetched.get("quoteType"):
+        return TickerOutcome(ticker, TickerStatus.NO_DATA, "Yahoo has no quote for it"), None
+    try:
+        return TickerOutcome(ticker, TickerStatus.OK), convert(ticker, fetched)
+    except UnsupportedQuoteTypeError as err:
+        return TickerOutcome(ticker, TickerStatus.ERROR, str(err)), None
+
+
+def _outcome(ticker: str, fetched: object) -> TickerOutcome:
+    """The outcome of one ticker's fetch: `ok` for data, otherwise classified from the error."""
+    if not isinstance(fetched, Exception):
+        return TickerOutcome(ticker, TickerStatus.OK)
+    reason = str(fetched).removeprefix(f"${ticker}: ")
+    if isinstance(fetched, YFRateLimitError | SkippedError):
+        return TickerOutcome(ticker, TickerStatus.RATE_LIMITED, reason)
+    if isinstance(fetched, YFTzMissingError):
+        return TickerOutcome(ticker, TickerStatus.DELISTED, reason)
+    if _is_not_found(fetched):
+        return TickerOutcome(ticker, TickerStatus.DELISTED, f"unknown to Yahoo ({reason})")
+    if isinstance(fetched, YFPricesMissingError):
+        delisted = "delisted" in (fetched.yahoo_reason or "").lower()
+        return TickerOutcome(
+            ticker, TickerStatus.DELISTED if delisted else TickerStatus.NO_DATA, reason
+        )
+    return TickerOutcome(ticker, TickerStatus.ERROR, f"{type(fetched).__name__}: {reason}")
+
+
+def _is_not_found(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return isinstance(error, HTTPError) and getattr(response, "status_code", None) == 404
+
+
+def _local_dates(index: pd.Index) -> pd.DatetimeIndex:
+    """Trading dates from Yahoo's timestamps: the exchange-local calendar date.
+
+    The index is tz-aware in the exchange's timezone; dropping the zone keeps the local wall
+    time, so Tokyo's midnight stays on its own date instead of moving to the previous UTC day.
+    """
+    stamps = pd.DatetimeIndex(index)
+    if stamps.tz is not None:
+        stamps = stamps.tz_localize(None)
+    return stamps.normalize().as_unit("ns")
+
+
+def bars_from_history(ticker: str, history: pd.DataFrame) -> pd.DataFrame:
+    """DailyBarFrame columns from a `Ticker.history(auto_adjust=False)` frame.
+
+    Rows without any price are rows yfinance added only to carry a dividend or split; they are
+    left to the actions and are not bars.
+    """
+    prices = history.reindex(columns=["Open", "High", "Low", "Close", "Adj Close", "Volume"])
+    prices = prices[prices[["Open", "High", "Low", "Close"]].notna().any(axis=1)]
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": _local_dates(prices.index),
+            "open": prices["Open"].to_numpy(),
+            "high": prices["High"].to_numpy(),
+            "low": prices["Low"].to_numpy(),
+            "close": prices["Close"].to_numpy(),
+            "adj_close": prices["Adj Close"].to_numpy(),
+            "volume": prices["Volume"].to_numpy(),
+        },
+        columns=columns(DailyBarFrame),
+    )
+
+
+def actions_from_history(ticker: str, history: pd.DataFrame) -> pd.DataFrame:
+    """CorporateActionFrame rows from the history's non-zero `Stock Splits` and `Dividends`."""
+    parts = []
+    for column, action in (("Stock Splits", "split"), ("Dividends", "dividend")):
+        values = history.get(column, pd.Series(dtype=float))
+        values = values[values.fillna(0) != 0]
+        dates = _local_dates(values.index)
+        frame = {"ticker": ticker, "date": dates, "action": action, "value": values.to_numpy(float)}
+        parts.append(pd.DataFrame(frame, columns=columns(CorporateActionFrame)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _number(value: object) -> float | None:
+    """A finite number, or None for anything else (Yahoo sends strings like 'Infinity')."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _first_number(info: Mapping[str, Any], *keys: str) -> float | None:
+    for key in keys:
+        if (value := _number(info.get(key))) is not None:
+            return value
+    return None
+
+
+def _positive(value: float | None) -> float | None:
+    return value if value is not None and value > 0 else None
+
+
+def _non_negative(value: float | None) -> float | None:
+    return value if value is not None and value >= 0 else None
+
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def dividend_yield_fraction(info: Mapping[str, Any]) -> float | None:
+    """Yahoo's `dividendYield` as a fraction, whichever unit it arrived in.
+
+    Yahoo has sent it as a percent (0.45 meaning 0.45 %) and as a fraction (0.0045). The value
+    is read both ways and the reading closer (by ratio) to a reference fraction wins; the
+    reference is `dividendRate` / price, else `trailingAnnualDividendYield`. The two readings
+    differ a hundredfold, so a rough reference decides safely. Without a reference the value
+    is taken as a percent, Yahoo's current convention. Without `dividendYield` the reference
+    itself is used.
+    """
+    reported = _non_negative(_number(info.get("dividendYield")))
+    rate = _positive(_number(info.get("dividendRate")))
+    price = _positive(_first_number(info, "currentPrice", "regularMarketPrice"))
+    trailing = _positive(_number(info.get("trailingAnnualDividendYield")))
+    reference = rate / price if rate and price else trailing
+    if reported is None:
+        return reference
+    if reported == 0:
+        return 0.0
+    if reference is None:
+        return reported / 100
+    return min(reported, reported / 100, key=lambda reading: abs(math.log(reading / reference)))
+
+
+def security_from_info(ticker: str, info: Mapping[str, Any]) -> dict[str, object]:
+    """A SecurityFrame row from `Ticker.info`."""
+    quote_type = str(info.get("quoteType", "")).upper()
+    kind = SECURITY_TYPES.get(quote_type)
+    if kind is None:
+        raise UnsupportedQuoteTypeError(f"unsupported Yahoo quote type {quote_type!r}")
+    exchange = _text(info.get("exchange"))
+    return {
+        "ticker": ticker,
+        "name": _text(info.get("longName")) or _text(info.get("shortName")) or ticker,
+        "security_type": kind,
+        "exchange": None
+        if kind in _TYPES_WITHOUT_EXCHANGE
+        else EXCHANGES.get(exchange or "", exchange),
+        "currency": _text(info.get("currency")),
+        "country": _text(info.get("country")),
+        "sector": _text(info.get("sector")),
+        "industry": _text(info.get("industry")),
+        "description": _text(info.get("longBusinessSummary")),
+    }
+
+
+def fundamentals_from_info(ticker: str, info: Mapping[str, Any], as_of: date) -> dict[str, object]:
+    """A FundamentalsFrame row from `Ticker.info`; dividend_yield via dividend_yield_fraction."""
+    return {
+        "ticker": ticker,
+        "as_of": pd.Timestamp(as_of),
+        "current_price": _positive(_first_number(info, "currentPrice", "regularMarketPrice")),
+        "market_cap": _non_negative(_number(info.get("marketCap"))),
+        "volume": _non_negative(_first_number(info, "volume", "regularMarketVolume")),
+        "avg_volume": _non_negative(_number(info.get("averageVolume"))),
+        "pe_ratio": _number(info.get("trailingPE")),
+        "ps_ratio": _number(info.get("priceToSalesTrailing12Months")),
+        "pb_ratio": _number(info.get("priceToBook")),
+        "ev_ebitda": _number(info.get("enterpriseToEbitda")),
+        "dividend_yield": dividend_yield_fraction(info),
+        "fifty_two_week_high": _positive(_number(info.get("fiftyTwoWeekHigh"))),
+        "fifty_two_week_low": _positive(_number(info.get("fiftyTwoWeekLow"))),
+    }

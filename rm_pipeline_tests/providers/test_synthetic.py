@@ -1,0 +1,235 @@
+"""The synthetic provider: deterministic, calendar-aware, consistent with itself."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+import pytest
+
+from rm_pipeline.providers.base import TickerStatus
+from rm_pipeline.providers.frames import SECURITY_TYPES
+from rm_pipeline.providers.synthetic import SyntheticProvider
+from rm_pipeline.providers.universe import default_tickers
+from rm_pipeline_tests.providers.conftest import TODAY
+
+YEAR_2024 = (date(2024, 1, 1), date(2024, 12, 31))
+
+
+def synthetic(today: date = TODAY, seed: int = 7) -> SyntheticProvider:
+    return SyntheticProvider(seed=seed, today=lambda: today)
+
+
+def sessions(calendar: str, start: date, end: date) -> list[pd.Timestamp]:
+    return list(xcals.get_calendar(calendar).sessions_in_range(start, end))
+
+
+def test_same_seed_same_data_other_seed_other_data() -> None:
+    first = synthetic().daily_bars(["AAPL", "7203.T"], *YEAR_2024).frame
+    again = synthetic().daily_bars(["AAPL", "7203.T"], *YEAR_2024).frame
+    other = synthetic(seed=8).daily_bars(["AAPL", "7203.T"], *YEAR_2024).frame
+
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first["close"], other["close"])
+
+
+def test_a_bar_does_not_depend_on_the_range_asked_for() -> None:
+    provider = synthetic()
+    year = provider.daily_bars(["KO", "SAP.DE"], *YEAR_2024).frame
+    week = synthetic().daily_bars(["KO", "SAP.DE"], date(2024, 6, 3), date(2024, 6, 7)).frame
+    span = synthetic().daily_bars(["SAP.DE"], date(2023, 12, 1), date(2024, 1, 5)).frame
+
+    pd.testing.assert_frame_equal(year.merge(week), week)
+    assert len(week) == 10
+    pd.testing.assert_frame_equal(
+        year.merge(span), span[span["date"] >= "2024-01-01"].reset_index(drop=True)
+    )
+
+
+def test_later_days_leave_earlier_bars_alone() -> None:
+    """A later today changes nothing but adj_close, which takes in the newer dividends."""
+    before = synthetic(today=date(2025, 5, 30)).daily_bars(["KO"], *YEAR_2024).frame
+    after = synthetic(today=date(2025, 6, 30)).daily_bars(["KO"], *YEAR_2024).frame
+
+    pd.testing.assert_frame_equal(before.drop(columns="adj_close"), after.drop(columns="adj_close"))
+
+
+@pytest.mark.parametrize(
+    ("ticker", "calendar", "closed"),
+    [
+        ("AAPL", "XNYS", [date(2024, 7, 4), date(2024, 11, 28), date(2024, 12, 25)]),
+        ("SHEL.L", "XLON", [date(2024, 12, 26), date(2024, 8, 26)]),
+        ("7203.T", "XTKS", [date(2024, 1, 2), date(2024, 1, 3), date(2024, 11, 4)]),
+        ("SAP.DE", "XETR", [date(2024, 12, 24), date(2024, 5, 1)]),
+        ("RY.TO", "XTSE", [date(2024, 7, 1), date(2024, 8, 5)]),
+    ],
+)
+def test_bars_follow_the_exchange_calendar(ticker: str, calendar: str, closed: list[date]) -> None:
+    frame = synthetic().daily_bars([ticker], *YEAR_2024).frame
+
+    assert list(frame["date"]) == sessions(calendar, *YEAR_2024)
+    assert not set(pd.to_datetime(closed)) & set(frame["date"])
+    assert (frame["date"].dt.day_of_week < 5).all()
+
+
+def test_crypto_trades_every_day() -> None:
+    frame = synthetic().daily_bars(["BTC-USD"], date(2024, 6, 1), date(2024, 6, 30)).frame
+    assert len(frame) == 30
+
+
+def test_no_bars_after_today_and_both_ends_included() -> None:
+    result = synthetic().daily_bars(["AAPL"], TODAY - timedelta(days=3), TODAY + timedelta(days=30))
+
+    assert list(result.frame["date"]) == sessions("XNYS", TODAY - timedelta(days=3), TODAY)
+    assert result.frame["date"].iloc[0] == pd.Timestamp(TODAY - timedelta(days=3))  # a Friday
+    assert result.rejected.empty
+
+
+def test_bars_are_consistent() -> None:
+    frame = synthetic().daily_bars(default_tickers(), *YEAR_2024).frame
+
+    assert (frame["low"] <= frame[["open", "close"]].min(axis=1)).all()
+    assert (frame["high"] >= frame[["open", "close"]].max(axis=1)).all()
+    assert (frame["volume"] > 0).all()
+    assert (frame["adj_close"] <= frame["close"] + 1e-6).all()
+    assert frame["ticker"].nunique() == len(default_tickers())
+
+
+def test_a_split_is_reported_and_prices_are_restated_for_it() -> None:
+    """NVDA split 10-for-1 on 2024-06-10: closes stay continuous across it, and a history
+    fetched before the split is ten times the same history fetched after it."""
+    window = (date(2024, 6, 3), date(2024, 6, 7))
+    before = synthetic(today=date(2024, 6, 7)).daily_bars(["NVDA"], *window).frame
+    after = synthetic(today=date(2024, 7, 1)).daily_bars(["NVDA"], *window).frame
+    around = synthetic().daily_bars(["NVDA"], date(2024, 6, 7), date(2024, 6, 10)).frame
+    actions = synthetic().corporate_actions(["NVDA", "GE"], date(2021, 1, 1), date(2024, 12, 31))
+
+    assert np.allclose(before["close"], after["close"] * 10, rtol=1e-3)
+    assert np.allclose(before["volume"] * 10, after["volume"], atol=10)
+    assert 0.8 < around["close"].iloc[1] / around["close"].iloc[0] < 1.25
+    splits = actions.frame[actions.frame["action"] == "split"]
+    assert splits[["ticker", "date", "value"]].to_numpy().tolist() == [
+        ["NVDA", pd.Timestamp("2021-07-20"), 4.0],
+        ["NVDA", pd.Timestamp("2024-06-10"), 10.0],
+        ["GE", pd.Timestamp("2021-08-02"), 0.125],
+    ]
+
+
+def test_dividends_are_quarterly_and_adj_close_is_back_adjusted() -> None:
+    provider = synthetic()
+    bars = provider.daily_bars(["KO"], *YEAR_2024).frame.set_index("date")
+    actions = provider.corporate_actions(["KO"], *YEAR_2024).frame
+    dividends = actions.set_index("date")["value"]
+
+    assert len(dividends) == 4 and (actions["action"] == "dividend").all()
+    ratio = bars["adj_close"] / bars["close"]
+    for ex_date, amount in dividends.items():
+        position = bars.index.get_loc(ex_date)
+        previous_close = bars["close"].iloc[position - 1]
+        step = ratio.iloc[position - 1] / ratio.iloc[position]
+        assert step == pytest.approx(1 - amount / previous_close, rel=1e-4)
+    assert ratio.iloc[-1] < 1  # dividends paid since 2024 still adjust the end of 2024
+
+
+def test_non_payers_have_no_dividends() -> None:
+    actions = synthetic().corporate_actions(["AMZN", "BTC-USD", "^GSPC"], *YEAR_2024)
+    assert actions.frame[actions.frame["action"] == "dividend"].empty
+    bars = synthetic().daily_bars(["AMZN"], *YEAR_2024).frame
+    assert (bars["adj_close"] == bars["close"]).all()
+
+
+def test_fundamentals_agree_with_the_bars() -> None:
+    provider = synthetic()
+    [row] = provider.fundamentals(["KO"]).frame.to_dict("records")
+    year_ago = TODAY - timedelta(days=364)
+    bars = provider.daily_bars(["KO"], year_ago, TODAY).frame
+    dividends = provider.corporate_actions(["KO"], year_ago, TODAY).frame["value"].sum()
+
+    assert row["as_of"] == bars["date"].iloc[-1]
+    assert row["current_price"] == bars["close"].iloc[-1]
+    assert row["volume"] == bars["volume"].iloc[-1]
+    assert row["avg_volume"] == pytest.approx(bars["volume"].tail(63).mean())
+    assert row["fifty_two_week_high"] == bars["high"].max()
+    assert row["fifty_two_week_low"] == bars["low"].min()
+    assert row["dividend_yield"] == pytest.approx(dividends / row["current_price"])
+    assert 0.005 < row["dividend_yield"] < 0.06
+    assert row["pe_ratio"] > 0 and row["market_cap"] > 1e9
+
+
+def test_market_cap_is_price_times_a_fixed_share_count() -> None:
+    earlier = synthetic(today=date(2025, 3, 31)).fundamentals(["AAPL"]).frame.iloc[0]
+    later = synthetic().fundamentals(["AAPL"]).frame.iloc[0]
+
+    assert earlier["current_price"] != later["current_price"]
+    assert earlier["market_cap"] / earlier["current_price"] == pytest.approx(
+        later["market_cap"] / later["current_price"]
+    )
+
+
+def test_funds_and_indices_have_no_earnings_multiples() -> None:
+    frame = synthetic().fundamentals(["SPY", "^GSPC"]).frame.set_index("ticker")
+
+    assert frame[["pe_ratio", "market_cap"]].isna().all().all()
+    assert frame.loc["SPY", "dividend_yield"] > 0
+    assert pd.isna(frame.loc["^GSPC", "dividend_yield"])
+
+
+def test_default_universe() -> None:
+    result = synthetic().securities()
+    frame = result.frame.set_index("ticker")
+
+    assert 45 <= len(frame) <= 60
+    assert {"SPY", "QQQ", "SHEL.L", "7203.T", "SAP.DE", "RY.TO", "BTC-USD", "^GSPC"} <= set(
+        frame.index
+    )
+    assert frame.loc["7203.T"].to_dict() | {"description": None} == {
+        "name": "Toyota Motor Corporation", "security_type": "equity", "exchange": "TSE",
+        "currency": "JPY", "country": "Japan", "sector": "Consumer Cyclical",
+        "industry": "Auto Manufacturers", "description": None,
+    }  # fmt: skip
+    assert set(frame["security_type"]) <= set(SECURITY_TYPES)
+    assert set(frame["exchange"].dropna()) <= {
+        "NASDAQ", "NYSE", "NYSEARCA", "LSE", "TSE", "XETRA", "TSX", "EURONEXT", "SIX", "HKEX"
+    }  # fmt: skip
+    assert all(o.status is TickerStatus.OK and o.rows == 1 for o in result.outcomes)
+
+
+def test_unknown_tickers_get_data_and_made_up_reference() -> None:
+    provider = synthetic()
+    reference = provider.securities(["ZZTOP", "NEWCO.L"]).frame.set_index("ticker")
+    bars = provider.daily_bars(["ZZTOP", "not valid!"], date(2024, 6, 3), date(2024, 6, 7))
+
+    assert reference.loc["ZZTOP", "name"] == "ZZTOP"
+    assert reference.loc["ZZTOP", "sector"] == "Unknown"
+    assert (reference.loc["NEWCO.L", "exchange"], reference.loc["NEWCO.L", "currency"]) == (
+        "LSE",
+        "GBp",
+    )
+    assert len(bars.frame) == 5
+    assert [o.status for o in bars.outcomes] == [TickerStatus.OK, TickerStatus.INVALID]
+
+
+def test_fifty_tickers_over_two_years_is_quick() -> None:
+    synthetic().daily_bars(default_tickers(), TODAY, TODAY)  # build the exchange calendars once
+
+    started = time.perf_counter()
+    frame = synthetic().daily_bars(default_tickers(), TODAY - timedelta(days=730), TODAY).frame
+    elapsed = time.perf_counter() - started
+
+    assert len(frame) > 50 * 480
+    assert elapsed < 1.0
+
+
+def test_two_thousand_tickers_over_five_hundred_sessions_take_seconds() -> None:
+    """About 3 s on an idle two-core machine; the bound leaves room for a busy one, and would
+    still catch a per-day Python loop (minutes)."""
+    tickers = [f"T{i:04d}" for i in range(2000)]
+    started = time.perf_counter()
+    frame = synthetic().daily_bars(tickers, date(2023, 7, 3), date(2025, 6, 27)).frame
+    elapsed = time.perf_counter() - started
+
+    assert len(frame) == 2000 * len(sessions("XNYS", date(2023, 7, 3), date(2025, 6, 27)))
+    assert elapsed < 15.0

@@ -1,0 +1,111 @@
+"""The common validation path: bad bars are set aside with a reason, good ones go on."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from rm_pipeline.providers.base import TickerOutcome, TickerStatus
+from rm_pipeline.providers.frames import DailyBarFrame, RejectedFrame, columns, conform
+from rm_pipeline.providers.validation import RejectReason, bars_result, validate_bars
+
+TODAY = date(2024, 6, 28)
+GOOD = {"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5, "adj_close": 10.4, "volume": 100}
+
+
+def bars(*changes: dict[str, object]) -> pd.DataFrame:
+    """One row per change, each a good bar on its own date with the change applied."""
+    rows = [
+        {"ticker": "AAA", "date": pd.Timestamp(2024, 6, 3) + pd.Timedelta(days=i)} | GOOD | change
+        for i, change in enumerate(changes)
+    ]
+    return pd.DataFrame(rows, columns=columns(DailyBarFrame))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"close": None}, RejectReason.MISSING_CLOSE),
+        ({"close": 0.0}, RejectReason.NON_POSITIVE_CLOSE),
+        ({"close": -1.0}, RejectReason.NON_POSITIVE_CLOSE),
+        ({"open": float("nan")}, RejectReason.MISSING_PRICE),
+        ({"adj_close": float("inf")}, RejectReason.MISSING_PRICE),
+        ({"low": 0.0, "open": 0.0}, RejectReason.NON_POSITIVE_PRICE),
+        ({"high": 8.0}, RejectReason.HIGH_BELOW_LOW),
+        ({"open": 12.0}, RejectReason.OPEN_OUTSIDE_RANGE),
+        ({"open": 8.5}, RejectReason.OPEN_OUTSIDE_RANGE),
+        ({"close": 11.5}, RejectReason.CLOSE_OUTSIDE_RANGE),
+        ({"volume": None}, RejectReason.MISSING_VOLUME),
+        ({"volume": -5}, RejectReason.NEGATIVE_VOLUME),
+        ({"date": pd.Timestamp(2024, 6, 29)}, RejectReason.FUTURE_DATE),
+    ],
+)
+def test_each_bad_row_is_set_aside_with_its_reason(change: dict[str, object], reason: str) -> None:
+    good, rejected = validate_bars(bars({}, change), TODAY)
+
+    assert good["date"].tolist() == [pd.Timestamp(2024, 6, 3)]
+    assert rejected.to_dict("records") == [
+        {"ticker": "AAA", "date": change.get("date", pd.Timestamp(2024, 6, 4)), "reason": reason}
+    ]
+
+
+def test_a_repeated_date_keeps_the_first_good_row() -> None:
+    frame = bars({}, {}, {})
+    frame["date"] = pd.Timestamp(2024, 6, 3)
+    frame.loc[0, "close"] = None  # the first copy is bad, so the second is kept
+    frame.loc[1, "close"] = 10.6
+
+    good, rejected = validate_bars(frame, TODAY)
+
+    assert good["close"].tolist() == [10.6]
+    assert rejected["reason"].tolist() == ["missing_close", "duplicate"]
+
+
+def test_rounding_noise_is_clamped_not_rejected() -> None:
+    good, rejected = validate_bars(bars({"open": 11.0000001, "close": 8.9999999}), TODAY)
+
+    assert rejected.empty
+    assert good[["open", "close"]].to_numpy().tolist() == [[11.0, 9.0]]
+
+
+def test_good_rows_come_out_with_the_standard_dtypes() -> None:
+    good, rejected = validate_bars(bars({"volume": 1.6e6}), TODAY)
+
+    assert good.dtypes.astype(str).tolist() == [
+        "str", "datetime64[ns]", "float64", "float64", "float64", "float64", "float64", "int64"
+    ]  # fmt: skip
+    assert good["volume"].tolist() == [1_600_000]
+    assert list(rejected.columns) == columns(RejectedFrame)
+
+
+def test_outcomes_count_rows_and_flag_tickers_whose_rows_all_failed() -> None:
+    frame = pd.concat([bars({}, {"close": None}), bars({"high": 1.0}).assign(ticker="BBB")])
+    outcomes = [TickerOutcome(t, TickerStatus.OK) for t in ("AAA", "BBB", "CCC")]
+
+    result = bars_result(frame, outcomes, date(2024, 6, 1), date(2024, 6, 30), TODAY)
+
+    assert result.outcomes == [
+        TickerOutcome("AAA", TickerStatus.OK, "1 row rejected", 1),
+        TickerOutcome("BBB", TickerStatus.ERROR, "every row rejected (1 row)", 0),
+        TickerOutcome("CCC", TickerStatus.NO_DATA, "", 0),
+    ]
+    assert [o.ticker for o in result.failed()] == ["BBB"]
+
+
+def test_rows_outside_the_range_are_trimmed_not_rejected() -> None:
+    outcomes = [TickerOutcome("AAA", TickerStatus.OK)]
+
+    result = bars_result(bars({}, {}, {}), outcomes, date(2024, 6, 4), date(2024, 6, 4), TODAY)
+
+    assert result.frame["date"].tolist() == [pd.Timestamp(2024, 6, 4)]
+    assert result.rejected.empty
+
+
+def test_timezone_aware_dates_are_refused() -> None:
+    frame = bars({})
+    frame["date"] = frame["date"].dt.tz_localize("Asia/Tokyo")
+
+    with pytest.raises(TypeError, match="naive local trading date"):
+        conform(DailyBarFrame, frame)

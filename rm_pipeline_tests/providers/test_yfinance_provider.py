@@ -1,0 +1,333 @@
+"""The yfinance provider against a fake Yahoo: yfinance's own requests and parsing run offline."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from rm_pipeline.providers.base import TickerStatus
+from rm_pipeline.providers.deprecations import silence_pandas4_warnings
+from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy
+from rm_pipeline.providers.yfinance_provider import (
+    YFinanceProvider,
+    dividend_yield_fraction,
+)
+from rm_pipeline_tests.providers.conftest import TODAY
+from rm_pipeline_tests.providers.yahoo_fake import (
+    NEW_YORK,
+    TOKYO,
+    Bar,
+    FakeYahoo,
+    bars_between,
+    chart_payload,
+    quote_summary,
+)
+
+MARCH = (date(2024, 3, 1), date(2024, 3, 8))
+
+
+def provider(sleeps: list[float] | None = None, **kwargs: object) -> YFinanceProvider:
+    options: dict[str, object] = {
+        "max_requests_per_second": 0,
+        "retry": RetryPolicy(attempts=3, base_delay=1.0),
+        "today": lambda: TODAY,
+        "sleep": (sleeps if sleeps is not None else []).append,
+    }
+    return YFinanceProvider(**(options | kwargs))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def apple(yahoo: FakeYahoo) -> FakeYahoo:
+    """AAPL in early March 2024: a missing day, a null day, a bar without a close, a dividend
+    and a 4-for-1 split."""
+    bars = [
+        Bar(date(2024, 3, 1), 100.0, 102.0, 99.0, 101.0, 1_000_000, adj_close=100.5),
+        Bar(date(2024, 3, 4), 101.0, 103.0, 100.0, 102.0, 1_100_000, adj_close=101.5),
+        # 2024-03-05 is missing altogether
+        Bar(date(2024, 3, 6), None, None, None, None, None),
+        Bar(date(2024, 3, 7), 102.0, 104.0, 101.0, None, 900_000),
+        Bar(date(2024, 3, 8), 25.5, 26.0, 25.0, 25.75, 4_000_000, adj_close=25.6),
+    ]
+    yahoo.charts["AAPL"] = chart_payload(
+        "AAPL",
+        NEW_YORK,
+        bars,
+        dividends={date(2024, 3, 4): 0.24},
+        splits={date(2024, 3, 8): (4, 1)},
+    )
+    return yahoo
+
+
+def test_bars_come_from_yfinance_parsing_with_bad_rows_set_aside(apple: FakeYahoo) -> None:
+    result = provider().daily_bars(["AAPL"], *MARCH)
+
+    frame = result.frame
+    assert list(frame["date"]) == [
+        pd.Timestamp(d) for d in ("2024-03-01", "2024-03-04", "2024-03-08")
+    ]
+    assert frame[["open", "high", "low", "close", "adj_close"]].to_numpy().tolist() == [
+        [100.0, 102.0, 99.0, 101.0, 100.5],
+        [101.0, 103.0, 100.0, 102.0, 101.5],
+        [25.5, 26.0, 25.0, 25.75, 25.6],
+    ]
+    assert frame["volume"].tolist() == [1_000_000, 1_100_000, 4_000_000]
+    assert frame["volume"].dtype == "int64"
+    assert frame["date"].dtype == "datetime64[ns]"
+    [outcome] = result.outcomes
+    assert (outcome.status, outcome.rows, outcome.reason) == (TickerStatus.OK, 3, "1 row rejected")
+    assert result.rejected.to_dict("records") == [
+        {"ticker": "AAPL", "date": pd.Timestamp("2024-03-07"), "reason": "missing_close"}
+    ]
+
+
+def test_only_the_requested_range_is_downloaded(apple: FakeYahoo) -> None:
+    provider().daily_bars(["AAPL"], *MARCH)
+
+    [params] = apple.chart_requests("AAPL")
+    new_york = ZoneInfo("America/New_York")
+    assert params["period1"] == int(datetime(2024, 3, 1, tzinfo=new_york).timestamp())
+    assert params["period2"] == int(datetime(2024, 3, 9, tzinfo=new_york).timestamp())
+    assert "range" not in params
+
+
+def test_tokyo_bars_keep_their_local_trading_date(yahoo: FakeYahoo) -> None:
+    bars = bars_between(date(2024, 3, 4), [3000.0, 3010.0, 3020.0])
+    yahoo.charts["7203.T"] = chart_payload("7203.T", TOKYO, bars)
+    first_stamp = yahoo.charts["7203.T"]["chart"]["result"][0]["timestamp"][0]
+    assert datetime.fromtimestamp(first_stamp, UTC).date() == date(2024, 3, 3)  # UTC: day before
+
+    result = provider().daily_bars(["7203.T"], date(2024, 3, 4), date(2024, 3, 6))
+
+    assert [d.date() for d in result.frame["date"]] == [
+        date(2024, 3, 4),
+        date(2024, 3, 5),
+        date(2024, 3, 6),
+    ]
+    assert result.frame["close"].tolist() == [3000.0, 3010.0, 3020.0]
+
+
+@pytest.mark.parametrize("info_fallbacks_used", [0, 2])
+def test_unknown_symbol_is_reported_delisted(
+    yahoo: FakeYahoo, monkeypatch: pytest.MonkeyPatch, info_fallbacks_used: int
+) -> None:
+    """yfinance asks quoteSummary for the timezone of its first two unknown symbols per process
+    (a 404 there) and reports a missing timezone after that; both mean delisted."""
+    import yfinance.base
+
+    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", info_fallbacks_used)
+
+    [outcome] = provider().daily_bars(["ZZZZ"], *MARCH).outcomes
+
+    assert outcome.status is TickerStatus.DELISTED
+    assert outcome.reason
+
+
+def test_yahoo_saying_delisted_is_delisted(yahoo: FakeYahoo, tz_cache: object) -> None:
+    """With the timezone cached from an earlier run, the chart endpoint's own 404 speaks."""
+    tz_cache.known["GONE"] = "America/New_York"  # type: ignore[attr-defined]
+
+    [outcome] = provider().daily_bars(["GONE"], *MARCH).outcomes
+
+    assert outcome.status is TickerStatus.DELISTED
+    assert "may be delisted" in outcome.reason
+
+
+def test_a_range_without_trading_is_no_data(apple: FakeYahoo) -> None:
+    [outcome] = provider().daily_bars(["AAPL"], date(2024, 3, 9), date(2024, 3, 10)).outcomes
+
+    assert outcome.status is TickerStatus.NO_DATA
+
+
+def test_rate_limited_ticker_is_retried_with_backoff(apple: FakeYahoo) -> None:
+    apple.throttle("AAPL", 2)  # yfinance retries once itself, so this fails one attempt
+    sleeps: list[float] = []
+
+    result = provider(sleeps).daily_bars(["AAPL"], *MARCH)
+
+    assert result.outcomes[0].status is TickerStatus.OK
+    assert result.outcomes[0].rows == 3
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
+
+
+def test_rate_limiting_that_persists_is_reported(apple: FakeYahoo) -> None:
+    apple.throttle("AAPL", 1000)
+    sleeps: list[float] = []
+
+    [outcome] = provider(sleeps).daily_bars(["AAPL"], *MARCH).outcomes
+
+    assert outcome.status is TickerStatus.RATE_LIMITED
+    assert "Too Many Requests" in outcome.reason
+    assert len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
+
+
+def test_a_throttled_batch_stops_the_run(apple: FakeYahoo) -> None:
+    apple.charts["MSFT"] = apple.charts["AAPL"]
+    apple.throttle("AAPL", 1000)
+
+    outcomes = provider(batch_size=1).daily_bars(["AAPL", "MSFT"], *MARCH).outcomes
+
+    assert [o.status for o in outcomes] == [TickerStatus.RATE_LIMITED] * 2
+    assert outcomes[1].reason.startswith("skipped")
+    assert not [url for url, _ in apple.requests if "MSFT" in url]
+
+
+def test_every_request_waits_for_the_rate_limiter(
+    apple: FakeYahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[int] = []
+    monkeypatch.setattr(RateLimiter, "acquire", lambda self: waits.append(1))
+
+    provider(max_requests_per_second=1000).daily_bars(["AAPL"], *MARCH)
+
+    assert len(waits) == len(apple.requests) >= 2
+
+
+@pytest.mark.parametrize(("ratio", "value"), [((4, 1), 4.0), ((1, 10), 0.1), ((3, 2), 1.5)])
+def test_corporate_actions(apple: FakeYahoo, ratio: tuple[int, int], value: float) -> None:
+    bars = bars_between(date(2024, 3, 1), [10.0, 10.0, 10.0])
+    apple.charts["XYZ"] = chart_payload(
+        "XYZ", NEW_YORK, bars, dividends={date(2024, 3, 1): 0.5}, splits={date(2024, 3, 5): ratio}
+    )
+
+    result = provider().corporate_actions(["AAPL", "XYZ"], *MARCH)
+
+    assert sorted(map(tuple, result.frame.to_numpy().tolist())) == [
+        ("AAPL", pd.Timestamp("2024-03-04"), "dividend", 0.24),
+        ("AAPL", pd.Timestamp("2024-03-08"), "split", 4.0),
+        ("XYZ", pd.Timestamp("2024-03-01"), "dividend", 0.5),
+        ("XYZ", pd.Timestamp("2024-03-05"), "split", value),
+    ]
+    assert [(o.status, o.rows) for o in result.outcomes] == [(TickerStatus.OK, 2)] * 2
+
+
+@pytest.fixture
+def quotes(yahoo: FakeYahoo) -> FakeYahoo:
+    yahoo.quotes["AAPL"] = quote_summary(
+        "AAPL", quoteType="EQUITY", exchange="NMS", longName="Apple Inc.", currency="USD",
+        country="United States", sector="Technology", industry="Consumer Electronics",
+        longBusinessSummary="Makes phones.", currentPrice=200.0, marketCap=3.0e12,
+        volume=50_000_000, averageVolume=55_000_000, trailingPE=31.5,
+        priceToSalesTrailing12Months=8.1, priceToBook=45.2, enterpriseToEbitda=24.3,
+        dividendYield=0.5, dividendRate=1.0, fiftyTwoWeekHigh=237.2, fiftyTwoWeekLow=164.1,
+    )  # fmt: skip
+    yahoo.quotes["7203.T"] = quote_summary(
+        "7203.T", quoteType="EQUITY", exchange="JPX", longName="Toyota Motor Corporation",
+        currency="JPY", regularMarketPrice=2800.0, dividendYield=0.028,
+        trailingAnnualDividendYield=0.027,
+    )  # fmt: skip
+    yahoo.quotes["SPY"] = quote_summary(
+        "SPY", quoteType="ETF", exchange="PCX", shortName="SPDR S&P 500", currency="USD"
+    )
+    yahoo.quotes["^GSPC"] = quote_summary(
+        "^GSPC", quoteType="INDEX", exchange="SNP", shortName="S&P 500"
+    )
+    yahoo.quotes["EURUSD=X"] = quote_summary("EURUSD=X", quoteType="CURRENCY", shortName="EUR/USD")
+    return yahoo
+
+
+def test_securities_from_info(quotes: FakeYahoo) -> None:
+    result = provider().securities(["AAPL", "SPY", "^GSPC", "7203.T", "EURUSD=X", "ZZZZ"])
+
+    rows = result.frame.set_index("ticker")
+    assert rows.loc["AAPL"].to_dict() == {
+        "name": "Apple Inc.", "security_type": "equity", "exchange": "NASDAQ", "currency": "USD",
+        "country": "United States", "sector": "Technology", "industry": "Consumer Electronics",
+        "description": "Makes phones.",
+    }  # fmt: skip
+    assert (rows.loc["SPY", "security_type"], rows.loc["SPY", "exchange"]) == ("etf", "NYSEARCA")
+    assert rows.loc["SPY", "name"] == "SPDR S&P 500"
+    assert rows.loc["^GSPC", "security_type"] == "index" and pd.isna(rows.loc["^GSPC", "exchange"])
+    assert rows.loc["7203.T", "exchange"] == "TSE"
+    statuses = {o.ticker: o.status for o in result.outcomes}
+    assert statuses == {
+        "AAPL": TickerStatus.OK, "SPY": TickerStatus.OK, "^GSPC": TickerStatus.OK,
+        "7203.T": TickerStatus.OK, "EURUSD=X": TickerStatus.ERROR, "ZZZZ": TickerStatus.DELISTED,
+    }  # fmt: skip
+    assert "CURRENCY" in result.by_ticker()["EURUSD=X"].reason
+
+
+def test_fundamentals_from_info(quotes: FakeYahoo) -> None:
+    result = provider().fundamentals(["AAPL", "7203.T", "ZZZZ"])
+
+    apple = result.frame.set_index("ticker").loc["AAPL"]
+    assert apple["as_of"] == pd.Timestamp(TODAY)
+    assert apple.drop("as_of").to_dict() == pytest.approx(
+        {
+            "current_price": 200.0,
+            "market_cap": 3.0e12,
+            "volume": 5.0e7,
+            "avg_volume": 5.5e7,
+            "pe_ratio": 31.5,
+            "ps_ratio": 8.1,
+            "pb_ratio": 45.2,
+            "ev_ebitda": 24.3,
+            "dividend_yield": 0.005,
+            "fifty_two_week_high": 237.2,
+            "fifty_two_week_low": 164.1,
+        }
+    )
+    toyota = result.frame.set_index("ticker").loc["7203.T"]
+    assert toyota["current_price"] == 2800.0
+    assert toyota["dividend_yield"] == pytest.approx(0.028)
+    assert pd.isna(toyota["pe_ratio"])
+    assert result.by_ticker()["ZZZZ"].status is TickerStatus.DELISTED
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"dividendYield": 0.45, "dividendRate": 0.9, "currentPrice": 200.0}, 0.0045),
+        ({"dividendYield": 0.0045, "dividendRate": 0.9, "currentPrice": 200.0}, 0.0045),
+        ({"dividendYield": 7.5, "trailingAnnualDividendYield": 0.07}, 0.075),
+        ({"dividendYield": 0.075, "trailingAnnualDividendYield": 0.07}, 0.075),
+        ({"dividendYield": 0.45}, 0.0045),
+        ({"dividendRate": 1.0, "regularMarketPrice": 50.0}, 0.02),
+        ({"dividendYield": 0, "dividendRate": 1.0, "currentPrice": 50.0}, 0.0),
+        ({"trailingPE": 20.0}, None),
+    ],
+)
+def test_dividend_yield_becomes_a_fraction(info: dict[str, float], expected: float | None) -> None:
+    assert dividend_yield_fraction(info) == pytest.approx(expected)
+
+
+def test_only_pandas4_warnings_from_yfinance_are_silenced() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        silence_pandas4_warnings("yfinance")
+        for category, module in [
+            (pd.errors.Pandas4Warning, "yfinance.utils"),
+            (DeprecationWarning, "yfinance.utils"),
+            (pd.errors.Pandas4Warning, "rm_pipeline.providers.synthetic"),
+        ]:
+            warnings.warn_explicit("deprecated", category, "x.py", 1, module=module)
+
+    assert [(w.category, w.filename) for w in caught] == [
+        (DeprecationWarning, "x.py"),
+        (pd.errors.Pandas4Warning, "x.py"),
+    ]
+
+
+def test_end_is_inclusive_and_future_bars_are_rejected(yahoo: FakeYahoo) -> None:
+    days = [TODAY - timedelta(days=3), TODAY, TODAY + timedelta(days=1)]
+    bars = [Bar(d, 10.0, 11.0, 9.0, 10.5, 100) for d in days]
+    yahoo.charts["AAPL"] = chart_payload("AAPL", NEW_YORK, bars)
+
+    result = provider().daily_bars(["AAPL"], TODAY - timedelta(days=3), TODAY + timedelta(days=5))
+
+    assert [d.date() for d in result.frame["date"]] == days[:2]
+    assert result.rejected["reason"].tolist() == ["future_date"]
+
+
+def test_without_the_fake_yahoo_nothing_reaches_the_network(
+    yfinance_state: None, no_network: list[str]
+) -> None:
+    [outcome] = provider().daily_bars(["AAPL"], *MARCH).outcomes
+
+    assert outcome.status is TickerStatus.ERROR
+    assert any("yahoo.com" in attempt for attempt in no_network)
+    no_network.clear()  # the attempts were the point of this test
