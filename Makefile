@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME ?= $(CURDIR)
 
 .PHONY: run test lint format dev bench lock clean help
 

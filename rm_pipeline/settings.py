@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     yfinance_max_requests_per_second: float = 2.0
 
     history_years: float = 2.0
+    freshness_lag_days: int = 1
     universe_file: Path | None = None
 
     jwt_secret: SecretStr | None = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from rm_pipeline.db import embedded, migrate
 from rm_pipeline.db.engine import get_engine
 from rm_pipeline.db.models import Base
 from rm_pipeline.settings import get_settings
-
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 TEST_PGDATA = Path(__file__).resolve().parents[1] / ".rm_pipeline" / "test-pgdata"
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-import warnings
 
 import click
 
+from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
 from rm_pipeline.cli.providers import providers
-from rm_pipeline.cli.run import run
+from rm_pipeline.cli.run import dev, run
+from rm_pipeline.cli.trades import trades
+from rm_pipeline.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +22,6 @@ def cli(verbose: bool) -> None:
     With no DATABASE_URL set, every command uses an embedded PostgreSQL whose data lives under
     .rm_pipeline/ in the working directory.
     """
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -30,6 +31,10 @@ def cli(verbose: bool) -> None:
 cli.add_command(db)
 cli.add_command(providers)
 cli.add_command(run)
+cli.add_command(users)
+cli.add_command(trades)
+cli.add_command(brokers)
+cli.add_command(dev)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ an inter-process lock, so two processes starting it at once get the same server.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,10 @@ import psycopg
 from psycopg import sql
 
 log = logging.getLogger(__name__)
+
+# pgserver asks platformdirs for a runtime directory and warns where none is set; it falls back to a
+# temporary directory, which is what this project wants anyway.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 WAREHOUSE_DATABASE = "rm_pipeline"
 DAGSTER_DATABASE = "dagster"

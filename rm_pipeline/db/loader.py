@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
@@ -77,6 +79,13 @@ class DuplicateKeyError(ValueError):
     """The frame holds the same key twice; the message names the first duplicate row."""
 
 
+class LoadError(ValueError):
+    """The database refused a value while staging; the message names the row and the field."""
+
+
+COPY_CONTEXT = re.compile(r"line (?P<line>\d+), column (?P<column>\w+)")
+
+
 def upsert_frame(
     conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> LoadResult:
@@ -119,9 +128,26 @@ def _stage(conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: 
         cursor.execute(
             create.format(sql.Identifier(STAGING_TABLE), columns, sql.Identifier(spec.table))
         )
-        with cursor.copy(copy.format(sql.Identifier(STAGING_TABLE), columns)) as stream:
-            for start in range(0, len(frame), batch_rows):
-                stream.write(to_csv_bytes(frame.iloc[start : start + batch_rows], spec.columns))
+        try:
+            with cursor.copy(copy.format(sql.Identifier(STAGING_TABLE), columns)) as stream:
+                for start in range(0, len(frame), batch_rows):
+                    stream.write(to_csv_bytes(frame.iloc[start : start + batch_rows], spec.columns))
+        except psycopg.errors.DataError as error:
+            raise LoadError(_describe_copy_error(error, frame, spec)) from error
+
+
+def _describe_copy_error(error: psycopg.Error, frame: pd.DataFrame, spec: UpsertSpec) -> str:
+    """Name the frame row, its key and the field behind a value COPY refused."""
+    where = COPY_CONTEXT.search(error.diag.context or "")
+    if where is None:
+        return f"{spec.table}: {error.diag.message_primary}"
+    row = int(where["line"]) - 1
+    record = frame.iloc[row]
+    key = ", ".join(f"{column}={record[column]}" for column in spec.key_columns)
+    return (
+        f"{spec.table}: row {row} ({key}), field {where['column']} = {record[where['column']]}: "
+        f"{error.diag.message_primary}"
+    )
 
 
 def to_csv_bytes(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:

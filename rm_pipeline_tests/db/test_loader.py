@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from rm_pipeline.db.loader import DuplicateKeyError, UpsertSpec, update_frame, upsert_frame
+from rm_pipeline.db.loader import (
+    DuplicateKeyError,
+    LoadError,
+    UpsertSpec,
+    update_frame,
+    upsert_frame,
+)
 
 PRICES = UpsertSpec(
     table="price_history",
@@ -93,9 +99,7 @@ def test_duplicate_keys_are_refused_with_the_row_named(db: Engine, security_id: 
     assert snapshot(db) == []
 
 
-def test_a_database_error_mid_load_leaves_the_table_as_it_was(
-    db: Engine, security_id: str
-) -> None:
+def test_a_database_error_mid_load_leaves_the_table_as_it_was(db: Engine, security_id: str) -> None:
     with db.begin() as conn:
         upsert_frame(conn, bars(security_id, 10), PRICES)
     before = snapshot(db)
@@ -132,3 +136,17 @@ def test_update_frame_counts_unmatched_keys_and_keeps_updated_at(db: Engine) -> 
         rows = {ticker: year for ticker, year in conn.execute(query)}
     assert rows["MSFT"] == 2000
     assert rows["AAPL"] > 2000
+
+
+def test_a_value_the_column_cannot_hold_is_named_with_its_row_and_field(
+    db: Engine, security_id: str
+) -> None:
+    with db.begin() as conn:
+        upsert_frame(conn, bars(security_id, 3), PRICES)
+    before = snapshot(db)
+    frame = bars(security_id, 6)
+    frame.loc[4, "high"] = 1e15  # NUMERIC(20, 6) holds less than 10^14
+    expected = r"row 4 \(security_id=.*, date=2024-01-05\), field high = 1000000000000000.0"
+    with pytest.raises(LoadError, match=expected), db.begin() as conn:
+        upsert_frame(conn, frame, PRICES, batch_rows=2)
+    assert snapshot(db) == before

@@ -1,0 +1,1 @@
+"""Dagster definitions by domain: resources, partitions, assets and their checks, jobs, schedules."""

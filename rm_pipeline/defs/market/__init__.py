@@ -1,0 +1,1 @@
+"""Market data: the securities master and daily price history."""

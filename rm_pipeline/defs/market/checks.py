@@ -1,0 +1,140 @@
+"""Checks of `price_history`, evaluated together after each materialization (one step, one
+database connection, calendars built once). OHLC consistency and duplicates are blocking: a bad
+batch must not flow into the stats and valuations computed from it."""
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from functools import cache
+
+import dagster as dg
+import exchange_calendars as xcals
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from rm_pipeline.defs.market.assets import price_history
+from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.providers.markets import market_for
+from rm_pipeline.settings import get_settings
+
+INCONSISTENT_BARS = text(
+    """
+    SELECT s.ticker, p.date, p.open, p.high, p.low, p.close, p.volume
+    FROM price_history p JOIN securities s ON s.id = p.security_id
+    WHERE p.close <= 0 OR p.high < p.low
+       OR p.open NOT BETWEEN p.low AND p.high OR p.close NOT BETWEEN p.low AND p.high
+       OR p.volume < 0
+    ORDER BY p.date DESC
+    """
+)
+DUPLICATE_BARS = text(
+    """
+    SELECT CAST(security_id AS text) AS security_id, date, count(*) AS copies
+    FROM price_history GROUP BY security_id, date HAVING count(*) > 1
+    """
+)
+LAST_DATES = text(
+    """
+    SELECT s.ticker, max(p.date) AS last_date
+    FROM securities s LEFT JOIN price_history p ON p.security_id = s.id
+    WHERE s.is_active GROUP BY s.ticker ORDER BY s.ticker
+    """
+)
+RECENT_DATES = text(
+    """
+    SELECT s.ticker, p.date FROM price_history p JOIN securities s ON s.id = p.security_id
+    WHERE s.is_active AND p.date >= :since
+    """
+)
+ROWS_PER_DAY = text(
+    "SELECT date, count(*) AS rows FROM price_history GROUP BY date ORDER BY date DESC LIMIT 2"
+)
+GAP_WINDOW_DAYS = 90
+"""How far back the gap check looks, in calendar days."""
+
+CHECKS = {
+    "ohlc_consistent": "Every bar has a positive close, high >= low, open and close within "
+    "[low, high] and volume >= 0.",
+    "no_duplicate_bars": "At most one bar per security and date.",
+    "prices_fresh": "Every active security has a bar for its exchange's latest session, allowing "
+    "RM_FRESHNESS_LAG_DAYS sessions of lag.",
+    "no_calendar_gaps": "No session of a security's exchange is missing between its first and "
+    "last bar over the last 90 days.",
+    "row_count_steady": "The latest day has at least half as many bars as the day before it.",
+}
+BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
+
+
+@cache
+def sessions(calendar: str, start: date, end: date) -> frozenset[date]:
+    """The exchange's sessions from start to end, both included."""
+    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=end.isoformat())
+    return frozenset(schedule.sessions.date)
+
+
+def expected_last_session(ticker: str, today: date, lag: int) -> date:
+    """The session `lag` sessions before the latest one on or before today."""
+    days = sorted(
+        d for d in sessions(market_for(ticker).calendar, today - timedelta(days=30), today)
+    )
+    return days[-1 - lag] if len(days) > lag else days[0]
+
+
+def _result(name: str, offenders: pd.DataFrame, **metadata: object) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=offenders.empty,
+        metadata={
+            "offending_rows": dg.MetadataValue.int(len(offenders)),
+            "sample": dg.MetadataValue.md(
+                offenders.head(20).to_markdown(index=False) if len(offenders) else "_none_"
+            ),
+            **metadata,
+        },
+    )
+
+
+def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
+    last = pd.read_sql_query(LAST_DATES, conn)
+    last["expected_by"] = [expected_last_session(t, today, lag) for t in last["ticker"]]
+    return last[last["last_date"].isna() | (last["last_date"] < last["expected_by"])]
+
+
+def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
+    since = today - timedelta(days=GAP_WINDOW_DAYS)
+    stored = pd.read_sql_query(RECENT_DATES, conn, params={"since": since})
+    gaps = []
+    for ticker, dates in stored.groupby("ticker")["date"]:
+        first, last = dates.min(), dates.max()
+        expected = sessions(market_for(str(ticker)).calendar, since, today)
+        missing = {d for d in expected if first <= d <= last} - set(dates)
+        gaps.extend({"ticker": ticker, "missing_date": d} for d in sorted(missing))
+    return pd.DataFrame(gaps, columns=["ticker", "missing_date"])
+
+
+def shrinking_day(conn: Connection) -> pd.DataFrame:
+    days = pd.read_sql_query(ROWS_PER_DAY, conn)
+    if len(days) == 2 and days["rows"].iloc[0] * 2 < days["rows"].iloc[1]:
+        return days
+    return days.iloc[0:0]
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name, asset=price_history, description=text_, blocking=name in BLOCKING)
+        for name, text_ in CHECKS.items()
+    ]
+)
+def price_history_checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+    """Evaluate every check of `price_history` against the whole table."""
+    today = date.today()
+    lag = get_settings().freshness_lag_days
+    with warehouse.engine().connect() as conn:
+        yield _result("ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn))
+        yield _result("no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn))
+        yield _result(
+            "prices_fresh",
+            stale_securities(conn, today, lag),
+            lag_sessions=dg.MetadataValue.int(lag),
+        )
+        yield _result("no_calendar_gaps", calendar_gaps(conn, today))
+        yield _result("row_count_steady", shrinking_day(conn))

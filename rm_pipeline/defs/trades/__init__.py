@@ -1,0 +1,1 @@
+"""Trades: the recommendation analyzer and the sensor that notices trades needing it."""

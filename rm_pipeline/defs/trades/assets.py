@@ -1,0 +1,33 @@
+"""The `trade_analysis` asset: fills the recommendation fields of every trade that needs it."""
+
+import dagster as dg
+import pandas as pd
+
+from rm_pipeline.app.analysis_store import analyze_pending
+from rm_pipeline.defs.market.assets import price_history
+from rm_pipeline.defs.metadata import preview
+from rm_pipeline.defs.resources import WarehouseResource
+
+
+@dg.asset(group_name="trades", kinds={"postgres"}, deps=[price_history])
+def trade_analysis(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Return estimates, risk level, recommendation and rationale of every draft or active trade
+    that was never analyzed or whose inputs changed since (trades written straight into the
+    database included)."""
+    summary = analyze_pending(warehouse.engine())
+    for trade_id, reason in summary.invalid.items():
+        context.log.warning(f"trade {trade_id} cannot be analyzed: {reason}")
+    invalid = pd.DataFrame(
+        [(str(k), v) for k, v in summary.invalid.items()], columns=["trade_id", "reason"]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "pending": dg.MetadataValue.int(summary.pending),
+            "analyzed": dg.MetadataValue.int(len(summary.analyzed)),
+            "changed_meanwhile": dg.MetadataValue.int(len(summary.changed)),
+            "invalid": dg.MetadataValue.int(len(summary.invalid)),
+            "invalid_trades": preview(invalid, 50),
+        }
+    )

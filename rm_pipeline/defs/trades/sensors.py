@@ -1,0 +1,45 @@
+"""The job that runs the analyzer, and the sensor that starts it when trades need analysis."""
+
+import hashlib
+
+import dagster as dg
+from sqlalchemy import text
+
+from rm_pipeline.app.analysis_store import trades_needing_analysis
+from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.defs.trades.assets import trade_analysis
+
+PENDING_STATE = text(
+    """
+    SELECT CAST(t.id AS text), f.fingerprint, CAST(t.updated_at AS text)
+    FROM trades t JOIN trade_input_fingerprints f ON f.trade_id = t.id
+    WHERE t.id = ANY(:ids) ORDER BY t.id
+    """
+)
+
+analyze_trades = dg.define_asset_job(
+    "analyze_trades",
+    selection=dg.AssetSelection.assets(trade_analysis),
+    description="Analyze every trade that needs it.",
+)
+
+
+@dg.sensor(
+    job=analyze_trades,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def trades_needing_analysis_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+) -> dg.SensorResult:
+    """Requests an analysis run when draft or active trades are new or changed. The run key is
+    the pending trades with their input fingerprints and last change, so the same backlog is
+    requested once, and a trade edited again after its analysis is requested again."""
+    with warehouse.engine().connect() as conn:
+        pending = trades_needing_analysis(conn)
+        if not pending:
+            return dg.SensorResult(skip_reason="no trade needs analysis")
+        state = conn.execute(PENDING_STATE, {"ids": pending}).all()
+    key = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
+    context.log.info(f"{len(pending)} trades need analysis")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key)])

@@ -1,0 +1,204 @@
+"""Daily price history and corporate actions, loaded one batch of tickers at a time.
+
+Each batch is one provider call for the whole date range and one transaction: its bars, its
+corporate actions and any split re-fetch land together or not at all. A failed ticker is reported
+and does not stop the batch; a failed batch leaves the warehouse as it was before that batch.
+
+Splits: stored prices are split-adjusted as of the day they were fetched. When the provider reports
+a split the warehouse has not stored yet, and the security has stored prices dated before that split
+outside the range being loaded, those prices are in the old scale: the security's whole history is
+re-fetched and replaced in the same transaction, so stored prices never mix scales.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
+from rm_pipeline.providers.base import MarketDataProvider, ProviderResult, TickerOutcome
+
+log = logging.getLogger(__name__)
+
+PRICES = UpsertSpec(
+    table="price_history",
+    columns=("security_id", "date", "open", "high", "low", "close", "volume", "data_source"),
+    key_columns=("security_id", "date"),
+)
+CORPORATE_ACTIONS = UpsertSpec(
+    table="corporate_actions",
+    columns=("security_id", "date", "action", "value", "data_source"),
+    key_columns=("security_id", "date", "action"),
+)
+
+ACTIVE_SECURITIES = text(
+    "SELECT ticker, CAST(id AS text) FROM securities WHERE is_active ORDER BY ticker"
+)
+STORED_SPLITS = text(
+    "SELECT CAST(security_id AS text), date FROM corporate_actions "
+    "WHERE action = 'split' AND security_id = ANY(CAST(:ids AS uuid[]))"
+)
+STORED_RANGE = text(
+    "SELECT min(date), max(date) FROM price_history WHERE security_id = CAST(:id AS uuid)"
+)
+HAS_STALE_PRICES = text(
+    "SELECT EXISTS (SELECT 1 FROM price_history WHERE security_id = CAST(:id AS uuid) "
+    "AND date < :split_date AND date < :start)"
+)
+DELETE_HISTORY = text("DELETE FROM price_history WHERE security_id = CAST(:id AS uuid)")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PriceLoadReport:
+    """What one load did, for logs and asset metadata."""
+
+    start: date
+    end: date
+    tickers: int = 0
+    prices: LoadResult = field(default_factory=LoadResult)
+    actions: LoadResult = field(default_factory=LoadResult)
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+    failed: list[TickerOutcome] = field(default_factory=list)
+    refetched: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_rows(self) -> pd.DataFrame:
+        frames = [frame for frame in self.rejected if not frame.empty]
+        if not frames:
+            return pd.DataFrame(columns=["ticker", "date", "reason"])
+        return pd.concat(frames, ignore_index=True)
+
+
+def active_securities(conn: Connection) -> dict[str, str]:
+    """Ticker to security id for every active security."""
+    return {ticker: security_id for ticker, security_id in conn.execute(ACTIVE_SECURITIES)}
+
+
+def batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def ingest_prices(
+    engine: Engine,
+    provider: MarketDataProvider,
+    start: date,
+    end: date,
+    batch_size: int,
+    progress: Progress = log.info,
+) -> PriceLoadReport:
+    """Load bars and corporate actions for every active security over [start, end]."""
+    with engine.connect() as conn:
+        ids = active_securities(conn)
+    report = PriceLoadReport(start=start, end=end, tickers=len(ids))
+    tickers = sorted(ids)
+    total_batches = max(1, -(-len(tickers) // batch_size))
+    for number, batch in enumerate(batches(tickers, batch_size), start=1):
+        _ingest_batch(engine, provider, batch, ids, report)
+        progress(
+            f"batch {number}/{total_batches}: {len(batch)} tickers, {start} to {end}; "
+            f"so far {report.prices.inserted} inserted, {report.prices.updated} updated, "
+            f"{report.prices.unchanged} unchanged, {len(report.failed)} failed"
+        )
+    return report
+
+
+def _ingest_batch(
+    engine: Engine,
+    provider: MarketDataProvider,
+    batch: list[str],
+    ids: dict[str, str],
+    report: PriceLoadReport,
+) -> None:
+    bars = provider.daily_bars(batch, report.start, report.end)
+    actions = provider.corporate_actions(batch, report.start, report.end)
+    _collect_outcomes(bars, report)
+    with engine.begin() as conn:
+        refetch = _tickers_needing_refetch(conn, actions.frame, ids, report.start)
+        report.actions += upsert_frame(
+            conn, _action_rows(actions.frame, ids, provider.name), CORPORATE_ACTIONS
+        )
+        window = bars.frame[~bars.frame["ticker"].isin(refetch)]
+        report.prices += upsert_frame(conn, _price_rows(window, ids, provider.name), PRICES)
+        for ticker in refetch:
+            report.prices += _replace_history(conn, provider, ticker, ids[ticker], report)
+            report.refetched.append(ticker)
+
+
+def _collect_outcomes(result: ProviderResult, report: PriceLoadReport) -> None:
+    report.failed.extend(result.failed())
+    report.rejected.append(result.rejected)
+
+
+def _tickers_needing_refetch(
+    conn: Connection, actions: pd.DataFrame, ids: dict[str, str], start: date
+) -> list[str]:
+    """Tickers with a split not stored yet and stored prices from before it (old scale)."""
+    splits = actions[actions["action"] == "split"]
+    if splits.empty:
+        return []
+    split_ids = [ids[t] for t in splits["ticker"].unique()]
+    stored = {(sid, d) for sid, d in conn.execute(STORED_SPLITS, {"ids": split_ids})}
+    refetch = []
+    for ticker, split_date in zip(splits["ticker"], splits["date"].dt.date, strict=True):
+        if (ids[ticker], split_date) in stored or ticker in refetch:
+            continue
+        params = {"id": ids[ticker], "split_date": split_date, "start": start}
+        if conn.execute(HAS_STALE_PRICES, params).scalar_one():
+            refetch.append(ticker)
+    return refetch
+
+
+def _replace_history(
+    conn: Connection,
+    provider: MarketDataProvider,
+    ticker: str,
+    security_id: str,
+    report: PriceLoadReport,
+) -> LoadResult:
+    """Re-fetch a security's whole stored range (and the range being loaded) and replace it."""
+    first, last = conn.execute(STORED_RANGE, {"id": security_id}).one()
+    start, end = min(first, report.start), max(last, report.end)
+    history = provider.daily_bars([ticker], start, end)
+    _collect_outcomes(history, report)
+    conn.execute(DELETE_HISTORY, {"id": security_id})
+    log.info("%s: new split, replaced its history %s to %s", ticker, start, end)
+    return upsert_frame(
+        conn, _price_rows(history.frame, {ticker: security_id}, provider.name), PRICES
+    )
+
+
+def _price_rows(bars: pd.DataFrame, ids: dict[str, str], source: str) -> pd.DataFrame:
+    rows = bars.loc[bars["ticker"].isin(ids)]
+    return pd.DataFrame(
+        {
+            "security_id": rows["ticker"].map(ids),
+            "date": rows["date"].astype("date32[pyarrow]"),
+            "open": rows["open"],
+            "high": rows["high"],
+            "low": rows["low"],
+            "close": rows["close"],
+            "volume": rows["volume"],
+            "data_source": source,
+        }
+    )
+
+
+def _action_rows(actions: pd.DataFrame, ids: dict[str, str], source: str) -> pd.DataFrame:
+    rows = actions.loc[actions["ticker"].isin(ids)]
+    return pd.DataFrame(
+        {
+            "security_id": rows["ticker"].map(ids),
+            "date": rows["date"].astype("date32[pyarrow]"),
+            "action": rows["action"],
+            "value": rows["value"],
+            "data_source": source,
+        }
+    )

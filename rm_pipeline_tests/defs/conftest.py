@@ -1,0 +1,102 @@
+"""Helpers for materializing the project's assets in-process against the test database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from rm_pipeline.providers.base import (
+    MarketDataProvider,
+    ProviderResult,
+    TickerOutcome,
+    TickerStatus,
+)
+from rm_pipeline.providers.synthetic import SyntheticProvider
+
+
+class ProviderDouble(MarketDataResource):
+    """A market data resource serving a provider object built by the test."""
+
+    def get_provider(self) -> MarketDataProvider:
+        return PROVIDERS[self.files_dir or "synthetic"]
+
+
+PROVIDERS: dict[str, MarketDataProvider] = {}
+
+
+class FailingTicker:
+    """The synthetic provider, except that one ticker's bars fail as a source error would."""
+
+    def __init__(self, ticker: str) -> None:
+        self.inner = SyntheticProvider(seed=7)
+        self.name = self.inner.name
+        self.ticker = ticker
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        result = self.inner.daily_bars(tickers, start, end)
+        failed = TickerOutcome(self.ticker, TickerStatus.ERROR, "HTTP 500 from the source")
+        return replace(
+            result,
+            frame=result.frame[result.frame["ticker"] != self.ticker].reset_index(drop=True),
+            outcomes=[o if o.ticker != self.ticker else failed for o in result.outcomes],
+        )
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+Materialize = Callable[..., dg.ExecuteInProcessResult]
+
+
+@pytest.fixture
+def materialize(database_url: str) -> Materialize:
+    """Materialize assets in-process with the test warehouse and a chosen provider."""
+
+    def run(
+        assets: Sequence[Any],
+        provider: MarketDataProvider | None = None,
+        resources: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dg.ExecuteInProcessResult:
+        PROVIDERS["test"] = provider or SyntheticProvider(seed=7)
+        return dg.materialize(
+            assets,
+            resources={
+                "warehouse": WarehouseResource(),
+                "market_data": ProviderDouble(provider="synthetic", files_dir="test"),
+                **(resources or {}),
+            },
+            **kwargs,
+        )
+
+    return run
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    """The asset's materialization metadata (a range run records the same on every partition)."""
+    events = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    ]
+    assert events and events[-1] is not None
+    return {k: v.value for k, v in events[-1].metadata.items()}
+
+
+def frame_of(conn: Any, query: str) -> pd.DataFrame:
+    return pd.read_sql_query(query, conn)

@@ -1,0 +1,156 @@
+"""Materializing `securities` and `price_history` in-process against the real test database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from rm_pipeline.defs.market.assets import price_history, securities
+from rm_pipeline.defs.market.checks import price_history_checks
+from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize, metadata, range_tags
+
+WEEK = ("2025-03-03", "2025-03-07")  # Monday to Friday, no US holiday
+
+
+def count(db: Engine, query: str) -> int:
+    with db.connect() as conn:
+        return conn.execute(text(query)).scalar_one()
+
+
+def test_securities_upsert_and_deactivate_dropped_ones(
+    db: Engine, materialize: Materialize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = materialize([securities])
+    loaded = metadata(first, "securities")
+    assert loaded["rows_inserted"] == count(db, "SELECT count(*) FROM securities") >= 40
+    assert (
+        count(db, "SELECT count(*) FROM securities WHERE data_source = 'synthetic'")
+        == loaded["rows_inserted"]
+    )
+
+    universe = tmp_path / "universe.yaml"
+    universe.write_text("securities:\n  - ticker: aapl\n  - {ticker: MSFT, exchange: NASDAQ}\n")
+    monkeypatch.setenv("RM_UNIVERSE_FILE", str(universe))
+    from rm_pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    second = metadata(materialize([securities]), "securities")
+    get_settings.cache_clear()
+    assert (second["rows_inserted"], second["rows_updated"], second["rows_unchanged"]) == (0, 0, 2)
+    assert second["deactivated"] == loaded["rows_inserted"] - 2
+    active = count(
+        db, "SELECT string_agg(ticker, ',' ORDER BY ticker) FROM securities WHERE is_active"
+    )
+    assert active == "AAPL,MSFT"
+    assert count(db, "SELECT count(*) FROM securities") == loaded["rows_inserted"]
+
+
+def test_price_history_range_loads_once_and_reruns_change_nothing(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    active = count(db, "SELECT count(*) FROM securities WHERE is_active")
+
+    first = materialize([price_history], tags=range_tags(*WEEK))
+    loaded = metadata(first, "price_history")
+    stored = count(db, "SELECT count(*) FROM price_history")
+    assert loaded["rows_inserted"] == stored > 0
+    assert loaded["date_range"] == "2025-03-03 to 2025-03-09"
+    assert (
+        count(db, "SELECT count(DISTINCT date) FROM price_history WHERE date <= '2025-03-07'") == 5
+    )
+    us_rows = count(
+        db,
+        "SELECT count(*) FROM price_history p JOIN securities s ON s.id = p.security_id "
+        "WHERE s.ticker = 'AAPL'",
+    )
+    assert us_rows == 5
+    weekdays = count(db, "SELECT count(*) FROM price_history WHERE date <= '2025-03-07'")
+    assert weekdays <= active * 5
+    weekend = count(
+        db,
+        "SELECT string_agg(DISTINCT s.security_type, ',') FROM price_history p "
+        "JOIN securities s ON s.id = p.security_id WHERE p.date > '2025-03-07'",
+    )
+    assert weekend == "crypto"  # Friday's partition runs to Sunday; only crypto trades then
+    with db.connect() as conn:
+        before = pd.read_sql_query(
+            text("SELECT * FROM price_history ORDER BY security_id, date"), conn
+        )
+
+    again = metadata(materialize([price_history], tags=range_tags(*WEEK)), "price_history")
+    assert (again["rows_inserted"], again["rows_updated"], again["rows_unchanged"]) == (
+        0,
+        0,
+        stored,
+    )
+    with db.connect() as conn:
+        after = pd.read_sql_query(
+            text("SELECT * FROM price_history ORDER BY security_id, date"), conn
+        )
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_an_exchange_holiday_is_an_empty_successful_partition(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    result = materialize([price_history], partition_key="2025-12-25")
+    assert result.success
+    loaded = metadata(result, "price_history")
+    us_on_christmas = count(
+        db,
+        "SELECT count(*) FROM price_history p JOIN securities s ON s.id = p.security_id "
+        "WHERE p.date = '2025-12-25' AND s.country = 'United States'",
+    )
+    assert us_on_christmas == 0
+    assert loaded["failed_tickers"] == 0
+
+
+def test_one_failing_ticker_is_reported_and_the_others_load(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    result = materialize([price_history], provider=FailingTicker("MSFT"), tags=range_tags(*WEEK))
+    assert result.success
+    loaded = metadata(result, "price_history")
+    assert loaded["failed_tickers"] == 1
+    assert "MSFT" in loaded["failures"] and "HTTP 500" in loaded["failures"]
+    tickers = count(
+        db,
+        "SELECT count(DISTINCT s.ticker) FROM price_history p JOIN securities s "
+        "ON s.id = p.security_id",
+    )
+    active = count(db, "SELECT count(*) FROM securities WHERE is_active")
+    assert tickers == active - 1
+
+
+def test_blocking_checks_pass_on_good_data_and_fail_on_bad(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    good = materialize([price_history, price_history_checks], tags=range_tags(*WEEK))
+    verdicts = {e.check_name: e.passed for e in good.get_asset_check_evaluations()}
+    assert verdicts["ohlc_consistent"] and verdicts["no_duplicate_bars"]
+    assert verdicts["no_calendar_gaps"] and verdicts["row_count_steady"]
+    assert not verdicts["prices_fresh"]  # a week of 2025 is not fresh today
+
+    with db.begin() as conn:
+        conn.execute(text("UPDATE price_history SET high = low - 1 WHERE date = '2025-03-05'"))
+    bad = materialize(
+        [price_history, price_history_checks],
+        selection=dg.AssetSelection.checks(price_history_checks),
+        raise_on_error=False,
+    )
+    assert not bad.success  # blocking: the run fails, so nothing downstream would run
+    [evaluation] = [
+        e for e in bad.get_asset_check_evaluations() if e.check_name == "ohlc_consistent"
+    ]
+    assert not evaluation.passed
+    assert evaluation.metadata["offending_rows"].value == count(
+        db, "SELECT count(*) FROM price_history WHERE date = '2025-03-05'"
+    )

@@ -1,0 +1,126 @@
+"""Price ingestion: splits replace a security's history in one go; failures leave no half-load."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from rm_pipeline.db.loader import LoadError
+from rm_pipeline.ingest.prices import ingest_prices
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+
+DAYS = pd.bdate_range("2025-03-03", "2025-03-14")  # two weeks of weekdays
+SPLIT_DAY = pd.Timestamp("2025-03-12")
+
+
+class ScriptedProvider:
+    """Serves one ticker's bars at 100; once `split` is set, a 2-for-1 split on SPLIT_DAY has
+    happened, so the source restates earlier prices to 50."""
+
+    name = "scripted"
+
+    def __init__(self, tickers: Sequence[str]) -> None:
+        self.tickers = list(tickers)
+        self.split = False
+        self.overflow_ticker: str | None = None
+        self.calls: list[tuple[tuple[str, ...], date, date]] = []
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        self.calls.append((tuple(tickers), start, end))
+        days = DAYS[(pd.Timestamp(start) <= DAYS) & (pd.Timestamp(end) >= DAYS)]
+        rows = []
+        for ticker in tickers:
+            for day in days:
+                close = 50.0 if self.split and day < SPLIT_DAY else 100.0
+                if ticker == self.overflow_ticker:
+                    close = 1e16  # beyond NUMERIC(20, 6): the database refuses it
+                rows.append((ticker, day, close, close + 1, close - 1, close, close, 1_000))
+        frame = pd.DataFrame(
+            rows, columns=["ticker", "date", "open", "high", "low", "close", "adj_close", "volume"]
+        )
+        return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
+
+    def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        in_range = pd.Timestamp(start) <= SPLIT_DAY <= pd.Timestamp(end)
+        rows = [(t, SPLIT_DAY, "split", 2.0) for t in tickers if self.split and in_range]
+        frame = pd.DataFrame(rows, columns=["ticker", "date", "action", "value"])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
+
+
+@pytest.fixture
+def tickers(db: Engine) -> list[str]:
+    names = ["AAA", "BBB", "CCC"]
+    with db.begin() as conn:
+        for name in names:
+            conn.execute(
+                text(
+                    "INSERT INTO securities (ticker, name, security_type) VALUES (:t, :t, 'equity')"
+                ),
+                {"t": name},
+            )
+    return names
+
+
+def closes(db: Engine, ticker: str) -> dict[date, float]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.date, CAST(p.close AS float) FROM price_history p "
+                "JOIN securities s ON s.id = p.security_id WHERE s.ticker = :t ORDER BY p.date"
+            ),
+            {"t": ticker},
+        )
+        return {day: close for day, close in rows}
+
+
+def test_a_new_split_replaces_the_whole_history_at_the_new_scale(
+    db: Engine, tickers: list[str]
+) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10)
+    assert set(closes(db, "AAA").values()) == {100.0}
+
+    provider.split = True
+    report = ingest_prices(db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10)
+    assert sorted(report.refetched) == tickers
+    history = closes(db, "AAA")
+    assert len(history) == 10
+    assert {close for day, close in history.items() if day < SPLIT_DAY.date()} == {50.0}
+    assert {close for day, close in history.items() if day >= SPLIT_DAY.date()} == {100.0}
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM corporate_actions")).scalar_one()
+    assert stored == 3
+
+    again = ingest_prices(db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10)
+    assert again.refetched == []
+    assert (again.prices.inserted, again.prices.updated) == (0, 0)
+
+
+def test_one_provider_call_per_batch_for_the_whole_range(db: Engine, tickers: list[str]) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 14), batch_size=2)
+    assert provider.calls == [
+        (("AAA", "BBB"), date(2025, 3, 3), date(2025, 3, 14)),
+        (("CCC",), date(2025, 3, 3), date(2025, 3, 14)),
+    ]
+
+
+def test_a_database_error_in_a_batch_leaves_that_batch_unwritten(
+    db: Engine, tickers: list[str]
+) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10)
+    before = {ticker: closes(db, ticker) for ticker in tickers}
+
+    provider.split = True
+    provider.overflow_ticker = "CCC"
+    with pytest.raises(LoadError, match=r"price_history: row \d+ .* field open = 1e\+16: numeric"):
+        ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 14), batch_size=10)
+    assert {ticker: closes(db, ticker) for ticker in tickers} == before
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM corporate_actions")).scalar_one() == 0
