@@ -1,0 +1,480 @@
+"""Valuation benchmark: the warehouse's set-based SQL against pandas doing the same work.
+
+In one run, on a scratch database, it loads securities x years of daily bars with COPY and
+portfolios x holdings (setup, not timed), then times each computation both ways:
+
+1. market statistics: `refresh_market_stats` against pandas reading `price_history`, computing
+   the same statistics and writing them back to `securities`;
+2. portfolio valuations: `value_portfolios` against pandas reading the holdings, portfolios and
+   closes, valuing them and writing back to `portfolio_holdings` and `portfolios`.
+
+pandas reads with COPY ... TO STDOUT into pyarrow and writes with the project's bulk loader (COPY
+into staging, one UPDATE), the fastest way in and out there is. The output columns are cleared
+before every timed run, so each side writes every row; the pandas results are then compared with
+the SQL ones. Full size (the default) is 5,000 securities x 10 years (12.6M bars) and 10,000
+portfolios x 10 holdings; use --securities / --years / --portfolios for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg import sql
+from sqlalchemy import Connection, Engine, TextClause, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import measured, scratch_database
+
+from rm_pipeline.db.engine import build_engine
+from rm_pipeline.db.loader import UpsertSpec, to_csv_bytes, update_frame
+from rm_pipeline.warehouse.market_stats import refresh_market_stats
+from rm_pipeline.warehouse.valuations import value_portfolios
+
+TRADING_DAYS_PER_YEAR = 252
+LAST_DAY = "2025-11-21"
+SECURITIES_PER_COPY_BATCH = 100
+PORTFOLIOS_PER_USER = 5
+
+BAR_COLUMNS = ("security_id", "date", "open", "high", "low", "close", "volume")
+STATS = ("current_price", "volume", "avg_volume", "fifty_two_week_high", "fifty_two_week_low")
+HOLDING_VALUES = (
+    "current_price",
+    "market_value",
+    "cost_basis",
+    "unrealized_pnl",
+    "unrealized_pnl_percent",
+)
+PORTFOLIO_VALUES = ("equity_value", "total_value", "total_return", "day_return")
+LAST_UPDATED = {"last_updated": "CURRENT_TIMESTAMP"}
+STATS_SPEC = UpsertSpec("securities", ("id", *STATS), ("id",), on_change=LAST_UPDATED)
+HOLDINGS_SPEC = UpsertSpec("portfolio_holdings", ("id", *HOLDING_VALUES), ("id",))
+PORTFOLIOS_SPEC = UpsertSpec("portfolios", ("id", *PORTFOLIO_VALUES), ("id",))
+
+INDEX_DEFINITIONS = text(
+    """
+    SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', rel.relname, con.conname),
+           format('ALTER TABLE %I ADD CONSTRAINT %I %s', rel.relname, con.conname,
+                  pg_get_constraintdef(con.oid))
+    FROM pg_constraint AS con JOIN pg_class AS rel ON rel.oid = con.conrelid
+    WHERE rel.relname = :table AND con.contype IN ('p', 'u')
+    UNION ALL
+    SELECT format('DROP INDEX %I', ix.relname), pg_get_indexdef(i.indexrelid)
+    FROM pg_index AS i
+    JOIN pg_class AS ix ON ix.oid = i.indexrelid
+    JOIN pg_class AS rel ON rel.oid = i.indrelid
+    WHERE rel.relname = :table
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)
+    """
+)
+CLEAR_STATS = text(
+    "UPDATE securities SET current_price = NULL, volume = NULL, avg_volume = NULL, "
+    "fifty_two_week_high = NULL, fifty_two_week_low = NULL"
+)
+CLEAR_VALUES = (
+    text(
+        "UPDATE portfolio_holdings SET current_price = NULL, market_value = NULL, "
+        "cost_basis = NULL, unrealized_pnl = NULL, unrealized_pnl_percent = NULL"
+    ),
+    text(
+        "UPDATE portfolios SET equity_value = NULL, total_value = NULL, total_return = NULL, "
+        "day_return = NULL"
+    ),
+)
+# pandas computes in binary floating point, the warehouse in NUMERIC: values that agree to this are
+# equal (every output has at most 6 decimals), so any rounding that went the other way is counted.
+FLOAT_NOISE = 5e-7
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--securities", type=int, default=5_000, help="default 5,000")
+    parser.add_argument("--years", type=float, default=10, help="of daily bars; default 10")
+    parser.add_argument("--portfolios", type=int, default=10_000, help="default 10,000")
+    parser.add_argument("--holdings", type=int, default=10, help="per portfolio; default 10")
+    parser.add_argument("--seed", type=int, default=7, help="random seed; default 7")
+    return parser.parse_args()
+
+
+# Setup -------------------------------------------------------------------------------------------
+
+
+def create_securities(engine: Engine, count: int) -> list[str]:
+    with engine.begin() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "INSERT INTO securities (ticker, name, security_type, exchange) "
+                    "SELECT 'B' || g, 'Bench ' || g, 'equity', 'BENCH' "
+                    "FROM generate_series(1, :count) AS g RETURNING id::text"
+                ),
+                {"count": count},
+            ).scalars()
+        )
+
+
+def bars(
+    security_ids: Sequence[str], dates: pd.DatetimeIndex, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Random-walk daily bars of each security on each date."""
+    shape = (len(security_ids), len(dates))
+    start = rng.uniform(10, 500, (len(security_ids), 1))
+    close = (start * np.exp(np.cumsum(rng.normal(0.0003, 0.02, shape), axis=1))).ravel()
+    return pd.DataFrame(
+        {
+            "security_id": np.repeat(security_ids, len(dates)),
+            "date": np.tile(dates.date, len(security_ids)),
+            "open": close.round(6),
+            "high": (close * (1 + np.abs(rng.normal(0, 0.01, close.size)))).round(6),
+            "low": (close * (1 - np.abs(rng.normal(0, 0.01, close.size)))).round(6),
+            "close": close.round(6),
+            "volume": rng.lognormal(13, 1, close.size).astype("int64"),
+        }
+    )
+
+
+def copy_frames(
+    engine: Engine, table: str, columns: Sequence[str], frames: Iterable[pd.DataFrame]
+) -> None:
+    """COPY the `columns` of every frame into `table`, in one transaction."""
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(copy) as stream:
+            for frame in frames:
+                stream.write(to_csv_bytes(frame, columns))
+
+
+@contextmanager
+def indexes_rebuilt_afterwards(engine: Engine, table: str) -> Iterator[None]:
+    """Drop the table's keys and indexes for a bulk load and rebuild them after it.
+
+    Building an index once from sorted data is much faster than maintaining it row by row; the
+    definitions come from the catalog, so the rebuilt table is exactly the migrated one.
+    """
+    with engine.begin() as conn:
+        definitions = conn.execute(INDEX_DEFINITIONS, {"table": table}).all()
+        for drop, _ in definitions:
+            conn.exec_driver_sql(drop)
+    yield
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+        for _, create in definitions:
+            conn.exec_driver_sql(create)
+
+
+def load_prices(
+    engine: Engine, security_ids: list[str], days: int, rng: np.random.Generator
+) -> int:
+    dates = pd.bdate_range(end=LAST_DAY, periods=days)
+    batches = (
+        bars(security_ids[start : start + SECURITIES_PER_COPY_BATCH], dates, rng)
+        for start in range(0, len(security_ids), SECURITIES_PER_COPY_BATCH)
+    )
+    with indexes_rebuilt_afterwards(engine, "price_history"):
+        copy_frames(engine, "price_history", BAR_COLUMNS, batches)
+    return len(security_ids) * days
+
+
+def create_portfolios(engine: Engine, count: int) -> list[str]:
+    with engine.begin() as conn:
+        conn.execute(text("SELECT setseed(0.7)"))
+        conn.execute(
+            text(
+                "INSERT INTO users (phone_number) "
+                "SELECT '+1555' || lpad(g::text, 7, '0') FROM generate_series(1, :users) AS g"
+            ),
+            {"users": -(-count // PORTFOLIOS_PER_USER)},
+        )
+        return list(
+            conn.execute(
+                text(
+                    "INSERT INTO portfolios (user_id, name, broker, cash_balance) "
+                    "SELECT u.id, 'Bench ' || n, 'manual', round((random() * 100000)::numeric, 2) "
+                    "FROM users AS u CROSS JOIN generate_series(1, :per_user) AS n "
+                    "LIMIT :count RETURNING id::text"
+                ),
+                {"per_user": PORTFOLIOS_PER_USER, "count": count},
+            ).scalars()
+        )
+
+
+def load_holdings(
+    engine: Engine,
+    portfolio_ids: list[str],
+    security_ids: list[str],
+    per_portfolio: int,
+    rng: np.random.Generator,
+) -> int:
+    """`per_portfolio` distinct securities in each portfolio, one in five of them short."""
+    picks = np.concatenate(
+        [rng.choice(len(security_ids), per_portfolio, replace=False) for _ in portfolio_ids]
+    )
+    size = picks.size
+    frame = pd.DataFrame(
+        {
+            "portfolio_id": np.repeat(portfolio_ids, per_portfolio),
+            "security_id": np.asarray(security_ids)[picks],
+            "side": np.where(rng.random(size) < 0.2, "short", "long"),
+            "quantity": rng.integers(1, 1_000, size),
+            "average_entry_price": rng.uniform(10, 500, size).round(6),
+        }
+    )
+    copy_frames(engine, "portfolio_holdings", list(frame.columns), [frame])
+    return size
+
+
+def vacuum_analyze(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+# Reading into pandas -----------------------------------------------------------------------------
+
+
+def read_frame(
+    conn: Connection, query: str | sql.Composable, categories: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The query's rows via COPY TO STDOUT and pyarrow's CSV reader (`categories` as categorical)."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    copy = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(
+        sql.SQL(query) if isinstance(query, str) else query
+    )
+    with tempfile.TemporaryFile() as buffer:
+        with raw.cursor() as cursor, cursor.copy(copy) as stream:
+            for chunk in stream:
+                buffer.write(chunk)
+        buffer.seek(0)
+        types = {column: pa.dictionary(pa.int32(), pa.string()) for column in categories}
+        table = pa_csv.read_csv(buffer, convert_options=pa_csv.ConvertOptions(column_types=types))
+    return table.to_pandas(date_as_object=False)
+
+
+def round_half_away(values: pd.Series, places: int = 0) -> pd.Series:
+    """NUMERIC's rounding (half away from zero), in floating point."""
+    scale = 10.0**places
+    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5) / scale
+
+
+# pandas implementations --------------------------------------------------------------------------
+
+
+def pandas_market_stats(conn: Connection) -> int:
+    """The statistics of `refresh_market_stats`, with the same windows, in pandas."""
+    bars = read_frame(
+        conn,
+        "SELECT security_id, date, high, low, close, volume FROM price_history",
+        ["security_id"],
+    )
+    by_security = bars.groupby("security_id", observed=True)
+    latest = bars.loc[by_security["date"].idxmax()].set_index("security_id")
+    latest_date = by_security["date"].transform("max")
+    year = bars[bars["date"] > latest_date - pd.Timedelta(weeks=52)]
+    quarter = bars[bars["date"] > latest_date - pd.DateOffset(months=3)]
+    year_high = year["high"].fillna(year["close"]).groupby(year["security_id"], observed=True)
+    year_low = year["low"].fillna(year["close"]).groupby(year["security_id"], observed=True)
+    stats = pd.DataFrame(
+        {
+            "current_price": latest["close"],
+            "volume": latest["volume"].astype("Int64"),
+            "avg_volume": round_half_away(
+                quarter.groupby("security_id", observed=True)["volume"].mean()
+            ).astype("Int64"),
+            "fifty_two_week_high": year_high.max(),
+            "fifty_two_week_low": year_low.min(),
+        }
+    )
+    stats.index = stats.index.astype(str)
+    return update_frame(conn, stats.rename_axis("id").reset_index(), STATS_SPEC).updated
+
+
+def latest_closes(closes: pd.DataFrame) -> pd.Series:
+    """Each security's close on its latest date in `closes`, indexed by security id."""
+    latest = closes.loc[closes.groupby("security_id", observed=True)["date"].idxmax()]
+    return latest.set_index(latest["security_id"].astype(str))["close"]
+
+
+def pandas_valuations(conn: Connection) -> tuple[int, int]:
+    """The valuations of `value_portfolios`, with the same conventions, in pandas."""
+    closes = read_frame(conn, "SELECT security_id, date, close FROM price_history", ["security_id"])
+    holdings = read_frame(
+        conn,
+        "SELECT id, portfolio_id, security_id, side, quantity, average_entry_price "
+        "FROM portfolio_holdings",
+    )
+    portfolios = read_frame(conn, "SELECT id, cash_balance FROM portfolios")
+    cached = read_frame(conn, "SELECT id, current_price FROM securities").set_index("id")
+
+    current = latest_closes(closes).combine_first(cached["current_price"])
+    previous = latest_closes(closes[closes["date"] < closes["date"].max()])
+    direction = np.where(holdings["side"] == "long", 1, -1)
+    quantity = holdings["quantity"]
+    holdings["current_price"] = holdings["security_id"].map(current)
+    gross = round_half_away(quantity * holdings["current_price"], 2)
+    previous_gross = round_half_away(quantity * holdings["security_id"].map(previous), 2)
+    holdings["cost_basis"] = round_half_away(quantity * holdings["average_entry_price"], 2)
+    holdings["market_value"] = direction * gross
+    holdings["previous_market_value"] = direction * previous_gross
+    holdings["unrealized_pnl"] = direction * (gross - holdings["cost_basis"])
+    holdings["unrealized_pnl_percent"] = round_half_away(
+        holdings["unrealized_pnl"] / holdings["cost_basis"].where(holdings["cost_basis"] != 0), 4
+    )
+
+    sums = holdings.groupby("portfolio_id").agg(
+        holdings=("id", "size"),
+        priced=("market_value", "count"),
+        previously_priced=("previous_market_value", "count"),
+        equity=("market_value", "sum"),
+        previous_equity=("previous_market_value", "sum"),
+        pnl=("unrealized_pnl", "sum"),
+        cost=("cost_basis", "sum"),
+    )
+    values = portfolios.join(sums, on="id")
+    cash = values["cash_balance"].fillna(0)
+    empty = values["holdings"].isna()
+    equity = values["equity"].where(values["priced"] == values["holdings"]).mask(empty, 0)
+    previous_equity = (
+        values["previous_equity"]
+        .where(values["previously_priced"] == values["holdings"])
+        .mask(empty, 0)
+    )
+    previous_total = cash + previous_equity
+    values["equity_value"] = equity
+    values["total_value"] = cash + equity
+    values["total_return"] = round_half_away(
+        (values["pnl"] / values["cost"].where(values["cost"] != 0)).where(equity.notna()), 4
+    )
+    values["day_return"] = round_half_away(
+        ((equity - previous_equity) / previous_total).where(previous_total > 0), 4
+    )
+    return (
+        update_frame(conn, holdings, HOLDINGS_SPEC).updated,
+        update_frame(conn, values, PORTFOLIOS_SPEC).updated,
+    )
+
+
+# The run -----------------------------------------------------------------------------------------
+
+
+def snapshot(engine: Engine, table: str, columns: Sequence[str]) -> pd.DataFrame:
+    query = sql.SQL("SELECT id, {} FROM {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+    )
+    with engine.connect() as conn:
+        return read_frame(conn, query).set_index("id")
+
+
+def disagreements(expected: pd.DataFrame, actual: pd.DataFrame) -> dict[str, int]:
+    """Per column, the rows where pandas and SQL differ (beyond floating-point noise)."""
+    actual = actual.reindex(expected.index)
+    counts = {}
+    for column in expected.columns:
+        a, b = expected[column].astype("float64"), actual[column].astype("float64")
+        differ = (a - b).abs() > FLOAT_NOISE
+        counts[column] = int((differ | (a.isna() != b.isna())).sum())
+    return counts
+
+
+def timed_pair(
+    engine: Engine,
+    url: str,
+    clear: Sequence[TextClause],
+    in_sql: Callable[[Connection], object],
+    in_pandas: Callable[[Connection], object],
+    outputs: dict[str, Sequence[str]],
+) -> tuple[float, float, dict[str, dict[str, int]], float]:
+    """Time `in_sql` and `in_pandas` from the same cleared state; compare their outputs."""
+    results = []
+    peak = 0.0
+    for run in (in_sql, in_pandas):
+        with engine.begin() as conn:
+            for statement in clear:
+                conn.execute(statement)
+        vacuum_analyze(url)
+        with measured() as timing, engine.begin() as conn:
+            run(conn)
+        peak = max(peak, timing.peak_rss_mb)
+        results.append(
+            (timing.seconds, {t: snapshot(engine, t, cols) for t, cols in outputs.items()})
+        )
+    (sql_seconds, expected), (pandas_seconds, actual) = results
+    differences = {t: disagreements(expected[t], actual[t]) for t in outputs}
+    return sql_seconds, pandas_seconds, differences, peak
+
+
+def report(
+    name: str,
+    sql_seconds: float,
+    pandas_seconds: float,
+    differences: dict[str, dict[str, int]],
+    peak: float,
+) -> None:
+    print(
+        f"{name:<20} SQL {sql_seconds:8.2f} s   pandas {pandas_seconds:8.2f} s   "
+        f"pandas / SQL {pandas_seconds / sql_seconds:6.1f}x   peak RSS {peak:,.0f} MB"
+    )
+    for table, counts in differences.items():
+        differing = {column: count for column, count in counts.items() if count}
+        print(f"{'':<20} {table}: pandas and SQL disagree on {differing or 'nothing'}")
+
+
+def main() -> None:
+    args = parse_args()
+    rng = np.random.default_rng(args.seed)
+    days = round(args.years * TRADING_DAYS_PER_YEAR)
+    with scratch_database() as url:
+        engine = build_engine(url)
+        with measured() as setup:
+            security_ids = create_securities(engine, args.securities)
+            bar_count = load_prices(engine, security_ids, days, rng)
+            portfolio_ids = create_portfolios(engine, args.portfolios)
+            holding_count = load_holdings(engine, portfolio_ids, security_ids, args.holdings, rng)
+            vacuum_analyze(url)
+        print(
+            f"setup: {args.securities:,} securities x {days:,} days = {bar_count:,} bars, "
+            f"{len(portfolio_ids):,} portfolios, {holding_count:,} holdings "
+            f"in {setup.seconds:,.0f} s (not timed below)"
+        )
+        report(
+            "market statistics",
+            *timed_pair(
+                engine,
+                url,
+                [CLEAR_STATS],
+                refresh_market_stats,
+                pandas_market_stats,
+                {"securities": STATS},
+            ),
+        )
+        report(
+            "portfolio valuation",
+            *timed_pair(
+                engine,
+                url,
+                CLEAR_VALUES,
+                value_portfolios,
+                pandas_valuations,
+                {"portfolio_holdings": HOLDING_VALUES, "portfolios": PORTFOLIO_VALUES},
+            ),
+        )
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

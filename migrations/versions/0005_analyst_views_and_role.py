@@ -1,0 +1,194 @@
+"""Views for analysts, and the read-only `rm_analyst` role.
+
+Views (all `security_invoker`, so a view never shows a reader more than the tables would):
+
+- `v_latest_prices`: each security's latest bar, previous close and day's change.
+- `v_daily_returns`: every bar with its close-to-close return. Its window is partitioned by
+  security_id, ticker and exchange (one partition per security either way), so a filter on any of
+  them is applied before the window runs rather than after it has read the whole history.
+- `v_holding_valuations`: each portfolio holding with its security and its weight in the portfolio.
+- `v_portfolio_summary`: each portfolio's values, returns and long / short exposure.
+- `v_trade_positions`: the positions of every trade with their valuation.
+
+`rm_analyst` may log in and read market data (securities, price_history, corporate_actions), the
+valuations (portfolios without broker_account_id, portfolio_holdings, trades, positions) and the
+views. Of `users` it reads only id, created_at, updated_at, last_login and is_active: never the phone
+number, email, name, verification data or preferences. Nothing of `broker_connections`. It has no
+password: the embedded server trusts local socket connections; on another server a DBA sets one.
+
+Roles belong to the whole server while grants belong to one database, and several databases (the
+test suite's, for one) share a server: the role is created only if missing, and the downgrade
+revokes this database's grants and drops the role only when no other database still grants it
+anything.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+VIEWS = {
+    "v_latest_prices": """
+        SELECT
+            s.id AS security_id, s.ticker, s.exchange, s.name, s.security_type, s.currency,
+            bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume,
+            previous.close AS previous_close,
+            bar.close - previous.close AS day_change,
+            bar.close / nullif(previous.close, 0) - 1 AS day_return
+        FROM securities AS s
+        CROSS JOIN LATERAL (
+            SELECT p.date, p.open, p.high, p.low, p.close, p.volume
+            FROM price_history AS p
+            WHERE p.security_id = s.id
+            ORDER BY p.date DESC
+            LIMIT 1
+        ) AS bar
+        LEFT JOIN LATERAL (
+            SELECT p.close
+            FROM price_history AS p
+            WHERE p.security_id = s.id AND p.date < bar.date
+            ORDER BY p.date DESC
+            LIMIT 1
+        ) AS previous ON true
+    """,
+    "v_daily_returns": """
+        SELECT
+            p.security_id, s.ticker, s.exchange, p.date, p.close, p.volume,
+            lag(p.close) OVER bars AS previous_close,
+            p.close / nullif(lag(p.close) OVER bars, 0) - 1 AS daily_return
+        FROM price_history AS p
+        JOIN securities AS s ON s.id = p.security_id
+        WINDOW bars AS (PARTITION BY p.security_id, s.ticker, s.exchange ORDER BY p.date)
+    """,
+    "v_holding_valuations": """
+        SELECT
+            h.id AS holding_id, h.portfolio_id, p.name AS portfolio_name, p.user_id,
+            h.security_id, s.ticker, s.exchange, s.name AS security_name, s.sector,
+            h.side, h.quantity, h.average_entry_price, h.current_price, h.market_value,
+            h.cost_basis, h.unrealized_pnl, h.unrealized_pnl_percent,
+            h.market_value / nullif(p.total_value, 0) AS weight,
+            h.last_synced_at
+        FROM portfolio_holdings AS h
+        JOIN portfolios AS p ON p.id = h.portfolio_id
+        JOIN securities AS s ON s.id = h.security_id
+    """,
+    "v_portfolio_summary": """
+        SELECT
+            p.id AS portfolio_id, p.user_id, p.name, p.broker, p.currency, p.is_active,
+            p.cash_balance, p.equity_value, p.total_value, p.total_return, p.day_return,
+            coalesce(h.holdings, 0) AS holdings,
+            coalesce(h.long_value, 0) AS long_value,
+            coalesce(h.short_value, 0) AS short_value,
+            h.cost_basis, h.unrealized_pnl,
+            p.last_synced_at
+        FROM portfolios AS p
+        LEFT JOIN (
+            SELECT
+                portfolio_id,
+                count(*) AS holdings,
+                sum(market_value) FILTER (WHERE side = 'long') AS long_value,
+                sum(market_value) FILTER (WHERE side = 'short') AS short_value,
+                sum(cost_basis) AS cost_basis,
+                sum(unrealized_pnl) AS unrealized_pnl
+            FROM portfolio_holdings
+            GROUP BY portfolio_id
+        ) AS h ON h.portfolio_id = p.id
+    """,
+    "v_trade_positions": """
+        SELECT
+            pos.id AS position_id, pos.trade_id, t.trade_name, t.status AS trade_status, t.user_id,
+            pos.security_id, s.ticker, s.exchange, pos.position_type, pos.security_type,
+            pos.allocation_percent, pos.status, pos.quantity, pos.entry_price, pos.current_price,
+            pos.market_value, pos.unrealized_pnl, pos.opened_at, pos.closed_at
+        FROM positions AS pos
+        JOIN trades AS t ON t.id = pos.trade_id
+        JOIN securities AS s ON s.id = pos.security_id
+    """,
+}
+
+READABLE_TABLES = (
+    "securities",
+    "price_history",
+    "corporate_actions",
+    "portfolio_holdings",
+    "trades",
+    "positions",
+)
+READABLE_COLUMNS = {
+    "users": ("id", "created_at", "updated_at", "last_login", "is_active"),
+    "portfolios": (
+        "id",
+        "user_id",
+        "name",
+        "broker",
+        "currency",
+        "total_value",
+        "cash_balance",
+        "equity_value",
+        "total_return",
+        "day_return",
+        "is_active",
+        "is_connected",
+        "last_synced_at",
+        "created_at",
+        "updated_at",
+    ),
+}
+
+CREATE_ROLE = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN
+        CREATE ROLE rm_analyst LOGIN;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;  -- created meanwhile by the migration of another database on this server
+END
+$$
+"""
+
+REVOKE_AND_DROP_ROLE = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN
+        RETURN;
+    END IF;
+    REVOKE ALL ON ALL TABLES IN SCHEMA public FROM rm_analyst;
+    REVOKE USAGE ON SCHEMA public FROM rm_analyst;
+    EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM rm_analyst', current_database());
+    BEGIN
+        DROP ROLE rm_analyst;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'role rm_analyst kept: other databases still grant it privileges';
+    END;
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    for name, query in VIEWS.items():
+        op.execute(f"CREATE VIEW {name} WITH (security_invoker = true) AS {query}")
+    op.execute(CREATE_ROLE)
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO rm_analyst', "
+        "current_database()); END $$"
+    )
+    op.execute("GRANT USAGE ON SCHEMA public TO rm_analyst")
+    op.execute(f"GRANT SELECT ON {', '.join((*READABLE_TABLES, *VIEWS))} TO rm_analyst")
+    for table, columns in READABLE_COLUMNS.items():
+        op.execute(f"GRANT SELECT ({', '.join(columns)}) ON {table} TO rm_analyst")
+
+
+def downgrade() -> None:
+    for name in reversed(VIEWS):
+        op.execute(f"DROP VIEW {name}")
+    op.execute(REVOKE_AND_DROP_ROLE)

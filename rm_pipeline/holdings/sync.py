@@ -1,0 +1,211 @@
+"""Write what a broker account holds to `portfolio_holdings` and `portfolios`.
+
+A sync makes the portfolio's holdings exactly the broker's: holdings are upserted on
+(portfolio_id, security_id, side), holdings the broker no longer reports are deleted, and every held
+row and the portfolio get `last_synced_at` = the transaction's timestamp; the portfolio's
+`cash_balance` becomes the broker's. Every security is resolved before anything is written, so a
+portfolio naming an unknown security is left exactly as it was. Re-running a sync with unchanged
+holdings changes nothing but the sync timestamps. Valuation columns are `value_portfolios`' job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Connection, text
+
+from rm_pipeline.holdings.base import (
+    BrokerAccount,
+    BrokerAdapter,
+    BrokerHolding,
+    HoldingsError,
+    UnknownSecuritiesError,
+)
+
+log = logging.getLogger(__name__)
+
+LOCK_PORTFOLIO = text(
+    "SELECT broker, broker_account_id FROM portfolios WHERE id = :portfolio_id FOR UPDATE"
+)
+
+BROKER_PORTFOLIOS = text(
+    "SELECT id FROM portfolios WHERE broker = :broker AND is_active IS NOT FALSE ORDER BY id"
+)
+
+MATCH_SECURITIES = text(
+    """
+    SELECT wanted.position, s.id
+    FROM unnest(CAST(:tickers AS text[]), CAST(:exchanges AS text[]))
+        WITH ORDINALITY AS wanted(ticker, exchange, position)
+    JOIN securities AS s
+        ON s.ticker = wanted.ticker AND (wanted.exchange IS NULL OR s.exchange = wanted.exchange)
+    """
+)
+
+UPSERT_HOLDINGS = text(
+    """
+    INSERT INTO portfolio_holdings AS h
+        (portfolio_id, security_id, side, quantity, average_entry_price, last_synced_at)
+    SELECT :portfolio_id, held.security_id, held.side, held.quantity, held.average_entry_price,
+           CURRENT_TIMESTAMP
+    FROM unnest(CAST(:security_ids AS uuid[]), CAST(:sides AS text[]),
+                CAST(:quantities AS numeric[]), CAST(:prices AS numeric[]))
+        AS held(security_id, side, quantity, average_entry_price)
+    ON CONFLICT (portfolio_id, security_id, side) DO UPDATE
+    SET quantity = EXCLUDED.quantity,
+        average_entry_price = EXCLUDED.average_entry_price,
+        last_synced_at = EXCLUDED.last_synced_at
+    RETURNING old.id IS NULL AS inserted,
+              (old.quantity, old.average_entry_price)
+                  IS DISTINCT FROM (new.quantity, new.average_entry_price) AS changed
+    """
+)
+
+DELETE_UNHELD = text(
+    """
+    DELETE FROM portfolio_holdings AS h
+    WHERE h.portfolio_id = :portfolio_id
+      AND NOT EXISTS (
+          SELECT 1
+          FROM unnest(CAST(:security_ids AS uuid[]), CAST(:sides AS text[])) AS held(security_id, side)
+          WHERE held.security_id = h.security_id AND held.side = h.side
+      )
+    """
+)
+
+STAMP_PORTFOLIO = text(
+    "UPDATE portfolios SET cash_balance = :cash_balance, last_synced_at = CURRENT_TIMESTAMP "
+    "WHERE id = :portfolio_id"
+)
+
+
+@dataclass(frozen=True)
+class PortfolioSyncResult:
+    """`updated`: holdings whose quantity or entry price changed; `unchanged`: the others kept."""
+
+    portfolio_id: uuid.UUID
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int
+    cash_balance: Decimal
+
+
+@dataclass(frozen=True)
+class PortfolioSyncFailure:
+    portfolio_id: uuid.UUID
+    error: str
+
+
+@dataclass(frozen=True)
+class BrokerSyncResult:
+    synced: tuple[PortfolioSyncResult, ...]
+    failed: tuple[PortfolioSyncFailure, ...]
+
+
+def sync_broker(conn: Connection, adapter: BrokerAdapter) -> BrokerSyncResult:
+    """Sync every active portfolio of the adapter's broker.
+
+    A portfolio whose data is unusable (`HoldingsError`) is reported in `failed` and left as it
+    was; the others are synced.
+    """
+    synced: list[PortfolioSyncResult] = []
+    failed: list[PortfolioSyncFailure] = []
+    for portfolio_id in conn.execute(BROKER_PORTFOLIOS, {"broker": adapter.broker}).scalars():
+        try:
+            synced.append(sync_portfolio(conn, portfolio_id, adapter))
+        except HoldingsError as error:
+            log.warning("holdings of portfolio %s not synced: %s", portfolio_id, error)
+            failed.append(PortfolioSyncFailure(portfolio_id, str(error)))
+    return BrokerSyncResult(synced=tuple(synced), failed=tuple(failed))
+
+
+def sync_portfolio(
+    conn: Connection, portfolio_id: uuid.UUID, adapter: BrokerAdapter
+) -> PortfolioSyncResult:
+    """Make one portfolio's holdings and cash the broker's (locks the portfolio row meanwhile).
+
+    Raises `HoldingsError` (nothing written) when the portfolio is not the adapter's broker's, the
+    adapter cannot read the account or a holding names an unknown or ambiguous security.
+    """
+    account = _lock_account(conn, portfolio_id, adapter.broker)
+    snapshot = adapter.fetch(account)
+    security_ids = resolve_securities(conn, snapshot.holdings)
+    _refuse_repeated_holdings(snapshot.holdings, security_ids)
+    held = {
+        "portfolio_id": portfolio_id,
+        "security_ids": security_ids,
+        "sides": [holding.side for holding in snapshot.holdings],
+    }
+    written = conn.execute(
+        UPSERT_HOLDINGS,
+        held
+        | {
+            "quantities": [holding.quantity for holding in snapshot.holdings],
+            "prices": [holding.average_entry_price for holding in snapshot.holdings],
+        },
+    ).all()
+    removed = conn.execute(DELETE_UNHELD, held).rowcount
+    conn.execute(
+        STAMP_PORTFOLIO, {"portfolio_id": portfolio_id, "cash_balance": snapshot.cash_balance}
+    )
+    inserted = sum(row.inserted for row in written)
+    updated = sum(row.changed and not row.inserted for row in written)
+    return PortfolioSyncResult(
+        portfolio_id=portfolio_id,
+        inserted=inserted,
+        updated=updated,
+        unchanged=len(written) - inserted - updated,
+        removed=removed,
+        cash_balance=snapshot.cash_balance,
+    )
+
+
+def _lock_account(conn: Connection, portfolio_id: uuid.UUID, broker: str) -> BrokerAccount:
+    row = conn.execute(LOCK_PORTFOLIO, {"portfolio_id": portfolio_id}).one_or_none()
+    if row is None:
+        raise HoldingsError(f"portfolio {portfolio_id} does not exist")
+    if row.broker != broker:
+        raise HoldingsError(
+            f"portfolio {portfolio_id} is with broker {row.broker!r}, not {broker!r}"
+        )
+    return BrokerAccount(portfolio_id=portfolio_id, broker_account_id=row.broker_account_id)
+
+
+def resolve_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> list[uuid.UUID]:
+    """The security id of each holding, in order; raises `UnknownSecuritiesError` naming the
+    holdings that match no security or, without an exchange, several."""
+    matches: dict[int, list[uuid.UUID]] = defaultdict(list)
+    rows = conn.execute(
+        MATCH_SECURITIES,
+        {
+            "tickers": [holding.ticker for holding in holdings],
+            "exchanges": [holding.exchange for holding in holdings],
+        },
+    )
+    for position, security_id in rows:
+        matches[position - 1].append(security_id)
+    unknown = [holding.label for i, holding in enumerate(holdings) if not matches[i]]
+    ambiguous = [holding.label for i, holding in enumerate(holdings) if len(matches[i]) > 1]
+    if unknown or ambiguous:
+        raise UnknownSecuritiesError(unknown, ambiguous)
+    return [matches[i][0] for i in range(len(holdings))]
+
+
+def _refuse_repeated_holdings(
+    holdings: Sequence[BrokerHolding], security_ids: Sequence[uuid.UUID]
+) -> None:
+    """Two holdings of one security on one side (say, with and without its exchange) are one too
+    many: the broker data is contradictory."""
+    first: dict[tuple[uuid.UUID, str], BrokerHolding] = {}
+    for holding, security_id in zip(holdings, security_ids, strict=True):
+        earlier = first.setdefault((security_id, holding.side), holding)
+        if earlier is not holding:
+            raise HoldingsError(
+                f"{earlier.label} and {holding.label} are the same {holding.side} holding"
+            )

@@ -1,0 +1,215 @@
+"""Apply a provider's fundamentals snapshot to `securities`.
+
+Which source wins, field by field:
+
+- `market_cap`, `pe_ratio`, `ps_ratio`, `pb_ratio`, `ev_ebitda`, `dividend_yield`: the snapshot. It
+  replaces the stored values; a missing value (NaN) stores NULL, since a stale ratio is worse than
+  none.
+- `current_price`, `volume`, `avg_volume`, `fifty_two_week_high`, `fifty_two_week_low`: the price
+  history (`refresh_market_stats`). The snapshot's values are written only for securities without
+  any price history, which nothing else prices.
+- `data_source`: the given source, for every matched security.
+- `last_updated`: set whenever one of the above changed.
+
+Values are never truncated or clamped. A value its column cannot hold once rounded to the column's
+scale (NUMERIC(10,2): |x| < 1e8; NUMERIC(10,4): |x| < 1e6; NUMERIC(20,6): |x| < 1e14; BIGINT:
+|x| < 2^63), an infinite value, a negative value where none is possible (market cap, P/S, dividend
+yield, prices, volumes) and a dividend yield above 1 (it is a fraction; above 1 is a percentage sent
+by mistake) is rejected: that one field is stored as NULL, exactly as if the provider had not sent
+it, the rest of the row is applied, and the result names the ticker, field, value and reason.
+
+Rows are matched on ticker. Tickers absent from `securities` are reported as unknown; tickers that
+name several securities (one ticker on several exchanges) as ambiguous; both are skipped. When the
+snapshot holds a ticker twice, the row with the latest `as_of` wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from rm_pipeline.db.loader import UpsertSpec, update_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What a snapshot field must satisfy to be stored in its column without loss."""
+
+    field: str
+    sql_type: str
+    scale: int
+    bound: float
+    non_negative: bool = False
+    maximum: float | None = None
+
+
+def numeric(field: str, precision: int, scale: int, **checks: bool | float) -> FieldRule:
+    return FieldRule(
+        field, f"NUMERIC({precision},{scale})", scale, 10.0 ** (precision - scale), **checks
+    )
+
+
+def bigint(field: str, **checks: bool | float) -> FieldRule:
+    return FieldRule(field, "BIGINT", 0, 2.0**63, **checks)
+
+
+FUNDAMENTAL_RULES = (
+    bigint("market_cap", non_negative=True),
+    numeric("pe_ratio", 10, 2),
+    numeric("ps_ratio", 10, 2, non_negative=True),
+    numeric("pb_ratio", 10, 2),
+    numeric("ev_ebitda", 10, 2),
+    numeric("dividend_yield", 10, 4, non_negative=True, maximum=1.0),
+)
+QUOTE_RULES = (
+    numeric("current_price", 20, 6, non_negative=True),
+    bigint("volume", non_negative=True),
+    bigint("avg_volume", non_negative=True),
+    numeric("fifty_two_week_high", 20, 6, non_negative=True),
+    numeric("fifty_two_week_low", 20, 6, non_negative=True),
+)
+SNAPSHOT_COLUMNS = ("ticker", "as_of", *(rule.field for rule in FUNDAMENTAL_RULES + QUOTE_RULES))
+
+LAST_UPDATED = {"last_updated": "CURRENT_TIMESTAMP"}
+FUNDAMENTALS_SPEC = UpsertSpec(
+    table="securities",
+    columns=("id", *(rule.field for rule in FUNDAMENTAL_RULES), "data_source"),
+    key_columns=("id",),
+    on_change=LAST_UPDATED,
+)
+QUOTES_SPEC = UpsertSpec(
+    table="securities",
+    columns=("id", *(rule.field for rule in QUOTE_RULES)),
+    key_columns=("id",),
+    on_change=LAST_UPDATED,
+)
+
+MATCH_TICKERS = text(
+    """
+    SELECT s.ticker, s.id::text AS id,
+           EXISTS (SELECT 1 FROM price_history AS p WHERE p.security_id = s.id) AS has_history
+    FROM securities AS s
+    WHERE s.ticker = ANY(:tickers)
+    """
+)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    ticker: str
+    field: str
+    value: float
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.field}={self.value!r}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FundamentalsResult:
+    """Counts of one snapshot's application.
+
+    `updated`: matched securities whose fundamentals or data source changed; `quotes_updated`:
+    securities without price history whose price, volume or 52-week fields changed.
+    """
+
+    matched: int
+    updated: int
+    quotes_updated: int
+    unknown_tickers: tuple[str, ...]
+    ambiguous_tickers: tuple[str, ...]
+    rejections: tuple[Rejection, ...]
+
+
+def apply_fundamentals(
+    conn: Connection, snapshot: pd.DataFrame, data_source: str
+) -> FundamentalsResult:
+    """Write the snapshot's valid values to the matching securities (see the module docstring)."""
+    _require_columns(snapshot)
+    latest = snapshot.sort_values("as_of", kind="stable").drop_duplicates("ticker", keep="last")
+    matches = pd.DataFrame(
+        conn.execute(MATCH_TICKERS, {"tickers": latest["ticker"].tolist()}).mappings().all(),
+        columns=["ticker", "id", "has_history"],
+    )
+    per_ticker = matches["ticker"].value_counts()
+    ambiguous = per_ticker[per_ticker > 1].index
+    rows = latest.merge(matches[~matches["ticker"].isin(ambiguous)], on="ticker")
+
+    fundamentals, fundamental_rejections = validated(rows, FUNDAMENTAL_RULES)
+    fundamentals["data_source"] = data_source
+    unpriced = rows[~rows["has_history"].astype(bool)]
+    quotes, quote_rejections = validated(unpriced, QUOTE_RULES)
+
+    result = FundamentalsResult(
+        matched=len(rows),
+        updated=update_frame(conn, fundamentals, FUNDAMENTALS_SPEC).updated,
+        quotes_updated=update_frame(conn, quotes, QUOTES_SPEC).updated,
+        unknown_tickers=tuple(sorted(set(latest["ticker"]) - set(matches["ticker"]))),
+        ambiguous_tickers=tuple(sorted(ambiguous)),
+        rejections=tuple(fundamental_rejections + quote_rejections),
+    )
+    _log_problems(result)
+    return result
+
+
+def _require_columns(snapshot: pd.DataFrame) -> None:
+    missing = [column for column in SNAPSHOT_COLUMNS if column not in snapshot.columns]
+    if missing:
+        raise ValueError(f"fundamentals snapshot lacks the columns {', '.join(missing)}")
+
+
+def validated(
+    rows: pd.DataFrame, rules: tuple[FieldRule, ...]
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """The rows' `id` and each rule's field rounded to its column's scale, invalid values nulled.
+
+    Returns the frame to store and one rejection per nulled value.
+    """
+    clean = pd.DataFrame({"id": rows["id"]})
+    rejections: list[Rejection] = []
+    for rule in rules:
+        raw = rows[rule.field].astype("float64")
+        rounded = raw.round(rule.scale)
+        reasons = rejection_reasons(rounded, rule)
+        bad = reasons.notna()
+        rejections += [
+            Rejection(ticker, rule.field, float(value), reason)
+            for ticker, value, reason in zip(
+                rows["ticker"][bad], raw[bad], reasons[bad], strict=True
+            )
+        ]
+        kept = rounded.where(~bad)
+        clean[rule.field] = kept.astype("Int64") if rule.sql_type == "BIGINT" else kept
+    return clean, rejections
+
+
+def rejection_reasons(values: pd.Series, rule: FieldRule) -> pd.Series:
+    """For each value, why it cannot be stored (the first failed check), or None."""
+    checks = [(np.isinf(values), "is infinite")]
+    if rule.non_negative:
+        checks.append((values < 0, "is negative"))
+    if rule.maximum is not None:
+        checks.append((values > rule.maximum, f"is above {rule.maximum:g} (expected a fraction)"))
+    checks.append((values.abs() >= rule.bound, f"does not fit {rule.sql_type}"))
+    reasons = pd.Series(None, index=values.index, dtype="object")
+    for failed, reason in checks:
+        reasons = reasons.mask(reasons.isna() & failed, reason)
+    return reasons
+
+
+def _log_problems(result: FundamentalsResult) -> None:
+    for rejection in result.rejections:
+        log.warning("fundamentals value rejected: %s", rejection)
+    if result.unknown_tickers:
+        log.warning("fundamentals for unknown tickers: %s", ", ".join(result.unknown_tickers))
+    if result.ambiguous_tickers:
+        log.warning(
+            "fundamentals for ambiguous tickers (several exchanges): %s",
+            ", ".join(result.ambiguous_tickers),
+        )

@@ -1,0 +1,112 @@
+"""Small builders of warehouse rows for the warehouse, holdings and demo tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Connection, text
+
+Number = Decimal | int | str | None
+
+
+def add_security(
+    conn: Connection,
+    ticker: str,
+    exchange: str | None = "NASDAQ",
+    current_price: Number = None,
+) -> uuid.UUID:
+    return conn.execute(
+        text(
+            "INSERT INTO securities (ticker, name, security_type, exchange, current_price) "
+            "VALUES (:ticker, :ticker, 'equity', :exchange, :current_price) RETURNING id"
+        ),
+        {"ticker": ticker, "exchange": exchange, "current_price": current_price},
+    ).scalar_one()
+
+
+def add_bar(
+    conn: Connection,
+    security_id: uuid.UUID,
+    day: date,
+    close: Number,
+    *,
+    high: Number = None,
+    low: Number = None,
+    volume: int | None = None,
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO price_history (security_id, date, high, low, close, volume) "
+            "VALUES (:security_id, :day, :high, :low, :close, :volume)"
+        ),
+        {
+            "security_id": security_id,
+            "day": day,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+        },
+    )
+
+
+def add_user(conn: Connection, phone_number: str = "+14155550199") -> uuid.UUID:
+    return conn.execute(
+        text("INSERT INTO users (phone_number) VALUES (:phone_number) RETURNING id"),
+        {"phone_number": phone_number},
+    ).scalar_one()
+
+
+def add_portfolio(
+    conn: Connection,
+    user_id: uuid.UUID,
+    *,
+    cash_balance: Number = None,
+    broker: str = "manual",
+    broker_account_id: str | None = None,
+) -> uuid.UUID:
+    return conn.execute(
+        text(
+            "INSERT INTO portfolios (user_id, name, broker, broker_account_id, cash_balance) "
+            "VALUES (:user_id, 'test', :broker, :broker_account_id, :cash_balance) RETURNING id"
+        ),
+        {
+            "user_id": user_id,
+            "broker": broker,
+            "broker_account_id": broker_account_id,
+            "cash_balance": cash_balance,
+        },
+    ).scalar_one()
+
+
+def add_holding(
+    conn: Connection,
+    portfolio_id: uuid.UUID,
+    security_id: uuid.UUID,
+    side: str,
+    quantity: Number,
+    average_entry_price: Number,
+) -> uuid.UUID:
+    return conn.execute(
+        text(
+            "INSERT INTO portfolio_holdings "
+            "(portfolio_id, security_id, side, quantity, average_entry_price) "
+            "VALUES (:portfolio_id, :security_id, :side, :quantity, :price) RETURNING id"
+        ),
+        {
+            "portfolio_id": portfolio_id,
+            "security_id": security_id,
+            "side": side,
+            "quantity": quantity,
+            "price": average_entry_price,
+        },
+    ).scalar_one()
+
+
+def row(conn: Connection, table: str, row_id: uuid.UUID, columns: str) -> tuple[object, ...]:
+    """`columns` of one row of `table` (both written by the test itself, never user input)."""
+    return tuple(
+        conn.execute(text(f"SELECT {columns} FROM {table} WHERE id = :id"), {"id": row_id}).one()
+    )

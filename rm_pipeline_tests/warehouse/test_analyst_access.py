@@ -1,0 +1,265 @@
+"""Revision 0005: the analyst views and the read-only `rm_analyst` role, checked as that role."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
+
+from rm_pipeline.db import migrate
+from rm_pipeline.warehouse.valuations import value_portfolios, value_trade_positions
+from rm_pipeline_tests.warehouse.factories import (
+    add_bar,
+    add_holding,
+    add_portfolio,
+    add_security,
+    add_user,
+)
+
+VIEWS = (
+    "v_latest_prices",
+    "v_daily_returns",
+    "v_holding_valuations",
+    "v_portfolio_summary",
+    "v_trade_positions",
+)
+READABLE = (
+    "SELECT * FROM securities",
+    "SELECT * FROM price_history",
+    "SELECT * FROM corporate_actions",
+    "SELECT * FROM portfolio_holdings",
+    "SELECT * FROM trades",
+    "SELECT * FROM positions",
+    "SELECT id, created_at, updated_at, last_login, is_active FROM users",
+    "SELECT id, user_id, name, total_value, day_return, last_synced_at FROM portfolios",
+    *(f"SELECT * FROM {view}" for view in VIEWS),
+)
+REFUSED = (
+    "SELECT phone_number FROM users",
+    "SELECT email FROM users",
+    "SELECT full_name FROM users",
+    "SELECT verification_code, verification_expires_at FROM users",
+    "SELECT verification_attempts FROM users",
+    "SELECT is_verified FROM users",
+    "SELECT preferences FROM users",
+    "SELECT * FROM users",
+    "SELECT * FROM broker_connections",
+    "SELECT count(*) FROM broker_connections",
+    "SELECT broker_account_id FROM portfolios",
+    "UPDATE securities SET name = 'x'",
+    "DELETE FROM price_history",
+    "INSERT INTO corporate_actions (security_id, date, action, value) "
+    "VALUES (gen_random_uuid(), current_date, 'split', 2)",
+    "CREATE TABLE analyst_scratch (id int)",
+)
+
+
+ANALYSTS_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "ANALYSTS.md"
+
+
+def documented_examples() -> list[str]:
+    """Every statement of the guide's "Example queries" section."""
+    section = ANALYSTS_GUIDE.read_text().split("## Example queries", 1)[1]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    return [
+        statement.strip() for block in blocks for statement in block.split(";") if statement.strip()
+    ]
+
+
+@contextmanager
+def as_analyst(db: Engine) -> Iterator[Connection]:
+    """A connection acting as rm_analyst for one transaction, rolled back afterwards."""
+    with db.connect() as conn:
+        transaction = conn.begin()
+        try:
+            conn.execute(text("SET LOCAL ROLE rm_analyst"))
+            yield conn
+        finally:
+            transaction.rollback()
+
+
+@pytest.mark.parametrize("query", READABLE)
+def test_the_analyst_reads_market_data_valuations_and_views(db: Engine, query: str) -> None:
+    with as_analyst(db) as conn:
+        conn.execute(text(query)).all()
+        assert conn.execute(text("SELECT current_user")).scalar_one() == "rm_analyst"
+
+
+@pytest.mark.parametrize("query", REFUSED)
+def test_the_analyst_is_refused_sensitive_data_and_writes(db: Engine, query: str) -> None:
+    with as_analyst(db) as conn, pytest.raises(ProgrammingError) as refused:
+        conn.execute(text(query))
+    assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+@pytest.mark.parametrize("query", documented_examples())
+def test_the_documented_examples_run_as_the_analyst(db: Engine, query: str) -> None:
+    with db.begin() as conn:
+        security = add_security(conn, "AAPL")
+        add_bar(conn, security, date(2025, 1, 2), 100)
+        add_bar(conn, security, date(2025, 1, 3), 101)
+    with as_analyst(db) as conn:
+        conn.execute(text(query)).all()
+
+
+def test_the_role_logs_in_and_holds_no_power(db: Engine) -> None:
+    with db.connect() as conn:
+        assert conn.execute(
+            text(
+                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, "
+                "rolpassword IS NULL FROM pg_authid WHERE rolname = 'rm_analyst'"
+            )
+        ).one() == (True, False, False, False, False, True)
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("RM_TEST_SERVER_URL")),
+    reason="password-less login is the embedded server's local trust; another server may not",
+)
+def test_the_analyst_connects_over_the_socket(database_url: str) -> None:
+    url = make_url(database_url).set(username="rm_analyst", password=None)
+    with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("rm_analyst",)
+        assert conn.execute("SELECT count(*) FROM v_portfolio_summary").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT phone_number FROM users")
+
+
+def test_views_run_with_the_reader_rights_and_hide_personal_columns(db: Engine) -> None:
+    with db.connect() as conn:
+        options = dict(
+            conn.execute(
+                text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:views)"),
+                {"views": list(VIEWS)},
+            ).all()
+        )
+        columns = set(
+            conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = ANY(:views)"
+                ),
+                {"views": list(VIEWS)},
+            ).scalars()
+        )
+    assert options == {view: ["security_invoker=true"] for view in VIEWS}
+    exposed = {"phone_number", "email", "full_name", "preferences", "broker_account_id"}
+    assert not columns & exposed
+    assert not {column for column in columns if column.startswith("verification")}
+
+
+def test_the_views_show_prices_returns_and_valuations(db: Engine) -> None:
+    with db.begin() as conn:
+        security = add_security(conn, "AAA")
+        add_bar(conn, security, date(2024, 1, 2), 100, volume=10)
+        add_bar(conn, security, date(2024, 1, 3), 110, volume=20)
+        user = add_user(conn)
+        portfolio = add_portfolio(conn, user, cash_balance=1000)
+        holding = add_holding(conn, portfolio, security, "long", 10, 100)
+        trade = conn.execute(
+            text(
+                "INSERT INTO trades (user_id, trade_name, trade_description, status) "
+                "VALUES (:user, 'idea', 'an idea', 'active') RETURNING id"
+            ),
+            {"user": user},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO positions (trade_id, security_id, position_type, security_type, "
+                "allocation_percent, status, quantity, entry_price) "
+                "VALUES (:trade, :security, 'short', 'equity', 100, 'open', 2, 120)"
+            ),
+            {"trade": trade, "security": security},
+        )
+        value_portfolios(conn)
+        value_trade_positions(conn)
+
+    with as_analyst(db) as conn:
+        assert fetch(
+            conn, "v_latest_prices", "date, close, previous_close, day_change, day_return"
+        ) == [(date(2024, 1, 3), Decimal(110), Decimal(100), Decimal(10), Decimal("0.1"))]
+        assert fetch(conn, "v_daily_returns", "date, previous_close, daily_return, volume") == [
+            (date(2024, 1, 2), None, None, 10),
+            (date(2024, 1, 3), Decimal(100), Decimal("0.1"), 20),
+        ]
+        assert fetch(
+            conn,
+            "v_holding_valuations",
+            "holding_id, ticker, side, market_value, unrealized_pnl, round(weight, 4)",
+        ) == [(holding, "AAA", "long", Decimal(1100), Decimal(100), Decimal("0.5238"))]
+        assert fetch(
+            conn,
+            "v_portfolio_summary",
+            "portfolio_id, total_value, holdings, long_value, short_value, cost_basis",
+        ) == [(portfolio, Decimal(2100), 1, Decimal(1100), Decimal(0), Decimal(1000))]
+        assert fetch(
+            conn,
+            "v_trade_positions",
+            "trade_id, ticker, position_type, market_value, unrealized_pnl",
+        ) == [(trade, "AAA", "short", Decimal(-220), Decimal(20))]
+
+
+def fetch(conn: Connection, view: str, columns: str) -> list[tuple[object, ...]]:
+    """`columns` of every row of `view` (both written by the test itself), in a stable order."""
+    return [tuple(r) for r in conn.execute(text(f"SELECT {columns} FROM {view} ORDER BY 1"))]
+
+
+def test_a_ticker_filter_reaches_below_the_daily_returns_window(db: Engine) -> None:
+    """The view's window partitions by ticker too, so the filter need not read every bar first."""
+    with db.connect() as conn:
+
+        def top_node(where: str) -> str:
+            plan = conn.execute(
+                text(f"EXPLAIN (FORMAT JSON) SELECT * FROM v_daily_returns WHERE {where}")
+            ).scalar_one()
+            return plan[0]["Plan"]["Node Type"]
+
+        assert top_node("ticker = 'AAA'") == "WindowAgg"
+        assert top_node("date > '2024-01-01'") == "Subquery Scan"
+
+
+GRANTS_IN_THIS_DATABASE = """
+SELECT count(*)
+FROM pg_shdepend AS d
+JOIN pg_roles AS r ON r.oid = d.refobjid
+JOIN pg_database AS here ON here.datname = current_database()
+WHERE r.rolname = 'rm_analyst'
+  AND (d.dbid = here.oid OR (d.classid = 'pg_database'::regclass AND d.objid = here.oid))
+"""
+
+
+def test_downgrade_keeps_the_role_other_databases_still_use(
+    database_url: str, make_database: Callable[[], str]
+) -> None:
+    """This worker's own database grants rm_analyst too, so the role must survive."""
+    scratch = make_database()
+    migrate.upgrade(scratch)
+    with psycopg.connect(scratch) as conn:
+        granted = conn.execute(GRANTS_IN_THIS_DATABASE).fetchone()
+        assert granted is not None and granted[0] > 0
+    migrate.downgrade(scratch, "0004")
+    with psycopg.connect(scratch) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'v\\_%'"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT has_table_privilege('rm_analyst', 'securities', 'SELECT'), "
+            "has_database_privilege('rm_analyst', current_database(), 'CONNECT') "
+        ).fetchone() == (False, True)  # CONNECT: PUBLIC's default, not a grant of 0005
+        assert conn.execute(GRANTS_IN_THIS_DATABASE).fetchone() == (0,)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(
+            "SELECT has_table_privilege('rm_analyst', 'securities', 'SELECT')"
+        ).fetchone() == (True,)
+    migrate.upgrade(scratch)
+    assert migrate.current_revision(scratch) == "0005"
