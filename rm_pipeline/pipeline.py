@@ -23,7 +23,6 @@ from rm_pipeline.db.migrate import PROJECT_ROOT
 from rm_pipeline.settings import Settings
 
 SATURDAY = 5
-MAIN_JOBS = ("refresh_securities", "ingest_price_history")
 Progress = Callable[[str], None]
 CONSOLE_AT_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -97,18 +96,27 @@ def run_job(
 
 
 def run_main_job(
-    settings: Settings, progress: Progress, today: date | None = None
+    settings: Settings,
+    progress: Progress,
+    seed: Callable[[], str] | None = None,
+    today: date | None = None,
 ) -> list[JobSummary]:
-    """Securities, then the history range as one run, then everything downstream."""
+    """Securities, then the history range as one run, then `seed` (the demo data, when given),
+    then everything downstream. Stops at the first job that fails."""
     instance = prepare_dagster(settings)
     first, last = history_range(settings, today or date.today())
+    steps: list[tuple[str, dict[str, str] | None]] = [
+        ("refresh_securities", None),
+        (
+            "ingest_price_history",
+            {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        ),
+        ("refresh_analytics", None),
+    ]
     summaries = []
-    for name in MAIN_JOBS:
-        tags = (
-            {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-            if name == "ingest_price_history"
-            else None
-        )
+    for name, tags in steps:
+        if name == "refresh_analytics" and seed is not None:
+            progress(seed())
         progress(f"running {name}" + (f" for {first} to {last}" if tags else ""))
         summary = run_job(instance, name, tags)
         summaries.append(summary)
@@ -137,7 +145,13 @@ def warehouse_summary(engine: Engine) -> dict[str, Any]:
 
 def changed_rows(summaries: list[JobSummary]) -> int:
     """Rows any job inserted, updated or deactivated; 0 means the run changed nothing."""
-    counters = ("rows_inserted", "rows_updated", "deactivated", "corporate_actions_inserted")
+    counters = (
+        "rows_inserted",
+        "rows_updated",
+        "rows_removed",
+        "deactivated",
+        "corporate_actions_inserted",
+    )
     return sum(
         int(metadata.get(counter, 0))
         for summary in summaries

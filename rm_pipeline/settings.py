@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["synthetic", "yfinance", "files"]
+DEMO_HOLDINGS_DIR = Path(__file__).resolve().parent / "demo" / "holdings"
 
 
 class Settings(BaseSettings):
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     yfinance_max_requests_per_second: float = 2.0
 
     history_years: float = 2.0
+    holdings_dir: Path = Field(
+        default=DEMO_HOLDINGS_DIR,
+        description="The manual broker's files: one `<broker_account_id>.csv` per portfolio.",
+    )
     freshness_lag_days: int = 1
     universe_file: Path | None = None
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from sqlalchemy import Engine, select
@@ -50,6 +50,10 @@ TRANSITIONS: Mapping[TradeStatus, frozenset[TradeStatus]] = {
 }
 
 
+POSITION_SYNTAX = "TICKER[@EXCHANGE]:long|short:PERCENT"
+POSITION_PARTS = 3
+
+
 @dataclass(frozen=True)
 class PositionSpec:
     """A position as a user asks for it."""
@@ -62,6 +66,22 @@ class PositionSpec:
     def __str__(self) -> str:
         where = f"@{self.exchange}" if self.exchange else ""
         return f"{self.ticker}{where} {self.side} {self.allocation_percent}%"
+
+    @classmethod
+    def parse(cls, value: str) -> PositionSpec:
+        """Read `TICKER[@EXCHANGE]:long|short:PERCENT`, e.g. `AAPL:long:60`; ValueError if not."""
+        parts = value.split(":")
+        if len(parts) != POSITION_PARTS:
+            raise ValueError(f"{value!r} is not {POSITION_SYNTAX}")
+        security, side, percent = (part.strip() for part in parts)
+        ticker, _, exchange = security.partition("@")
+        if side.lower() not in {s.value for s in Side}:
+            raise ValueError(f"{value!r}: the side must be long or short, not {side!r}")
+        try:
+            allocation = Decimal(percent)
+        except InvalidOperation:
+            raise ValueError(f"{value!r}: {percent!r} is not a number") from None
+        return cls(ticker, Side(side.lower()), allocation, exchange or None)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
+from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.pipeline import (
     JobSummary,
     changed_rows,
@@ -36,11 +37,18 @@ def _echo_job(summary: JobSummary) -> None:
     for asset, metadata in summary.materialized.items():
         counts = ", ".join(
             f"{key.removeprefix('rows_')} {metadata[key]:,}"
-            for key in ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected")
+            for key in (
+                "rows_inserted",
+                "rows_updated",
+                "rows_unchanged",
+                "rows_removed",
+                "rows_rejected",
+            )
             if key in metadata
         )
-        failed = metadata.get("failed_tickers", 0)
-        click.echo(f"  {asset}: {counts}; failed tickers {failed}")
+        failed = metadata.get("failed_tickers")
+        suffix = f"; failed tickers {failed}" if failed is not None else ""
+        click.echo(f"  {asset}: {counts or 'done'}{suffix}")
     for check, passed in summary.checks.items():
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
 
@@ -55,13 +63,31 @@ def _echo_warehouse(db_url: str) -> None:
     )
 
 
+def _seed_demo(db_url: str) -> str:
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        demo = seed_demo(conn)
+    trades = seed_demo_trades(engine)
+    return (
+        f"demo: {demo.users_created} users, {demo.portfolios_created} portfolios and "
+        f"{trades} trades created; {len(demo.synced)} portfolios synced"
+    )
+
+
 @click.command()
-def run() -> None:
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="Seed the demo users, portfolios and trades (idempotent).",
+)
+def run(demo: bool) -> None:
     """Bring up the database, migrate it, run the pipeline and print a summary.
 
     Runs `refresh_securities`, then `ingest_price_history` over the last RM_HISTORY_YEARS years
-    (default 2) as one run, on the project's Dagster instance, with the market data provider from
-    RM_PROVIDER (default: synthetic, offline). Uses the embedded PostgreSQL unless DATABASE_URL is
+    (default 2) as one run, seeds the demo data, then `refresh_analytics` (market stats,
+    fundamentals, holdings, valuations, trade analysis), all on the project's Dagster instance
+    with the market data provider from RM_PROVIDER (default: synthetic, offline). Uses the embedded PostgreSQL unless DATABASE_URL is
     set. Safe to run again: a second run changes nothing and says so. The embedded server stays up
     afterwards for psql and the Dagster UI; stop it with `rm-pipeline db stop`.
     """
@@ -70,7 +96,8 @@ def run() -> None:
     db_url = warehouse_url(settings)
     _bring_up_schema(db_url)
     click.echo(f"provider: {settings.provider}")
-    summaries = run_main_job(settings, progress=click.echo)
+    seed = (lambda: _seed_demo(db_url)) if demo else None
+    summaries = run_main_job(settings, progress=click.echo, seed=seed)
     for summary in summaries:
         _echo_job(summary)
     _echo_warehouse(db_url)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import click
 
 from rm_pipeline.app.analysis_store import analyze_pending
-from rm_pipeline.app.trades import PositionSpec, TradeService, TradeStatus, TradeView
+from rm_pipeline.app.trades import (
+    POSITION_SYNTAX,
+    PositionSpec,
+    TradeService,
+    TradeStatus,
+    TradeView,
+)
 from rm_pipeline.cli.users import AppGroup, authenticated, token_option
-from rm_pipeline.core.analysis import Side
 from rm_pipeline.db.engine import get_engine
-
-POSITION_SYNTAX = "TICKER[@EXCHANGE]:long|short:PERCENT"
 
 
 class PositionParam(click.ParamType):
@@ -26,18 +29,10 @@ class PositionParam(click.ParamType):
     ) -> PositionSpec:
         if isinstance(value, PositionSpec):
             return value
-        parts = str(value).split(":")
-        if len(parts) != 3:
-            self.fail(f"{value!r} is not {POSITION_SYNTAX}", param, ctx)
-        security, side, percent = (part.strip() for part in parts)
-        ticker, _, exchange = security.partition("@")
-        if side.lower() not in {s.value for s in Side}:
-            self.fail(f"{value!r}: the side must be long or short, not {side!r}", param, ctx)
         try:
-            allocation = Decimal(percent)
-        except InvalidOperation:
-            self.fail(f"{value!r}: {percent!r} is not a number", param, ctx)
-        return PositionSpec(ticker, Side(side.lower()), allocation, exchange or None)
+            return PositionSpec.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 def service() -> TradeService:

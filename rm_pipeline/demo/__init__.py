@@ -1,5 +1,7 @@
-"""Demo data: two users, three manual-broker portfolios and their holdings, seeded idempotently."""
+"""Demo data: two users, three manual-broker portfolios with their holdings, and two trades,
+seeded idempotently."""
 
 from rm_pipeline.demo.seed import DemoSummary, seed_demo
+from rm_pipeline.demo.trades import seed_demo_trades
 
-__all__ = ["DemoSummary", "seed_demo"]
+__all__ = ["DemoSummary", "seed_demo", "seed_demo_trades"]

@@ -4,9 +4,11 @@ import dagster as dg
 import pandas as pd
 
 from rm_pipeline.app.analysis_store import analyze_pending
+from rm_pipeline.defs.analytics.assets import FOLLOWS_ITS_INPUTS, security_market_stats
 from rm_pipeline.defs.market.assets import price_history
 from rm_pipeline.defs.metadata import preview
 from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.warehouse.valuations import value_trade_positions
 
 
 @dg.asset(group_name="trades", kinds={"postgres"}, deps=[price_history])
@@ -26,8 +28,27 @@ def trade_analysis(
         metadata={
             "pending": dg.MetadataValue.int(summary.pending),
             "analyzed": dg.MetadataValue.int(len(summary.analyzed)),
+            "rows_updated": dg.MetadataValue.int(len(summary.analyzed)),
             "changed_meanwhile": dg.MetadataValue.int(len(summary.changed)),
             "invalid": dg.MetadataValue.int(len(summary.invalid)),
             "invalid_trades": preview(invalid, 50),
+        }
+    )
+
+
+@dg.asset(
+    group_name="trades",
+    kinds={"postgres"},
+    deps=[security_market_stats],
+    automation_condition=FOLLOWS_ITS_INPUTS,
+)
+def trade_position_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Current price, market value and unrealized P&L of the open positions of active trades."""
+    with warehouse.begin() as conn:
+        result = value_trade_positions(conn)
+    return dg.MaterializeResult(
+        metadata={
+            "open_positions": dg.MetadataValue.int(result.positions),
+            "rows_updated": dg.MetadataValue.int(result.updated),
         }
     )

@@ -1,0 +1,1 @@
+"""Analytics on the securities master: market statistics and fundamentals."""

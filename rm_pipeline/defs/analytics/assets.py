@@ -1,0 +1,87 @@
+"""`security_market_stats` (from price history, in SQL) and `fundamentals` (from the provider)."""
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy import text
+
+from rm_pipeline.defs.market.assets import price_history, securities
+from rm_pipeline.defs.metadata import failures_metadata, preview
+from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from rm_pipeline.warehouse.fundamentals import apply_fundamentals
+from rm_pipeline.warehouse.market_stats import refresh_market_stats
+
+FOLLOWS_ITS_INPUTS = dg.AutomationCondition.eager()
+
+STATS_PREVIEW = text(
+    """
+    SELECT ticker, current_price, volume, avg_volume, fifty_two_week_low, fifty_two_week_high,
+           market_cap, pe_ratio, dividend_yield
+    FROM securities WHERE is_active ORDER BY ticker LIMIT 10
+    """
+)
+ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active ORDER BY ticker")
+
+
+def _securities_preview(warehouse: WarehouseResource) -> dg.MetadataValue:
+    with warehouse.engine().connect() as conn:
+        return preview(pd.read_sql_query(STATS_PREVIEW, conn))
+
+
+@dg.asset(
+    group_name="analytics",
+    kinds={"postgres"},
+    deps=[price_history],
+    automation_condition=FOLLOWS_ITS_INPUTS,
+)
+def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The cached market data on `securities`, from `price_history` in one SQL statement: current
+    price and volume (latest bar), average volume (3 calendar months before it), 52-week high and
+    low (the 364 days before it). See docs/ANALYSTS.md for the exact windows."""
+    with warehouse.begin() as conn:
+        result = refresh_market_stats(conn)
+    return dg.MaterializeResult(
+        metadata={
+            "securities_priced": dg.MetadataValue.int(result.priced),
+            "rows_updated": dg.MetadataValue.int(result.updated),
+            "preview": _securities_preview(warehouse),
+        }
+    )
+
+
+@dg.asset(
+    group_name="analytics",
+    kinds={"postgres"},
+    deps=[securities, security_market_stats],
+    automation_condition=FOLLOWS_ITS_INPUTS,
+)
+def fundamentals(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    market_data: MarketDataResource,
+) -> dg.MaterializeResult:
+    """PE, PS, PB, EV/EBITDA, dividend yield (a fraction) and market cap from the provider's
+    snapshot, with `data_source`. A value that does not fit its column is stored as NULL and
+    reported, never truncated."""
+    provider = market_data.get_provider()
+    with warehouse.engine().connect() as conn:
+        tickers = list(conn.execute(ACTIVE_TICKERS).scalars())
+    snapshot = provider.fundamentals(tickers)
+    with warehouse.begin() as conn:
+        result = apply_fundamentals(conn, snapshot.frame, provider.name)
+    rejections = pd.DataFrame(
+        [(r.ticker, r.field, r.value, r.reason) for r in result.rejections],
+        columns=["ticker", "field", "value", "reason"],
+    )
+    if len(rejections):
+        context.log.warning(f"{len(rejections)} fundamentals values rejected; see metadata")
+    return dg.MaterializeResult(
+        metadata={
+            "securities_matched": dg.MetadataValue.int(result.matched),
+            "rows_updated": dg.MetadataValue.int(result.updated + result.quotes_updated),
+            "values_rejected": dg.MetadataValue.int(len(rejections)),
+            "rejections": preview(rejections, 50),
+            "unknown_tickers": dg.MetadataValue.text(", ".join(result.unknown_tickers) or "none"),
+            **failures_metadata(snapshot.failed()),
+            "preview": _securities_preview(warehouse),
+        }
+    )

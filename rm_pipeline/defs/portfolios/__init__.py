@@ -1,0 +1,1 @@
+"""Portfolios: holdings synced from brokers and their valuations."""

@@ -1,0 +1,76 @@
+"""`broker_holdings` (synced from the manual broker's files) and `portfolio_valuations`."""
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy import text
+
+from rm_pipeline.defs.analytics.assets import FOLLOWS_ITS_INPUTS, security_market_stats
+from rm_pipeline.defs.market.assets import securities
+from rm_pipeline.defs.metadata import preview
+from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.holdings.manual import ManualCsvAdapter
+from rm_pipeline.holdings.sync import sync_broker
+from rm_pipeline.settings import get_settings
+from rm_pipeline.warehouse.valuations import value_portfolios
+
+PORTFOLIO_PREVIEW = text(
+    """
+    SELECT name, cash_balance, equity_value, total_value, total_return, day_return, last_synced_at
+    FROM portfolios WHERE is_active ORDER BY name LIMIT 10
+    """
+)
+
+
+@dg.asset(group_name="portfolios", kinds={"postgres"}, deps=[securities])
+def broker_holdings(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Holdings and cash of every active `manual` portfolio, from one CSV file per portfolio in
+    RM_HOLDINGS_DIR (default: the demo files shipped with the project). Holdings no longer held are
+    removed; a portfolio whose file is unusable is reported and left as it was."""
+    adapter = ManualCsvAdapter(get_settings().holdings_dir)
+    with warehouse.begin() as conn:
+        result = sync_broker(conn, adapter)
+    for failure in result.failed:
+        context.log.warning(f"portfolio {failure.portfolio_id} not synced: {failure.error}")
+    failures = pd.DataFrame(
+        [(str(f.portfolio_id), f.error) for f in result.failed], columns=["portfolio_id", "error"]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "portfolios_synced": dg.MetadataValue.int(len(result.synced)),
+            "portfolios_failed": dg.MetadataValue.int(len(result.failed)),
+            "rows_inserted": dg.MetadataValue.int(sum(s.inserted for s in result.synced)),
+            "rows_updated": dg.MetadataValue.int(sum(s.updated for s in result.synced)),
+            "rows_unchanged": dg.MetadataValue.int(sum(s.unchanged for s in result.synced)),
+            "rows_removed": dg.MetadataValue.int(sum(s.removed for s in result.synced)),
+            "failures": preview(failures, 50),
+            "directory": dg.MetadataValue.path(str(adapter.directory)),
+        }
+    )
+
+
+@dg.asset(
+    group_name="portfolios",
+    kinds={"postgres"},
+    deps=[security_market_stats, broker_holdings],
+    automation_condition=FOLLOWS_ITS_INPUTS,
+)
+def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every holding's price, market value, cost basis and unrealized P&L (shorts negative), and
+    every portfolio's equity, total value, total return and day return, in set-based SQL."""
+    with warehouse.begin() as conn:
+        result = value_portfolios(conn)
+    with warehouse.engine().connect() as conn:
+        summary = pd.read_sql_query(PORTFOLIO_PREVIEW, conn)
+    return dg.MaterializeResult(
+        metadata={
+            "holdings": dg.MetadataValue.int(result.holdings),
+            "unpriced_holdings": dg.MetadataValue.int(result.unpriced_holdings),
+            "portfolios": dg.MetadataValue.int(result.portfolios),
+            "rows_updated": dg.MetadataValue.int(
+                result.holdings_updated + result.portfolios_updated
+            ),
+            "preview": preview(summary),
+        }
+    )
