@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## the main job end to end on the embedded database (or DATABASE_URL)
 	$(BIN)/rm-pipeline run
 
-test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL
-	$(BIN)/pytest
+test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL (one worker a core)
+	$(BIN)/pytest -n auto
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
@@ -37,6 +37,7 @@ dev: $(STAMP)  ## Dagster UI and daemon (schedules and sensors fire)
 
 bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/valuations.py
 
 lock: $(STAMP)  ## re-pin constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

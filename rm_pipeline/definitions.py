@@ -24,7 +24,7 @@ defs = dg.Definitions(
         trade_sensors.analyze_trades,
     ],
     schedules=[market_jobs.nightly_price_history],
-    sensors=[trade_sensors.trades_needing_analysis_sensor],
+    sensors=[trade_sensors.trades_needing_analysis_sensor, jobs.follow_new_prices],
     resources=default_resources(),
     executor=dg.multiprocess_executor,
 )

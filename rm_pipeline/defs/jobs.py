@@ -1,4 +1,5 @@
-"""The job that refreshes everything downstream of the prices, as `make run` runs it."""
+"""What runs everything downstream of the prices: the `refresh_analytics` job (as `make run`
+runs it) and the automation sensor that makes those assets follow new prices in production."""
 
 import dagster as dg
 
@@ -17,4 +18,12 @@ refresh_analytics = dg.define_asset_job(
         trade_analysis,
     ),
     description="Market stats, fundamentals, holdings, valuations and trade analysis.",
+)
+
+
+follow_new_prices = dg.AutomationConditionSensorDefinition(
+    "follow_new_prices",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Materializes the analytics and valuations when the prices they read change.",
 )

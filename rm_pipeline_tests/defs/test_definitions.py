@@ -15,7 +15,16 @@ from rm_pipeline.defs.market.jobs import nightly_price_history
 def test_definitions_list_the_expected_pieces() -> None:
     graph = defs.resolve_asset_graph()
     assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"securities", "price_history"} <= assets
+    assert assets == {
+        "securities",
+        "price_history",
+        "security_market_stats",
+        "fundamentals",
+        "broker_holdings",
+        "portfolio_valuations",
+        "trade_position_valuations",
+        "trade_analysis",
+    }
     checks = {key.name for key in graph.asset_check_keys}
     assert {
         "ohlc_consistent",
@@ -25,6 +34,11 @@ def test_definitions_list_the_expected_pieces() -> None:
         "row_count_steady",
     } <= checks
     assert defs.resolve_job_def("ingest_price_history").partitions_def is not None
+    for job in ("refresh_securities", "refresh_analytics", "analyze_trades"):
+        assert defs.resolve_job_def(job).partitions_def is None
+    assert defs.resolve_sensor_def("trades_needing_analysis_sensor").job_name == "analyze_trades"
+    automation = defs.resolve_sensor_def("follow_new_prices")
+    assert automation.default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("nightly_price_history").job_name == "ingest_price_history"
 
 
