@@ -6,10 +6,11 @@ import os
 import shutil
 
 import click
-from sqlalchemy import text
+from sqlalchemy import func, select
 
 from rm_pipeline.db import embedded, migrate
 from rm_pipeline.db.engine import dagster_url, get_engine, warehouse_url
+from rm_pipeline.db.models import Base
 from rm_pipeline.settings import get_settings
 
 
@@ -47,27 +48,15 @@ def status() -> None:
     if current is None:
         return
     with get_engine(db_url).connect() as conn:
-        for table, count in conn.execute(text(TABLE_COUNTS_SQL)):
-            click.echo(f"  {table:<20} {count:>10,} rows")
-
-
-TABLE_COUNTS_SQL = """
-SELECT relname, n_live_tup FROM pg_stat_user_tables
-WHERE schemaname = 'public' AND relname <> 'alembic_version' ORDER BY relname
-"""
+        for table in Base.metadata.sorted_tables:
+            count = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            click.echo(f"  {table.name:<20} {count:>10,} rows")
 
 
 @db.command()
 def upgrade() -> None:
     """Apply every pending migration (a no-op when already at head)."""
-    db_url = warehouse_url()
-    before = migrate.current_revision(db_url)
-    migrate.upgrade(db_url)
-    after = migrate.current_revision(db_url)
-    if before == after:
-        click.echo(f"schema already at revision {after}: nothing to migrate")
-    else:
-        click.echo(f"migrated schema from {before or 'empty'} to {after}")
+    click.echo(migrate.upgrade_and_describe(warehouse_url()))
 
 
 @db.command()

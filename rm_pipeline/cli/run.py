@@ -21,16 +21,6 @@ from rm_pipeline.pipeline import (
 from rm_pipeline.settings import get_settings
 
 
-def _bring_up_schema(db_url: str) -> None:
-    before = migrate.current_revision(db_url)
-    migrate.upgrade(db_url)
-    after = migrate.current_revision(db_url)
-    if before == after:
-        click.echo(f"schema: already at revision {after}, nothing to migrate")
-    else:
-        click.echo(f"schema: migrated from {before or 'empty'} to {after}")
-
-
 def _echo_job(summary: JobSummary) -> None:
     state = "succeeded" if summary.success else "FAILED"
     click.echo(f"{summary.job}: {state} (run {summary.run_id[:8]})")
@@ -94,7 +84,7 @@ def run(demo: bool) -> None:
     settings = get_settings()
     click.echo(f"database: {'embedded PostgreSQL' if settings.embedded else 'DATABASE_URL'}")
     db_url = warehouse_url(settings)
-    _bring_up_schema(db_url)
+    click.echo(migrate.upgrade_and_describe(db_url))
     click.echo(f"provider: {settings.provider}")
     seed = (lambda: _seed_demo(db_url)) if demo else None
     summaries = run_main_job(settings, progress=click.echo, seed=seed)

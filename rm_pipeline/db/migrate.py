@@ -43,3 +43,13 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+def upgrade_and_describe(url: str) -> str:
+    """Apply every pending migration and say what changed, for people."""
+    before = current_revision(url)
+    upgrade(url)
+    after = current_revision(url)
+    if before == after:
+        return f"schema already at revision {after}: nothing to migrate"
+    return f"schema migrated from {before or 'empty'} to {after}"

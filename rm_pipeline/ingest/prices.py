@@ -123,10 +123,10 @@ def _ingest_batch(
     with engine.begin() as conn:
         refetch = _tickers_needing_refetch(conn, actions.frame, ids, report.start)
         report.actions += upsert_frame(
-            conn, _action_rows(actions.frame, ids, provider.name), CORPORATE_ACTIONS
+            conn, _rows_for(actions.frame, ids, provider.name, CORPORATE_ACTIONS), CORPORATE_ACTIONS
         )
         window = bars.frame[~bars.frame["ticker"].isin(refetch)]
-        report.prices += upsert_frame(conn, _price_rows(window, ids, provider.name), PRICES)
+        report.prices += upsert_frame(conn, _rows_for(window, ids, provider.name, PRICES), PRICES)
         for ticker in refetch:
             report.prices += _replace_history(conn, provider, ticker, ids[ticker], report)
             report.refetched.append(ticker)
@@ -171,34 +171,17 @@ def _replace_history(
     conn.execute(DELETE_HISTORY, {"id": security_id})
     log.info("%s: new split, replaced its history %s to %s", ticker, start, end)
     return upsert_frame(
-        conn, _price_rows(history.frame, {ticker: security_id}, provider.name), PRICES
+        conn, _rows_for(history.frame, {ticker: security_id}, provider.name, PRICES), PRICES
     )
 
 
-def _price_rows(bars: pd.DataFrame, ids: dict[str, str], source: str) -> pd.DataFrame:
-    rows = bars.loc[bars["ticker"].isin(ids)]
-    return pd.DataFrame(
-        {
-            "security_id": rows["ticker"].map(ids),
-            "date": rows["date"].astype("date32[pyarrow]"),
-            "open": rows["open"],
-            "high": rows["high"],
-            "low": rows["low"],
-            "close": rows["close"],
-            "volume": rows["volume"],
-            "data_source": source,
-        }
+def _rows_for(
+    frame: pd.DataFrame, ids: dict[str, str], source: str, spec: UpsertSpec
+) -> pd.DataFrame:
+    """A provider frame as rows of `spec`'s table: tickers become security ids, dates dates."""
+    rows = frame.loc[frame["ticker"].isin(ids)].assign(
+        security_id=lambda f: f["ticker"].map(ids),
+        date=lambda f: f["date"].astype("date32[pyarrow]"),
+        data_source=source,
     )
-
-
-def _action_rows(actions: pd.DataFrame, ids: dict[str, str], source: str) -> pd.DataFrame:
-    rows = actions.loc[actions["ticker"].isin(ids)]
-    return pd.DataFrame(
-        {
-            "security_id": rows["ticker"].map(ids),
-            "date": rows["date"].astype("date32[pyarrow]"),
-            "action": rows["action"],
-            "value": rows["value"],
-            "data_source": source,
-        }
-    )
+    return rows.loc[:, list(spec.columns)]
