@@ -47,22 +47,32 @@ MATCH_SECURITIES = text(
     """
 )
 
+# The `before` CTE reads the holdings as they were when the statement started, so comparing it
+# with what the upsert wrote tells changed rows from rewritten ones (PostgreSQL 15 and later).
 UPSERT_HOLDINGS = text(
     """
-    INSERT INTO portfolio_holdings AS h
-        (portfolio_id, security_id, side, quantity, average_entry_price, last_synced_at)
-    SELECT :portfolio_id, held.security_id, held.side, held.quantity, held.average_entry_price,
-           CURRENT_TIMESTAMP
-    FROM unnest(CAST(:security_ids AS uuid[]), CAST(:sides AS text[]),
-                CAST(:quantities AS numeric[]), CAST(:prices AS numeric[]))
-        AS held(security_id, side, quantity, average_entry_price)
-    ON CONFLICT (portfolio_id, security_id, side) DO UPDATE
-    SET quantity = EXCLUDED.quantity,
-        average_entry_price = EXCLUDED.average_entry_price,
-        last_synced_at = EXCLUDED.last_synced_at
-    RETURNING old.id IS NULL AS inserted,
-              (old.quantity, old.average_entry_price)
-                  IS DISTINCT FROM (new.quantity, new.average_entry_price) AS changed
+    WITH before AS (
+        SELECT security_id, side, quantity, average_entry_price
+        FROM portfolio_holdings WHERE portfolio_id = :portfolio_id
+    ),
+    written AS (
+        INSERT INTO portfolio_holdings AS h
+            (portfolio_id, security_id, side, quantity, average_entry_price, last_synced_at)
+        SELECT :portfolio_id, held.security_id, held.side, held.quantity,
+               held.average_entry_price, CURRENT_TIMESTAMP
+        FROM unnest(CAST(:security_ids AS uuid[]), CAST(:sides AS text[]),
+                    CAST(:quantities AS numeric[]), CAST(:prices AS numeric[]))
+            AS held(security_id, side, quantity, average_entry_price)
+        ON CONFLICT (portfolio_id, security_id, side) DO UPDATE
+        SET quantity = EXCLUDED.quantity,
+            average_entry_price = EXCLUDED.average_entry_price,
+            last_synced_at = EXCLUDED.last_synced_at
+        RETURNING security_id, side, quantity, average_entry_price
+    )
+    SELECT b.security_id IS NULL AS inserted,
+           (b.quantity, b.average_entry_price)
+               IS DISTINCT FROM (w.quantity, w.average_entry_price) AS changed
+    FROM written AS w LEFT JOIN before AS b USING (security_id, side)
     """
 )
 
