@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     yfinance_threads: int = 4
     yfinance_max_requests_per_second: float = 2.0
 
+    ingest_batch_size: int = Field(
+        default=50, description="Tickers per provider call and per load transaction."
+    )
     history_years: float = 2.0
     holdings_dir: Path = Field(
         default=DEMO_HOLDINGS_DIR,

@@ -8,6 +8,9 @@ Splits: stored prices are split-adjusted as of the day they were fetched. When t
 a split the warehouse has not stored yet, and the security has stored prices dated before that split
 outside the range being loaded, those prices are in the old scale: the security's whole history is
 re-fetched and replaced in the same transaction, so stored prices never mix scales.
+
+Providers speak of tickers, the warehouse of security ids: a ticker names one active security
+(listings on other exchanges carry their exchange suffix, `SHEL.L`, `7203.T`).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def price_history(
         provider,
         start,
         end,
-        batch_size=get_settings().yfinance_batch_size,
+        batch_size=get_settings().ingest_batch_size,
         progress=context.log.info,
     )
     rejected = report.rejected_rows
