@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
+from rm_pipeline.defs.resources import MarketDataResource
 from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize, metadata, range_tags
 
 WEEK = ("2025-03-03", "2025-03-07")  # Monday to Friday, no US holiday
@@ -154,3 +156,35 @@ def test_blocking_checks_pass_on_good_data_and_fail_on_bad(
     assert evaluation.metadata["offending_rows"].value == count(
         db, "SELECT count(*) FROM price_history WHERE date = '2025-03-05'"
     )
+
+
+def test_files_provider_feeds_the_same_assets(
+    db: Engine, materialize: Materialize, tmp_path: Path
+) -> None:
+    (tmp_path / "securities.csv").write_text(
+        "ticker,name,security_type,exchange,currency,country,sector,industry,description\n"
+        "AAPL,Apple Inc.,equity,NASDAQ,USD,United States,Technology,Consumer Electronics,\n"
+    )
+    (tmp_path / "AAPL.csv").write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2025-03-03,100,102,99,101,1000\n"
+        "2025-03-04,101,103,100,102.5,1200\n"
+        "2025-03-05,102.5,101,104,103,900\n"  # high below low: set aside, not loaded
+    )
+    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    materialize([securities], resources=files)
+    result = materialize([price_history], resources=files, tags=range_tags(*WEEK))
+    loaded = metadata(result, "price_history")
+    assert (loaded["rows_inserted"], loaded["rows_rejected"]) == (2, 1)
+    assert "high_below_low" in loaded["rejections"]
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.name, p.date, CAST(p.close AS float), p.data_source FROM price_history p "
+                "JOIN securities s ON s.id = p.security_id ORDER BY p.date"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("Apple Inc.", date(2025, 3, 3), 101.0, "files"),
+        ("Apple Inc.", date(2025, 3, 4), 102.5, "files"),
+    ]
