@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
 )
 from sqlalchemy import Engine, text
 
-from rm_pipeline.db.engine import dagster_url
+from rm_pipeline.db.engine import dagster_url, with_driver
 from rm_pipeline.db.migrate import PROJECT_ROOT
 from rm_pipeline.settings import Settings
 
@@ -45,9 +45,7 @@ def dagster_environment(settings: Settings) -> dict[str, str]:
         "DAGSTER_HOME": str(PROJECT_ROOT),
         # dagster-postgres binds NOTIFY payloads client-side, as psycopg2 does; SQLAlchemy 2.1
         # would otherwise pick psycopg 3 for a bare postgresql:// URL.
-        "DAGSTER_PG_URL": dagster_url(settings).replace(
-            "postgresql://", "postgresql+psycopg2://", 1
-        ),
+        "DAGSTER_PG_URL": with_driver(dagster_url(settings), "postgresql+psycopg2"),
         "RM_DAGSTER_ARTIFACTS": str(state / "storage"),
         "RM_DAGSTER_COMPUTE_LOGS": str(state / "logs"),
     }

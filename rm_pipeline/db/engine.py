@@ -15,16 +15,21 @@ _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
 
 
+def with_driver(url: str, drivername: str) -> str:
+    """Any PostgreSQL URL (`postgres://`, `postgresql://`, with or without a driver) with the
+    given SQLAlchemy driver name, e.g. `postgresql+psycopg2`."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername=drivername).render_as_string(hide_password=False)
+
+
 def to_sqlalchemy_url(url: str) -> str:
     """Any PostgreSQL URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return with_driver(url, "postgresql+psycopg")
 
 
 def to_libpq_url(url: str) -> str:
     """Any PostgreSQL URL without a driver suffix, as psql and libpq want it."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return with_driver(url, "postgresql")
 
 
 def _embedded_url(settings: Settings, database: str) -> str:
