@@ -65,17 +65,17 @@ BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
 
 
 @cache
-def sessions(calendar: str, start: date, end: date) -> frozenset[date]:
-    """The exchange's sessions from start to end, both included."""
-    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=end.isoformat())
-    return frozenset(schedule.sessions.date)
+def recent_sessions(calendar: str, today: date) -> tuple[date, ...]:
+    """The exchange's sessions over the last GAP_WINDOW_DAYS up to today, oldest first; built once
+    per calendar for both the freshness and the gap check."""
+    start = today - timedelta(days=GAP_WINDOW_DAYS)
+    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=today.isoformat())
+    return tuple(schedule.sessions.date)
 
 
 def expected_last_session(ticker: str, today: date, lag: int) -> date:
     """The session `lag` sessions before the latest one on or before today."""
-    days = sorted(
-        d for d in sessions(market_for(ticker).calendar, today - timedelta(days=30), today)
-    )
+    days = recent_sessions(market_for(ticker).calendar, today)
     return days[-1 - lag] if len(days) > lag else days[0]
 
 
@@ -105,7 +105,7 @@ def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
     gaps = []
     for ticker, dates in stored.groupby("ticker")["date"]:
         first, last = dates.min(), dates.max()
-        expected = sessions(market_for(str(ticker)).calendar, since, today)
+        expected = recent_sessions(market_for(str(ticker)).calendar, today)
         missing = {d for d in expected if first <= d <= last} - set(dates)
         gaps.extend({"ticker": ticker, "missing_date": d} for d in sorted(missing))
     return pd.DataFrame(gaps, columns=["ticker", "missing_date"])
