@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import pytest
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -26,13 +25,14 @@ from rm_pipeline.providers.synthetic import SyntheticProvider
 
 
 class ProviderDouble(MarketDataResource):
-    """A market data resource serving a provider object built by the test."""
+    """A market data resource serving the provider object the test handed to `materialize`
+    (resources hold configuration only, so the object waits in TEST_PROVIDER)."""
 
     def get_provider(self) -> MarketDataProvider:
-        return PROVIDERS[self.files_dir or "synthetic"]
+        return TEST_PROVIDER[0]
 
 
-PROVIDERS: dict[str, MarketDataProvider] = {}
+TEST_PROVIDER: list[MarketDataProvider] = []
 
 
 class FailingTicker:
@@ -73,12 +73,12 @@ def materialize(database_url: str) -> Materialize:
         resources: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> dg.ExecuteInProcessResult:
-        PROVIDERS["test"] = provider or SyntheticProvider(seed=7)
+        TEST_PROVIDER[:] = [provider or SyntheticProvider(seed=7)]
         return dg.materialize(
             assets,
             resources={
                 "warehouse": WarehouseResource(),
-                "market_data": ProviderDouble(provider="synthetic", files_dir="test"),
+                "market_data": ProviderDouble(),
                 **(resources or {}),
             },
             **kwargs,
@@ -96,7 +96,3 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     ]
     assert events and events[-1] is not None
     return {k: v.value for k, v in events[-1].metadata.items()}
-
-
-def frame_of(conn: Any, query: str) -> pd.DataFrame:
-    return pd.read_sql_query(query, conn)
