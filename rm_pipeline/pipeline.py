@@ -1,41 +1,60 @@
-"""The main job end to end, as `make run` runs it: each Dagster job executed in turn on the
-project's Dagster instance (PostgreSQL storage, multiprocess executor), so every run shows up in the
-UI afterwards exactly like a scheduled one."""
+"""Jobs launched as the UI launches them, and the main job end to end, as `make run` runs it.
+
+Every run goes through `dagster job launch` with the project's `workspace.yaml`, so it belongs to
+the `rm_pipeline` code location: it shows in the UI's job pages and re-executes there like a
+scheduled run. The instance (dagster.yaml) launches runs at once, in a process of their own; this
+module waits for each and reads what it did back from the instance.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from sqlalchemy import Engine, text
 
 from rm_pipeline.db.engine import dagster_url, with_driver
 from rm_pipeline.db.migrate import PROJECT_ROOT
+from rm_pipeline.defs.partitions import nearest_weekday, range_tags
 from rm_pipeline.settings import Settings
 
-SATURDAY = 5
 Progress = Callable[[str], None]
 CONSOLE_AT_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+POLL_SECONDS = 0.5
+COUNTERS = (
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_rejected",
+    "rows_removed",
+    "corporate_actions_inserted",
+)
+"""Per-partition counts: a range run's total is their sum over its partitions."""
 
 
 @dataclass
 class JobSummary:
-    """What one job run did: per-asset metadata and each check's verdict."""
+    """What one job run did: per-asset metadata (counts summed over partitions) and each check's
+    verdict."""
 
     job: str
     success: bool
     run_id: str
     materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
 def dagster_environment(settings: Settings) -> dict[str, str]:
@@ -56,41 +75,63 @@ def prepare_dagster(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def _nearest_weekday(day: date, step: int) -> date:
-    while day.weekday() >= SATURDAY:
-        day += timedelta(days=step)
-    return day
+def dagster_command() -> str:
+    """The `dagster` executable of this environment."""
+    return shutil.which("dagster") or os.path.join(os.path.dirname(sys.executable), "dagster")
 
 
 def history_range(settings: Settings, today: date) -> tuple[str, str]:
-    """First and last partition keys of the history `make run` loads: the last `history_years`,
-    up to today's partition (the last weekday on or before today)."""
-    start = today - timedelta(days=round(settings.history_years * 365.25))
-    return _nearest_weekday(start, 1).isoformat(), _nearest_weekday(today, -1).isoformat()
+    """First and last partition keys of the history `make run` loads: from where the history
+    starts (RM_HISTORY_START, or RM_HISTORY_YEARS back) to today's partition."""
+    start = nearest_weekday(settings.history_start_date(today), step=1)
+    return start.isoformat(), nearest_weekday(today, step=-1).isoformat()
 
 
-def run_job(
+def launch_job(
     instance: dg.DagsterInstance, name: str, tags: Mapping[str, str] | None = None
 ) -> JobSummary:
-    repository = ReconstructableRepository.for_module(
-        "rm_pipeline.definitions", "defs", working_directory=str(PROJECT_ROOT)
-    )
-    with dg.execute_job(
-        repository.get_reconstructable_job(name),
-        instance=instance,
-        tags=tags,
-        run_config=CONSOLE_AT_INFO,
-    ) as result:
-        summary = JobSummary(job=name, success=result.success, run_id=result.run_id)
-        for event in result.get_asset_materialization_events():
-            materialization = event.materialization
-            assert materialization is not None
-            summary.materialized[materialization.asset_key.to_user_string()] = {
-                key: value.value for key, value in materialization.metadata.items()
-            }
-        for evaluation in result.get_asset_check_evaluations():
-            summary.checks[evaluation.check_name] = evaluation.passed
+    """Launch one run of job `name` in the workspace's code location, wait for it, summarize it."""
+    run_id = str(uuid.uuid4())
+    command = [dagster_command(), "job", "launch", "-w", str(WORKSPACE), "-j", name]
+    command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
+    if tags:
+        command += ["--tags", json.dumps(dict(tags))]
+    subprocess.run(command, check=False, cwd=PROJECT_ROOT)
+    run = wait_for_run(instance, run_id)
+    return summarize_run(instance, name, run_id, success=run.status == dg.DagsterRunStatus.SUCCESS)
+
+
+def wait_for_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            raise RuntimeError(f"run {run_id} was not created: see the output above")
+        if run.status in FINISHED:
+            return run
+        time.sleep(POLL_SECONDS)
+
+
+def summarize_run(instance: dg.DagsterInstance, job: str, run_id: str, success: bool) -> JobSummary:
+    summary = JobSummary(job=job, success=success, run_id=run_id)
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    for materialization in (record.asset_materialization for record in records):
+        assert materialization is not None
+        add_materialization(summary, materialization)
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        assert record.dagster_event is not None
+        evaluation = record.dagster_event.asset_check_evaluation_data
+        summary.checks[evaluation.check_name] = evaluation.passed
     return summary
+
+
+def add_materialization(summary: JobSummary, materialization: dg.AssetMaterialization) -> None:
+    """Fold one materialization into the summary: counters add up over partitions, other values
+    are the latest partition's."""
+    asset = materialization.asset_key.to_user_string()
+    merged = summary.materialized.setdefault(asset, {})
+    for key, value in materialization.metadata.items():
+        merged[key] = merged.get(key, 0) + value.value if key in COUNTERS else value.value
+    summary.partitions[asset] = summary.partitions.get(asset, 0) + 1
 
 
 def run_main_job(
@@ -105,10 +146,7 @@ def run_main_job(
     first, last = history_range(settings, today or date.today())
     steps: list[tuple[str, dict[str, str] | None]] = [
         ("refresh_securities", None),
-        (
-            "ingest_price_history",
-            {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        ),
+        ("ingest_price_history", range_tags(first, last)),
         ("refresh_analytics", None),
     ]
     summaries = []
@@ -116,7 +154,7 @@ def run_main_job(
         if name == "refresh_analytics" and seed is not None:
             progress(seed())
         progress(f"running {name}" + (f" for {first} to {last}" if tags else ""))
-        summary = run_job(instance, name, tags)
+        summary = launch_job(instance, name, tags)
         summaries.append(summary)
         if not summary.success:
             break

@@ -5,6 +5,7 @@ Secrets are `SecretStr`, so they never show up in reprs, logs or the CLI's outpu
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -48,7 +49,27 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         default=50, description="Tickers per provider call and per load transaction."
     )
-    history_years: float = 2.0
+    history_years: float = Field(
+        default=2.0, description="Years of history `make run` loads when RM_HISTORY_START is unset."
+    )
+    history_start: date | None = Field(
+        default=None,
+        description="First day of the price history: where the partitions start and what "
+        "`make run` loads from. Unset means RM_HISTORY_YEARS before today.",
+    )
+    catchup_sessions: int = Field(
+        default=5,
+        description="Sessions the nightly load looks back for bars still missing (a failed day, "
+        "a failed ticker, a 24/7 market's weekend) and loads again with the new day.",
+    )
+    holdings_sync_cron: str = Field(
+        default="0 17 * * 1-5", description="When broker holdings are synced (New York time)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack-compatible webhook that failed runs, failed blocking checks and failed "
+        "tickers are posted to; unset means they are only logged.",
+    )
     holdings_dir: Path = Field(
         default=DEMO_HOLDINGS_DIR,
         description="The manual broker's files: one `<broker_account_id>.csv` per portfolio.",
@@ -68,6 +89,12 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when no external server is configured."""
         return self.database_url is None
+
+    def history_start_date(self, today: date) -> date:
+        """RM_HISTORY_START, or RM_HISTORY_YEARS before `today`."""
+        if self.history_start is not None:
+            return self.history_start
+        return today - timedelta(days=round(self.history_years * 365.25))
 
     @property
     def pgdata_dir(self) -> Path:

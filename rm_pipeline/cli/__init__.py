@@ -9,7 +9,7 @@ import click
 from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
 from rm_pipeline.cli.providers import providers
-from rm_pipeline.cli.run import dev, run
+from rm_pipeline.cli.run import backfill, dev, run
 from rm_pipeline.cli.trades import trades
 from rm_pipeline.cli.users import users
 
@@ -31,6 +31,7 @@ def cli(verbose: bool) -> None:
 cli.add_command(db)
 cli.add_command(providers)
 cli.add_command(run)
+cli.add_command(backfill)
 cli.add_command(users)
 cli.add_command(trades)
 cli.add_command(brokers)

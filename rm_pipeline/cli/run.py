@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
+import time
+from datetime import date, datetime
 
 import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
+from rm_pipeline.defs.partitions import nearest_weekday, partition_key_of, range_tags
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.pipeline import (
+    WORKSPACE,
     JobSummary,
     changed_rows,
+    dagster_command,
     dagster_environment,
+    launch_job,
+    prepare_dagster,
     run_main_job,
     warehouse_summary,
 )
@@ -25,6 +30,8 @@ def _echo_job(summary: JobSummary) -> None:
     state = "succeeded" if summary.success else "FAILED"
     click.echo(f"{summary.job}: {state} (run {summary.run_id[:8]})")
     for asset, metadata in summary.materialized.items():
+        partitions = summary.partitions.get(asset, 1)
+        scope = f" ({partitions:,} partitions)" if partitions > 1 else ""
         counts = ", ".join(
             f"{key.removeprefix('rows_')} {metadata[key]:,}"
             for key in (
@@ -38,7 +45,7 @@ def _echo_job(summary: JobSummary) -> None:
         )
         failed = metadata.get("failed_tickers")
         suffix = f"; failed tickers {failed}" if failed is not None else ""
-        click.echo(f"  {asset}: {counts or 'done'}{suffix}")
+        click.echo(f"  {asset}{scope}: {counts or 'done'}{suffix}")
     for check, passed in summary.checks.items():
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
 
@@ -110,6 +117,51 @@ def dev(port: int) -> None:
     settings = get_settings()
     migrate.upgrade(warehouse_url(settings))
     os.environ.update(dagster_environment(settings))
-    binary = shutil.which("dagster") or os.path.join(os.path.dirname(sys.executable), "dagster")
-    workspace = os.path.join(os.environ["DAGSTER_HOME"], "workspace.yaml")
-    os.execv(binary, [binary, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
+    binary = dagster_command()
+    os.execv(binary, [binary, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)])
+
+
+@click.command()
+@click.option(
+    "--start",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="First day to load (YYYY-MM-DD); not before RM_HISTORY_START.",
+)
+@click.option(
+    "--end",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day to load (YYYY-MM-DD)  [default: today]",
+)
+def backfill(start: datetime, end: datetime | None) -> None:
+    """Load the daily bars of every active security from START to END as one run of the
+    `ingest_price_history` job (the job the nightly schedule runs), then print its counts.
+
+    The partitions start at RM_HISTORY_START: to load history before it, set RM_HISTORY_START
+    (in the environment or .env) to that day or earlier first, for this command and for the UI.
+    Loading is idempotent: days already stored are compared and only changed bars rewritten. Under
+    `make dev` the analytics follow the new prices by themselves; otherwise `rm-pipeline run`.
+    """
+    settings = get_settings()
+    today = date.today()
+    first_day, last_day = start.date(), (end.date() if end else today)
+    history_start = nearest_weekday(settings.history_start_date(today), step=1)
+    if first_day > last_day:
+        raise click.BadParameter(f"--start {first_day} is after --end {last_day}")
+    if last_day > today:
+        raise click.BadParameter(f"--end {last_day} is in the future")
+    first, last = partition_key_of(first_day), partition_key_of(last_day)
+    if first < history_start.isoformat():
+        raise click.BadParameter(
+            f"--start {first_day} is before the history start {history_start}: set "
+            f"RM_HISTORY_START={first} (environment or .env) and restart `make dev` so the "
+            "partitions cover it, then run this again"
+        )
+    migrate.upgrade(warehouse_url(settings))
+    click.echo(f"loading {first} to {last} with provider {settings.provider}")
+    began = time.monotonic()
+    summary = launch_job(prepare_dagster(settings), "ingest_price_history", range_tags(first, last))
+    _echo_job(summary)
+    click.echo(f"took {time.monotonic() - began:.1f} s")
+    if not summary.success:
+        raise click.ClickException("the backfill failed: open the run in the Dagster UI (make dev)")

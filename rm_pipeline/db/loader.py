@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -57,21 +58,28 @@ class UpsertSpec:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """Row counts of one load; `groups` splits them by the value of `count_by`'s column."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     unmatched: int = 0
+    groups: Mapping[Any, LoadResult] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return self.inserted + self.updated + self.unchanged + self.unmatched
 
     def __add__(self, other: LoadResult) -> LoadResult:
+        groups = dict(self.groups)
+        for key, counts in other.groups.items():
+            groups[key] = groups[key] + counts if key in groups else counts
         return LoadResult(
             self.inserted + other.inserted,
             self.updated + other.updated,
             self.unchanged + other.unchanged,
             self.unmatched + other.unmatched,
+            groups,
         )
 
 
@@ -87,16 +95,38 @@ COPY_CONTEXT = re.compile(r"line (?P<line>\d+), column (?P<column>\w+)")
 
 
 def upsert_frame(
-    conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int = DEFAULT_BATCH_ROWS
+    conn: Connection,
+    frame: pd.DataFrame,
+    spec: UpsertSpec,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    count_by: str | None = None,
 ) -> LoadResult:
-    """Insert new rows and update changed ones; unchanged rows are left untouched."""
+    """Insert new rows and update changed ones; unchanged rows are left untouched. With
+    `count_by` (a loaded column), the counts are also split by that column's value, in the same
+    statement."""
     if frame.empty:
         return LoadResult()
     _stage(conn, frame, spec, batch_rows)
-    inserted, updated = conn.exec_driver_sql(_upsert_statement(spec)).one()
+    written = {
+        group: (inserted, updated)
+        for group, inserted, updated in conn.exec_driver_sql(_upsert_statement(spec, count_by))
+    }
     conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
-    result = LoadResult(inserted, updated, len(frame) - inserted - updated)
-    log.info("%s: %s", spec.table, result)
+    staged = frame[count_by].value_counts().to_dict() if count_by else {None: len(frame)}
+    groups = {
+        group: LoadResult(*written.get(group, (0, 0)), rows - sum(written.get(group, (0, 0))))
+        for group, rows in staged.items()
+    }
+    result = sum(groups.values(), LoadResult())
+    if count_by:
+        result = LoadResult(result.inserted, result.updated, result.unchanged, groups=groups)
+    log.info(
+        "%s: inserted %d, updated %d, unchanged %d",
+        spec.table,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+    )
     return result
 
 
@@ -193,16 +223,18 @@ def _changed(spec: UpsertSpec, target: str, source: str) -> sql.Composable:
     return sql.SQL("{} IS DISTINCT FROM {}").format(row(target), row(source))
 
 
-def _upsert_statement(spec: UpsertSpec) -> str:
+def _upsert_statement(spec: UpsertSpec, count_by: str | None) -> str:
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    group = sql.SQL("target.{}").format(sql.Identifier(count_by)) if count_by else sql.SQL("NULL")
     statement = sql.SQL(
         "WITH written AS ("
         " INSERT INTO {table} AS target ({columns}) SELECT {columns} FROM {stage}"
         " ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed}"
-        " RETURNING (xmax = 0) AS inserted)"
-        " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
-        " FROM written"
+        " RETURNING (xmax = 0) AS inserted, {group} AS grp)"
+        " SELECT grp, count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+        " FROM written GROUP BY grp"
     ).format(
+        group=group,
         table=sql.Identifier(spec.table),
         columns=columns,
         stage=sql.Identifier(STAGING_TABLE),

@@ -1,5 +1,4 @@
-"""What runs everything downstream of the prices: the `refresh_analytics` job (as `make run`
-runs it) and the automation sensor that makes those assets follow new prices in production."""
+"""The `refresh_analytics` job: everything downstream of the prices, as `make run` runs it."""
 
 import dagster as dg
 
@@ -18,12 +17,4 @@ refresh_analytics = dg.define_asset_job(
         trade_analysis,
     ),
     description="Market stats, fundamentals, holdings, valuations and trade analysis.",
-)
-
-
-follow_new_prices = dg.AutomationConditionSensorDefinition(
-    "follow_new_prices",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Materializes the analytics and valuations when the prices they read change.",
 )

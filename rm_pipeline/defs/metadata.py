@@ -1,14 +1,51 @@
-"""Asset metadata shared by every domain: load counts, failures, previews."""
+"""Asset metadata shared by every domain: Dagster's standard table metadata, load counts, failures,
+previews."""
 
 from typing import Any
 
 import dagster as dg
 import pandas as pd
+from sqlalchemy import Connection, Table, func, select
 
 from rm_pipeline.db.loader import LoadResult
+from rm_pipeline.db.models import Base
 from rm_pipeline.providers.base import TickerOutcome
 
 PREVIEW_ROWS = 10
+OWNERS = ["team:data-engineering"]
+WAREHOUSE_SCHEMA = "public"
+
+
+def table_definition_metadata(table_name: str) -> dict[str, Any]:
+    """`dagster/table_name` and `dagster/column_schema` of a warehouse table, from its model, so
+    the UI shows the columns the migrations create."""
+    table = Base.metadata.tables[table_name]
+    return {
+        "dagster/table_name": f"{WAREHOUSE_SCHEMA}.{table_name}",
+        "dagster/column_schema": column_schema(table),
+    }
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=str(column.type),
+                description=column.comment or column.doc,
+                constraints=dg.TableColumnConstraints(
+                    nullable=bool(column.nullable), unique=bool(column.primary_key)
+                ),
+            )
+            for column in table.columns
+        ]
+    )
+
+
+def row_count(conn: Connection, table_name: str) -> dict[str, Any]:
+    """`dagster/row_count`: the table's rows now."""
+    rows = conn.execute(select(func.count()).select_from(Base.metadata.tables[table_name]))
+    return {"dagster/row_count": dg.MetadataValue.int(rows.scalar_one())}
 
 
 def load_metadata(result: LoadResult, prefix: str = "rows") -> dict[str, Any]:

@@ -1,11 +1,49 @@
-"""Trading-day partitions: one key per weekday, New York time; holidays are empty partitions."""
+"""Trading-day partitions: one key per weekday, New York time, from where the configured history
+starts; holidays are empty partitions. A Friday's partition runs to Monday, so it holds the
+weekend's bars of 24/7 markets.
+
+A range of partitions is loaded as one run (`price_history`'s single-run backfill policy); the run
+names its range with Dagster's two range tags, which `range_tags` builds.
+"""
+
+from datetime import date, timedelta
 
 import dagster as dg
 
-TRADING_DAYS = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 * * 1-5",
-    start="2010-01-01",
-    fmt="%Y-%m-%d",
-    timezone="America/New_York",
-    end_offset=1,  # today's key exists, so the evening schedule can load the day just closed
-)
+from rm_pipeline.settings import get_settings
+
+SATURDAY = 5
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def trading_days(start: date) -> dg.TimeWindowPartitionsDefinition:
+    """Weekday partitions from `start` (moved to the next weekday) to today's key included, so
+    the evening schedule can load the day just closed."""
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule="0 0 * * 1-5",
+        start=nearest_weekday(start, step=1).isoformat(),
+        fmt="%Y-%m-%d",
+        timezone="America/New_York",
+        end_offset=1,
+    )
+
+
+def nearest_weekday(day: date, step: int) -> date:
+    """`day` if it is a weekday, else the next (`step` 1) or previous (`step` -1) weekday."""
+    while day.weekday() >= SATURDAY:
+        day += timedelta(days=step)
+    return day
+
+
+def partition_key_of(day: date) -> str:
+    """The key of the partition holding `day`: the day itself, or Friday for a weekend day."""
+    return nearest_weekday(day, step=-1).isoformat()
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags making a run of the price job load the partitions `first` to `last` as one range."""
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+TRADING_DAYS = trading_days(get_settings().history_start_date(date.today()))

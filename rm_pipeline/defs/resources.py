@@ -1,5 +1,6 @@
 """Dagster resources: the warehouse database and the market data source."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import Connection, Engine
 
+from rm_pipeline.alerts import TIMEOUT_SECONDS, post_alert
 from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.providers import build_provider
 from rm_pipeline.providers.base import MarketDataProvider
@@ -41,6 +43,20 @@ class MarketDataResource(dg.ConfigurableResource):
         return build_provider(get_settings().model_copy(update=overrides))
 
 
+class AlertsResource(dg.ConfigurableResource):
+    """Where failures reach a person: logged always, and posted to RM_ALERT_WEBHOOK_URL when set."""
+
+    timeout_seconds: float = TIMEOUT_SECONDS
+
+    def send(self, message: str, log: dg.DagsterLogManager | None = None) -> bool:
+        """Log the alert and post it; True when the webhook accepted it."""
+        (log.warning if log else logging.getLogger(__name__).warning)(f"ALERT: {message}")
+        webhook = get_settings().alert_webhook_url
+        return webhook is not None and post_alert(
+            webhook.get_secret_value(), message, self.timeout_seconds
+        )
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources configured from the settings (the environment)."""
     settings = get_settings()
@@ -48,4 +64,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
         "market_data": MarketDataResource(provider=settings.provider, files_dir=files_dir),
+        "alerts": AlertsResource(),
     }

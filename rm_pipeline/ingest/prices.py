@@ -7,7 +7,13 @@ and does not stop the batch; a failed batch leaves the warehouse as it was befor
 Splits: stored prices are split-adjusted as of the day they were fetched. When the provider reports
 a split the warehouse has not stored yet, and the security has stored prices dated before that split
 outside the range being loaded, those prices are in the old scale: the security's whole history is
-re-fetched and replaced in the same transaction, so stored prices never mix scales.
+re-fetched and replaced in the same transaction, so stored prices never mix scales. Stored history
+is replaced only by a re-fetch that covers all of it; otherwise nothing of that security is
+written (neither the split nor the new bars), it is reported as failed, and the next load tries
+again.
+
+Counts are kept per date (`LoadResult.groups`), so each partition of a range run can report its
+own.
 
 Providers speak of tickers, the warehouse of security ids: a ticker names one active security
 (listings on other exchanges carry their exchange suffix, `SHEL.L`, `7203.T`).
@@ -24,7 +30,12 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
-from rm_pipeline.providers.base import MarketDataProvider, ProviderResult, TickerOutcome
+from rm_pipeline.providers.base import (
+    MarketDataProvider,
+    ProviderResult,
+    TickerOutcome,
+    TickerStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +136,22 @@ def _ingest_batch(
     _collect_outcomes(bars, report)
     with engine.begin() as conn:
         refetch = _tickers_needing_refetch(conn, actions.frame, ids, report.start)
+        incomplete = []
+        for ticker in refetch:
+            replaced = _replace_history(conn, provider, ticker, ids[ticker], report)
+            if replaced is None:
+                incomplete.append(ticker)
+            else:
+                report.prices += replaced
+                report.refetched.append(ticker)
+        kept_actions = actions.frame[~actions.frame["ticker"].isin(incomplete)]
         report.actions += upsert_frame(
-            conn, _rows_for(actions.frame, ids, provider.name, CORPORATE_ACTIONS), CORPORATE_ACTIONS
+            conn, _rows_for(kept_actions, ids, provider.name, CORPORATE_ACTIONS), CORPORATE_ACTIONS
         )
         window = bars.frame[~bars.frame["ticker"].isin(refetch)]
-        report.prices += upsert_frame(conn, _rows_for(window, ids, provider.name, PRICES), PRICES)
-        for ticker in refetch:
-            report.prices += _replace_history(conn, provider, ticker, ids[ticker], report)
-            report.refetched.append(ticker)
+        report.prices += upsert_frame(
+            conn, _rows_for(window, ids, provider.name, PRICES), PRICES, count_by="date"
+        )
 
 
 def _collect_outcomes(result: ProviderResult, report: PriceLoadReport) -> None:
@@ -165,16 +184,32 @@ def _replace_history(
     ticker: str,
     security_id: str,
     report: PriceLoadReport,
-) -> LoadResult:
-    """Re-fetch a security's whole stored range (and the range being loaded) and replace it."""
+) -> LoadResult | None:
+    """Re-fetch a security's whole stored range (and the range being loaded) and replace it; None,
+    with the stored history left alone and the ticker reported failed, when the re-fetch does not
+    cover every stored date."""
     first, last = conn.execute(STORED_RANGE, {"id": security_id}).one()
     start, end = min(first, report.start), max(last, report.end)
     history = provider.daily_bars([ticker], start, end)
-    _collect_outcomes(history, report)
+    report.rejected.append(history.rejected)
+    fetched = history.frame["date"].dt.date
+    if fetched.empty or fetched.min() > first or fetched.max() < last:
+        covered = f"{fetched.min()} to {fetched.max()}" if len(fetched) else "nothing"
+        errors = "".join(f" ({o.reason})" for o in history.failed())
+        reason = (
+            f"new split: re-fetch returned {covered}{errors}, not the stored {first} to {last}; "
+            "stored history kept, retried on the next load"
+        )
+        log.warning("%s: %s", ticker, reason)
+        report.failed.append(TickerOutcome(ticker, TickerStatus.ERROR, reason))
+        return None
     conn.execute(DELETE_HISTORY, {"id": security_id})
     log.info("%s: new split, replaced its history %s to %s", ticker, start, end)
     return upsert_frame(
-        conn, _rows_for(history.frame, {ticker: security_id}, provider.name, PRICES), PRICES
+        conn,
+        _rows_for(history.frame, {ticker: security_id}, provider.name, PRICES),
+        PRICES,
+        count_by="date",
     )
 
 

@@ -9,12 +9,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
+from rm_pipeline.pipeline import JobSummary, add_materialization
 from rm_pipeline.providers.base import (
     MarketDataProvider,
     ProviderResult,
@@ -56,10 +53,6 @@ class FailingTicker:
         )
 
 
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-
-
 Materialize = Callable[..., dg.ExecuteInProcessResult]
 
 
@@ -79,6 +72,7 @@ def materialize(database_url: str) -> Materialize:
             resources={
                 "warehouse": WarehouseResource(),
                 "market_data": ProviderDouble(),
+                "alerts": AlertsResource(),
                 **(resources or {}),
             },
             **kwargs,
@@ -88,11 +82,22 @@ def materialize(database_url: str) -> Materialize:
 
 
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
-    """The asset's materialization metadata (a range run records the same on every partition)."""
-    events = [
-        e.materialization
+    """The asset's materialization metadata; over a range run, the counters summed over its
+    partitions (as `rm-pipeline run` reports them) and the last partition's other values."""
+    summary = JobSummary(job="test", success=result.success, run_id=result.run_id)
+    for event in result.get_asset_materialization_events():
+        assert event.materialization is not None
+        add_materialization(summary, event.materialization)
+    assert asset in summary.materialized, f"{asset} was not materialized"
+    return summary.materialized[asset]
+
+
+def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dict[str, Any]]:
+    """Each partition's own materialization metadata, by partition key."""
+    return {
+        str(e.materialization.partition): {
+            k: v.value for k, v in e.materialization.metadata.items()
+        }
         for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == asset
-    ]
-    assert events and events[-1] is not None
-    return {k: v.value for k, v in events[-1].metadata.items()}
+        if e.materialization is not None and e.asset_key.to_user_string() == asset
+    }

@@ -6,10 +6,11 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.analytics.assets import fundamentals, security_market_stats
 from rm_pipeline.defs.market.assets import price_history, securities
+from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.portfolios.assets import broker_holdings, portfolio_valuations
 from rm_pipeline.defs.trades.assets import trade_position_valuations
 from rm_pipeline.demo import seed_demo
-from rm_pipeline_tests.defs.conftest import Materialize, metadata, range_tags
+from rm_pipeline_tests.defs.conftest import Materialize, metadata
 
 DOWNSTREAM = [
     security_market_stats,

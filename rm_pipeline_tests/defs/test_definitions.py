@@ -1,45 +1,91 @@
-"""The project's Definitions load and hold the expected assets, checks, jobs and schedules."""
+"""The project's Definitions load and hold the expected assets, checks, jobs, schedules and sensors,
+each described, with Dagster's standard metadata, and downstream assets automated."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from rm_pipeline.definitions import defs
 from rm_pipeline.defs.market import checks
-from rm_pipeline.defs.market.jobs import nightly_price_history
+
+ASSETS = {
+    "securities",
+    "price_history",
+    "security_market_stats",
+    "fundamentals",
+    "broker_holdings",
+    "portfolio_valuations",
+    "trade_position_valuations",
+    "trade_analysis",
+}
+FOLLOW_PRICES = {
+    "security_market_stats",
+    "fundamentals",
+    "portfolio_valuations",
+    "trade_position_valuations",
+    "trade_analysis",
+}
 
 
 def test_definitions_list_the_expected_pieces() -> None:
     graph = defs.resolve_asset_graph()
-    assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert assets == {
-        "securities",
-        "price_history",
-        "security_market_stats",
-        "fundamentals",
-        "broker_holdings",
-        "portfolio_valuations",
-        "trade_position_valuations",
-        "trade_analysis",
-    }
-    checks = {key.name for key in graph.asset_check_keys}
-    assert {
-        "ohlc_consistent",
-        "no_duplicate_bars",
-        "prices_fresh",
-        "no_calendar_gaps",
-        "row_count_steady",
-    } <= checks
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
+    assert {key.name for key in graph.asset_check_keys} == set(checks.CHECKS)
     assert defs.resolve_job_def("ingest_price_history").partitions_def is not None
-    for job in ("refresh_securities", "refresh_analytics", "analyze_trades"):
+    for job in ("refresh_securities", "refresh_analytics", "analyze_trades", "sync_holdings"):
         assert defs.resolve_job_def(job).partitions_def is None
     assert defs.resolve_sensor_def("trades_needing_analysis_sensor").job_name == "analyze_trades"
     automation = defs.resolve_sensor_def("follow_new_prices")
     assert automation.default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("nightly_price_history").job_name == "ingest_price_history"
+    assert defs.resolve_schedule_def("evening_price_checks").job_name == "check_prices"
+    assert defs.resolve_schedule_def("daily_holdings_sync").job_name == "sync_holdings"
+    assert defs.resolve_sensor_def("alert_on_failed_runs").default_status == (
+        dg.DefaultSensorStatus.RUNNING
+    )
+
+
+def test_every_job_schedule_and_sensor_says_what_it_does() -> None:
+    repository = defs.get_repository_def()
+    described = [
+        *repository.get_all_jobs(),
+        *repository.schedule_defs,
+        *repository.sensor_defs,
+    ]
+    missing = [d.name for d in described if not d.description and not d.name.startswith("__")]
+    assert missing == []
+
+
+def test_every_asset_carries_dagsters_standard_metadata() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.metadata["dagster/table_name"].startswith("public."), key
+        schema = node.metadata["dagster/column_schema"]
+        assert isinstance(schema, dg.TableSchema) and len(schema.columns) > 3, key
+        assert "dagster/code_references" in node.metadata, key
+        assert node.owners == ["team:data-engineering"], key
+        assert node.tags.get("domain") == node.group_name, key
+    price_columns = {
+        c.name
+        for c in graph.get(dg.AssetKey("price_history")).metadata["dagster/column_schema"].columns
+    }
+    assert {"security_id", "date", "open", "high", "low", "close", "volume"} <= price_columns
+
+
+def test_downstream_assets_follow_new_prices_and_do_not_wait_for_unloaded_history() -> None:
+    graph = defs.resolve_asset_graph()
+    automated = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).automation_condition is not None
+    }
+    assert automated == FOLLOW_PRICES
+    condition = graph.get(dg.AssetKey("security_market_stats")).automation_condition
+    assert condition is not None
+    labels = str(condition.get_snapshot())
+    assert "any_deps_missing" not in labels
+    assert "all_deps_blocking_checks_passed" in labels or "blocking" in labels
 
 
 def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
@@ -53,10 +99,5 @@ def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
     }
 
 
-def test_nightly_schedule_requests_the_day_just_closed() -> None:
-    evening = datetime(2026, 11, 24, 18, 30, tzinfo=ZoneInfo("America/New_York"))
-    context = dg.build_schedule_context(scheduled_execution_time=evening)
-    request = nightly_price_history(context)
-    assert isinstance(request, dg.RunRequest)
-    assert request.partition_key == "2026-11-24"
-    assert request.run_key == "2026-11-24"
+def test_each_price_check_can_run_without_the_others_or_the_asset() -> None:
+    assert checks.price_history_checks.can_subset

@@ -12,8 +12,14 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
+from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
-from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize, metadata, range_tags
+from rm_pipeline_tests.defs.conftest import (
+    FailingTicker,
+    Materialize,
+    metadata,
+    partition_metadata,
+)
 
 WEEK = ("2025-03-03", "2025-03-07")  # Monday to Friday, no US holiday
 
@@ -61,7 +67,22 @@ def test_price_history_range_loads_once_and_reruns_change_nothing(
     loaded = metadata(first, "price_history")
     stored = count(db, "SELECT count(*) FROM price_history")
     assert loaded["rows_inserted"] == stored > 0
-    assert loaded["date_range"] == "2025-03-03 to 2025-03-09"
+    per_partition = partition_metadata(first, "price_history")
+    assert sorted(per_partition) == [
+        "2025-03-03",
+        "2025-03-04",
+        "2025-03-05",
+        "2025-03-06",
+        "2025-03-07",
+    ]
+    for key, own in per_partition.items():
+        last_day = "2025-03-09" if key == "2025-03-07" else key  # Friday holds the weekend
+        rows = count(
+            db, f"SELECT count(*) FROM price_history WHERE date BETWEEN '{key}' AND '{last_day}'"
+        )
+        assert own["rows_inserted"] == own["dagster/row_count"] == rows > 0, key
+        assert (own["rows_updated"], own["rows_unchanged"], own["rows_rejected"]) == (0, 0, 0)
+    assert "preview" in per_partition["2025-03-07"] and "preview" not in per_partition["2025-03-03"]
     assert (
         count(db, "SELECT count(DISTINCT date) FROM price_history WHERE date <= '2025-03-07'") == 5
     )
@@ -84,11 +105,16 @@ def test_price_history_range_loads_once_and_reruns_change_nothing(
             text("SELECT * FROM price_history ORDER BY security_id, date"), conn
         )
 
-    again = metadata(materialize([price_history], tags=range_tags(*WEEK)), "price_history")
+    rerun = materialize([price_history], tags=range_tags(*WEEK))
+    again = metadata(rerun, "price_history")
     assert (again["rows_inserted"], again["rows_updated"], again["rows_unchanged"]) == (
         0,
         0,
         stored,
+    )
+    assert (
+        partition_metadata(rerun, "price_history")["2025-03-04"]["rows_unchanged"]
+        == (per_partition["2025-03-04"]["rows_inserted"])
     )
     with db.connect() as conn:
         after = pd.read_sql_query(
@@ -176,7 +202,9 @@ def test_files_provider_feeds_the_same_assets(
     result = materialize([price_history], resources=files, tags=range_tags(*WEEK))
     loaded = metadata(result, "price_history")
     assert (loaded["rows_inserted"], loaded["rows_rejected"]) == (2, 1)
-    assert "high_below_low" in loaded["rejections"]
+    wednesday = partition_metadata(result, "price_history")["2025-03-05"]
+    assert (wednesday["rows_inserted"], wednesday["rows_rejected"]) == (0, 1)
+    assert "high_below_low" in wednesday["rejections"]
     with db.connect() as conn:
         rows = conn.execute(
             text(

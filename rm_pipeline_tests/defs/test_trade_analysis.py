@@ -6,10 +6,11 @@ import dagster as dg
 from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import price_history, securities
+from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.defs.trades.assets import trade_analysis
 from rm_pipeline.defs.trades.sensors import trades_needing_analysis_sensor
-from rm_pipeline_tests.defs.conftest import Materialize, metadata, range_tags
+from rm_pipeline_tests.defs.conftest import Materialize, metadata
 
 RAW_TRADE = text(
     """

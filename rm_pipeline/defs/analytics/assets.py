@@ -1,16 +1,23 @@
 """`security_market_stats` (from price history, in SQL) and `fundamentals` (from the provider)."""
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 from sqlalchemy import text
 
+from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import price_history, securities
-from rm_pipeline.defs.metadata import failures_metadata, preview
+from rm_pipeline.defs.metadata import (
+    OWNERS,
+    failures_metadata,
+    preview,
+    row_count,
+    table_definition_metadata,
+)
 from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from rm_pipeline.warehouse.fundamentals import apply_fundamentals
 from rm_pipeline.warehouse.market_stats import refresh_market_stats
-
-FOLLOWS_ITS_INPUTS = dg.AutomationCondition.eager()
 
 STATS_PREVIEW = text(
     """
@@ -22,16 +29,23 @@ STATS_PREVIEW = text(
 ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active ORDER BY ticker")
 
 
-def _securities_preview(warehouse: WarehouseResource) -> dg.MetadataValue:
+def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
+    """The row count and a preview of the securities the asset just updated."""
     with warehouse.engine().connect() as conn:
-        return preview(pd.read_sql_query(STATS_PREVIEW, conn))
+        return {
+            **row_count(conn, "securities"),
+            "preview": preview(pd.read_sql_query(STATS_PREVIEW, conn)),
+        }
 
 
 @dg.asset(
     group_name="analytics",
     kinds={"postgres"},
     deps=[price_history],
-    automation_condition=FOLLOWS_ITS_INPUTS,
+    automation_condition=FOLLOWS_NEW_PRICES,
+    owners=OWNERS,
+    tags={"domain": "analytics"},
+    metadata=table_definition_metadata("securities"),
 )
 def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The cached market data on `securities`, from `price_history` in one SQL statement: current
@@ -43,7 +57,7 @@ def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "securities_priced": dg.MetadataValue.int(result.priced),
             "rows_updated": dg.MetadataValue.int(result.updated),
-            "preview": _securities_preview(warehouse),
+            **_securities_metadata(warehouse),
         }
     )
 
@@ -52,7 +66,10 @@ def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name="analytics",
     kinds={"postgres"},
     deps=[securities, security_market_stats],
-    automation_condition=FOLLOWS_ITS_INPUTS,
+    automation_condition=FOLLOWS_NEW_PRICES,
+    owners=OWNERS,
+    tags={"domain": "analytics"},
+    metadata=table_definition_metadata("securities"),
 )
 def fundamentals(
     context: dg.AssetExecutionContext,
@@ -82,6 +99,6 @@ def fundamentals(
             "rejections": preview(rejections, 50),
             "unknown_tickers": dg.MetadataValue.text(", ".join(result.unknown_tickers) or "none"),
             **failures_metadata(snapshot.failed()),
-            "preview": _securities_preview(warehouse),
+            **_securities_metadata(warehouse),
         }
     )

@@ -1,19 +1,18 @@
 """Checks of `price_history`, evaluated together after each materialization (one step, one
-database connection, calendars built once). OHLC consistency and duplicates are blocking: a bad
-batch must not flow into the stats and valuations computed from it."""
+database connection, calendars built once), and each runnable on its own from the UI or the
+`check_prices` job. OHLC consistency and duplicates are blocking: a bad batch must not flow into
+the stats and valuations computed from it. Freshness follows each security's exchange calendar."""
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from functools import cache
 
 import dagster as dg
-import exchange_calendars as xcals
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from rm_pipeline.defs.market.assets import price_history
 from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.providers.markets import market_for
+from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.settings import get_settings
 
 INCONSISTENT_BARS = text(
@@ -64,18 +63,15 @@ CHECKS = {
 BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
 
 
-@cache
-def recent_sessions(calendar: str, today: date) -> tuple[date, ...]:
-    """The exchange's sessions over the last GAP_WINDOW_DAYS up to today, oldest first; built once
-    per calendar for both the freshness and the gap check."""
-    start = today - timedelta(days=GAP_WINDOW_DAYS)
-    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=today.isoformat())
-    return tuple(schedule.sessions.date)
+def recent_sessions(ticker: str, today: date) -> tuple[date, ...]:
+    """The ticker's exchange sessions over the last GAP_WINDOW_DAYS up to today, oldest first;
+    built once per calendar for both the freshness and the gap check."""
+    return ticker_sessions(ticker, today - timedelta(days=GAP_WINDOW_DAYS), today)
 
 
 def expected_last_session(ticker: str, today: date, lag: int) -> date:
     """The session `lag` sessions before the latest one on or before today."""
-    days = recent_sessions(market_for(ticker).calendar, today)
+    days = recent_sessions(ticker, today)
     return days[-1 - lag] if len(days) > lag else days[0]
 
 
@@ -105,7 +101,7 @@ def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
     gaps = []
     for ticker, dates in stored.groupby("ticker")["date"]:
         first, last = dates.min(), dates.max()
-        expected = recent_sessions(market_for(str(ticker)).calendar, today)
+        expected = recent_sessions(str(ticker), today)
         missing = {d for d in expected if first <= d <= last} - set(dates)
         gaps.extend({"ticker": ticker, "missing_date": d} for d in sorted(missing))
     return pd.DataFrame(gaps, columns=["ticker", "missing_date"])
@@ -122,19 +118,28 @@ def shrinking_day(conn: Connection) -> pd.DataFrame:
     specs=[
         dg.AssetCheckSpec(name, asset=price_history, description=text_, blocking=name in BLOCKING)
         for name, text_ in CHECKS.items()
-    ]
+    ],
+    can_subset=True,
 )
-def price_history_checks(warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
-    """Evaluate every check of `price_history` against the whole table."""
+def price_history_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult]:
+    """Evaluate the selected checks of `price_history` against the whole table."""
+    selected = {key.name for key in context.selected_asset_check_keys}
     today = date.today()
     lag = get_settings().freshness_lag_days
     with warehouse.engine().connect() as conn:
-        yield _result("ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn))
-        yield _result("no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn))
-        yield _result(
-            "prices_fresh",
-            stale_securities(conn, today, lag),
-            lag_sessions=dg.MetadataValue.int(lag),
-        )
-        yield _result("no_calendar_gaps", calendar_gaps(conn, today))
-        yield _result("row_count_steady", shrinking_day(conn))
+        if "ohlc_consistent" in selected:
+            yield _result("ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn))
+        if "no_duplicate_bars" in selected:
+            yield _result("no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn))
+        if "prices_fresh" in selected:
+            yield _result(
+                "prices_fresh",
+                stale_securities(conn, today, lag),
+                lag_sessions=dg.MetadataValue.int(lag),
+            )
+        if "no_calendar_gaps" in selected:
+            yield _result("no_calendar_gaps", calendar_gaps(conn, today))
+        if "row_count_steady" in selected:
+            yield _result("row_count_steady", shrinking_day(conn))

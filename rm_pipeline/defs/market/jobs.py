@@ -1,8 +1,9 @@
-"""Jobs of the market domain, and the nightly schedule that loads the day just closed."""
+"""Jobs of the market domain: the securities master, the price load, and the price checks alone."""
 
 import dagster as dg
 
 from rm_pipeline.defs.market.assets import price_history, securities
+from rm_pipeline.defs.market.checks import price_history_checks
 
 refresh_securities = dg.define_asset_job(
     "refresh_securities",
@@ -13,17 +14,12 @@ refresh_securities = dg.define_asset_job(
 ingest_price_history = dg.define_asset_job(
     "ingest_price_history",
     selection=dg.AssetSelection.assets(price_history),
-    description="Load daily bars for a trading day, or a range of them as one run.",
+    description="Load daily bars for a trading day, or a range of them as one run; the price "
+    "checks run after the load.",
 )
 
-
-@dg.schedule(
-    job=ingest_price_history,
-    cron_schedule="30 18 * * 1-5",
-    execution_timezone="America/New_York",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+check_prices = dg.define_asset_job(
+    "check_prices",
+    selection=dg.AssetSelection.checks(price_history_checks),
+    description="Evaluate the price_history checks against the stored bars, without loading.",
 )
-def nightly_price_history(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """After the US close (18:30 New York, Monday to Friday): the day's partition."""
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=day, partition_key=day)

@@ -4,9 +4,10 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import text
 
-from rm_pipeline.defs.analytics.assets import FOLLOWS_ITS_INPUTS, security_market_stats
+from rm_pipeline.defs.analytics.assets import security_market_stats
+from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import securities
-from rm_pipeline.defs.metadata import preview
+from rm_pipeline.defs.metadata import OWNERS, preview, row_count, table_definition_metadata
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.holdings.manual import ManualCsvAdapter
 from rm_pipeline.holdings.sync import sync_broker
@@ -21,7 +22,14 @@ PORTFOLIO_PREVIEW = text(
 )
 
 
-@dg.asset(group_name="portfolios", kinds={"postgres"}, deps=[securities])
+@dg.asset(
+    group_name="portfolios",
+    kinds={"postgres"},
+    deps=[securities],
+    owners=OWNERS,
+    tags={"domain": "portfolios"},
+    metadata=table_definition_metadata("portfolio_holdings"),
+)
 def broker_holdings(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -31,6 +39,7 @@ def broker_holdings(
     adapter = ManualCsvAdapter(get_settings().holdings_dir)
     with warehouse.begin() as conn:
         result = sync_broker(conn, adapter)
+        rows = row_count(conn, "portfolio_holdings")
     for failure in result.failed:
         context.log.warning(f"portfolio {failure.portfolio_id} not synced: {failure.error}")
     failures = pd.DataFrame(
@@ -38,6 +47,7 @@ def broker_holdings(
     )
     return dg.MaterializeResult(
         metadata={
+            **rows,
             "portfolios_synced": dg.MetadataValue.int(len(result.synced)),
             "portfolios_failed": dg.MetadataValue.int(len(result.failed)),
             "rows_inserted": dg.MetadataValue.int(sum(s.inserted for s in result.synced)),
@@ -54,7 +64,10 @@ def broker_holdings(
     group_name="portfolios",
     kinds={"postgres"},
     deps=[security_market_stats, broker_holdings],
-    automation_condition=FOLLOWS_ITS_INPUTS,
+    automation_condition=FOLLOWS_NEW_PRICES,
+    owners=OWNERS,
+    tags={"domain": "portfolios"},
+    metadata=table_definition_metadata("portfolios"),
 )
 def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every holding's price, market value, cost basis and unrealized P&L (shorts negative), and
@@ -63,8 +76,10 @@ def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
         result = value_portfolios(conn)
     with warehouse.engine().connect() as conn:
         summary = pd.read_sql_query(PORTFOLIO_PREVIEW, conn)
+        rows = row_count(conn, "portfolios")
     return dg.MaterializeResult(
         metadata={
+            **rows,
             "holdings": dg.MetadataValue.int(result.holdings),
             "unpriced_holdings": dg.MetadataValue.int(result.unpriced_holdings),
             "portfolios": dg.MetadataValue.int(result.portfolios),

@@ -4,21 +4,32 @@ import dagster as dg
 import pandas as pd
 
 from rm_pipeline.app.analysis_store import analyze_pending
-from rm_pipeline.defs.analytics.assets import FOLLOWS_ITS_INPUTS, security_market_stats
+from rm_pipeline.defs.analytics.assets import security_market_stats
+from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import price_history
-from rm_pipeline.defs.metadata import preview
+from rm_pipeline.defs.metadata import OWNERS, preview, row_count, table_definition_metadata
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.warehouse.valuations import value_trade_positions
 
 
-@dg.asset(group_name="trades", kinds={"postgres"}, deps=[price_history])
+@dg.asset(
+    group_name="trades",
+    kinds={"postgres"},
+    deps=[price_history],
+    automation_condition=FOLLOWS_NEW_PRICES,
+    owners=OWNERS,
+    tags={"domain": "trades"},
+    metadata=table_definition_metadata("trades"),
+)
 def trade_analysis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Return estimates, risk level, recommendation and rationale of every draft or active trade
-    that was never analyzed or whose inputs changed since (trades written straight into the
-    database included)."""
+    that was never analyzed or whose inputs changed since: its own fields, its positions, or the
+    latest bars of its securities (trades written straight into the database included)."""
     summary = analyze_pending(warehouse.engine())
+    with warehouse.engine().connect() as conn:
+        rows = row_count(conn, "trades")
     for trade_id, reason in summary.invalid.items():
         context.log.warning(f"trade {trade_id} cannot be analyzed: {reason}")
     invalid = pd.DataFrame(
@@ -26,6 +37,7 @@ def trade_analysis(
     )
     return dg.MaterializeResult(
         metadata={
+            **rows,
             "pending": dg.MetadataValue.int(summary.pending),
             "analyzed": dg.MetadataValue.int(len(summary.analyzed)),
             "rows_updated": dg.MetadataValue.int(len(summary.analyzed)),
@@ -40,14 +52,19 @@ def trade_analysis(
     group_name="trades",
     kinds={"postgres"},
     deps=[security_market_stats],
-    automation_condition=FOLLOWS_ITS_INPUTS,
+    automation_condition=FOLLOWS_NEW_PRICES,
+    owners=OWNERS,
+    tags={"domain": "trades"},
+    metadata=table_definition_metadata("positions"),
 )
 def trade_position_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Current price, market value and unrealized P&L of the open positions of active trades."""
     with warehouse.begin() as conn:
         result = value_trade_positions(conn)
+        rows = row_count(conn, "positions")
     return dg.MaterializeResult(
         metadata={
+            **rows,
             "open_positions": dg.MetadataValue.int(result.positions),
             "rows_updated": dg.MetadataValue.int(result.updated),
         }

@@ -28,6 +28,8 @@ analyze_trades = dg.define_asset_job(
     job=analyze_trades,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every minute: requests one analysis run when draft or active trades are new or "
+    "changed since their last analysis (the same backlog is requested once).",
 )
 def trades_needing_analysis_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource

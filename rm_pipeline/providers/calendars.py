@@ -1,0 +1,23 @@
+"""Exchange sessions: which dates a security's exchange trades on (`exchange_calendars`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+
+import exchange_calendars as xcals
+
+from rm_pipeline.providers.markets import market_for
+
+
+@cache
+def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
+    """The calendar's sessions from start to end, both included, oldest first; built once per
+    (calendar, start, end) in a process."""
+    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=end.isoformat())
+    return tuple(schedule.sessions.date)
+
+
+def ticker_sessions(ticker: str, start: date, end: date) -> tuple[date, ...]:
+    """The sessions of the exchange `ticker` trades on, from start to end."""
+    return sessions(market_for(ticker).calendar, start, end)
