@@ -1,6 +1,8 @@
 """The project's one `Definitions`, loaded by `workspace.yaml`, `dagster dev` and the CLI."""
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -25,27 +27,33 @@ with warnings.catch_warnings():
         )
     )
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=dg.load_asset_checks_from_modules([market_checks]),
-    jobs=[
-        market_jobs.refresh_securities,
-        market_jobs.ingest_price_history,
-        market_jobs.check_prices,
-        portfolio_schedules.sync_holdings,
-        jobs.refresh_analytics,
-        trade_sensors.analyze_trades,
-    ],
-    schedules=[
-        market_schedules.nightly_price_history,
-        market_schedules.evening_price_checks,
-        portfolio_schedules.daily_holdings_sync,
-    ],
-    sensors=[
-        trade_sensors.trades_needing_analysis_sensor,
-        automation.follow_new_prices,
-        alerting.alert_on_failed_runs,
-    ],
-    resources=default_resources(),
-    executor=dg.multiprocess_executor,
-)
+
+def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor, with these resources (tests swap them)."""
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=dg.load_asset_checks_from_modules([market_checks]),
+        jobs=[
+            market_jobs.refresh_securities,
+            market_jobs.ingest_price_history,
+            market_jobs.check_prices,
+            portfolio_schedules.sync_holdings,
+            jobs.refresh_analytics,
+            trade_sensors.analyze_trades,
+        ],
+        schedules=[
+            market_schedules.nightly_price_history,
+            market_schedules.evening_price_checks,
+            portfolio_schedules.daily_holdings_sync,
+        ],
+        sensors=[
+            trade_sensors.trades_needing_analysis_sensor,
+            automation.follow_new_prices,
+            alerting.alert_on_failed_runs,
+        ],
+        resources=resources,
+        executor=dg.multiprocess_executor,
+    )
+
+
+defs = build_definitions(default_resources())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
 import exchange_calendars as xcals
@@ -14,8 +14,12 @@ from rm_pipeline.providers.markets import market_for
 def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
     """The calendar's sessions from start to end, both included, oldest first; built once per
     (calendar, start, end) in a process."""
-    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=end.isoformat())
-    return tuple(schedule.sessions.date)
+    if end < start:
+        return ()
+    # exchange_calendars wants end after start; a one-day span asks for two and keeps one.
+    span_end = max(end, start + timedelta(days=1))
+    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=span_end.isoformat())
+    return tuple(day for day in schedule.sessions.date if day <= end)
 
 
 def ticker_sessions(ticker: str, start: date, end: date) -> tuple[date, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -19,6 +19,7 @@ from rm_pipeline.providers.base import (
     TickerStatus,
 )
 from rm_pipeline.providers.synthetic import SyntheticProvider
+from rm_pipeline_tests.defs.webhook import Webhook, local_webhook
 
 
 class ProviderDouble(MarketDataResource):
@@ -101,3 +102,10 @@ def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[st
         for e in result.get_asset_materialization_events()
         if e.materialization is not None and e.asset_key.to_user_string() == asset
     }
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A local webhook receiving the alerts."""
+    with local_webhook() as hook:
+        yield hook

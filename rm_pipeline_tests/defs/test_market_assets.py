@@ -14,6 +14,7 @@ from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
+from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline_tests.defs.conftest import (
     FailingTicker,
     Materialize,
@@ -216,3 +217,56 @@ def test_files_provider_feeds_the_same_assets(
         ("Apple Inc.", date(2025, 3, 3), 101.0, "files"),
         ("Apple Inc.", date(2025, 3, 4), 102.5, "files"),
     ]
+
+
+def test_one_check_runs_alone_without_loading(db: Engine, materialize: Materialize) -> None:
+    materialize([securities])
+    materialize([price_history], tags=range_tags(*WEEK))
+    with db.begin() as conn:
+        conn.execute(text("UPDATE price_history SET volume = -1 WHERE date = '2025-03-04'"))
+    only = dg.AssetCheckKey(dg.AssetKey("price_history"), "no_duplicate_bars")
+    result = materialize(
+        [price_history, price_history_checks], selection=dg.AssetSelection.checks(only)
+    )
+    assert result.get_asset_materialization_events() == []
+    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [
+        ("no_duplicate_bars", True)
+    ]
+
+
+def test_the_nightly_run_starts_at_the_first_session_still_missing(
+    db: Engine, materialize: Materialize
+) -> None:
+    from rm_pipeline.defs.market.schedules import nightly_price_history
+    from rm_pipeline.defs.resources import WarehouseResource
+
+    friday_evening = SyntheticProvider(seed=7, today=lambda: date(2025, 3, 7))
+    materialize([securities], provider=friday_evening)
+    materialize(
+        [price_history], provider=friday_evening, tags=range_tags("2025-02-24", "2025-03-07")
+    )
+
+    def request_for(evening: str) -> dict[str, str]:
+        context = dg.build_schedule_context(
+            scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
+            resources={"warehouse": WarehouseResource()},
+        )
+        return dict(nightly_price_history.evaluate_tick(context).run_requests[0].tags)
+
+    # Friday's load ran before the weekend existed: Monday's run goes back to Friday's partition,
+    # which holds the 24/7 markets' weekend.
+    monday = request_for("2025-03-10")
+    assert (
+        monday["dagster/asset_partition_range_start"],
+        monday["dagster/asset_partition_range_end"],
+    ) == ("2025-03-07", "2025-03-10")
+    with db.begin() as conn:  # one ticker's Wednesday is lost
+        conn.execute(
+            text(
+                "DELETE FROM price_history WHERE date = '2025-03-05' AND security_id = "
+                "(SELECT id FROM securities WHERE ticker = 'MSFT')"
+            )
+        )
+    assert request_for("2025-03-07")["dagster/asset_partition_range_start"] == "2025-03-05"
+    # Beyond RM_CATCHUP_SESSIONS (5) sessions back, nothing is fetched again.
+    assert request_for("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"

@@ -27,10 +27,14 @@ class ScriptedProvider:
         self.tickers = list(tickers)
         self.split = False
         self.overflow_ticker: str | None = None
+        self.refetch_fails = False
         self.calls: list[tuple[tuple[str, ...], date, date]] = []
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         self.calls.append((tuple(tickers), start, end))
+        if self.refetch_fails and len(self.calls) > 1 and start < self.calls[0][1]:
+            error = [TickerOutcome(t, TickerStatus.RATE_LIMITED, "HTTP 429") for t in tickers]
+            return ProviderResult(self.daily_bars_frame([], []), error)
         days = DAYS[(pd.Timestamp(start) <= DAYS) & (pd.Timestamp(end) >= DAYS)]
         rows = []
         for ticker in tickers:
@@ -39,10 +43,16 @@ class ScriptedProvider:
                 if ticker == self.overflow_ticker:
                     close = 1e16  # beyond NUMERIC(20, 6): the database refuses it
                 rows.append((ticker, day, close, close + 1, close - 1, close, close, 1_000))
+        frame = self.daily_bars_frame(rows, tickers)
+        return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
+
+    @staticmethod
+    def daily_bars_frame(rows: list[tuple[object, ...]], tickers: Sequence[str]) -> pd.DataFrame:
         frame = pd.DataFrame(
             rows, columns=["ticker", "date", "open", "high", "low", "close", "adj_close", "volume"]
         )
-        return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
 
     def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         in_range = pd.Timestamp(start) <= SPLIT_DAY <= pd.Timestamp(end)
@@ -124,3 +134,43 @@ def test_a_database_error_in_a_batch_leaves_that_batch_unwritten(
     assert {ticker: closes(db, ticker) for ticker in tickers} == before
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM corporate_actions")).scalar_one() == 0
+
+
+def test_a_failed_split_refetch_keeps_the_stored_history_and_retries_next_time(
+    db: Engine, tickers: list[str]
+) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10)
+    before = {ticker: closes(db, ticker) for ticker in tickers}
+
+    provider.split, provider.refetch_fails = True, True
+    provider.calls.clear()
+    report = ingest_prices(db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10)
+    assert report.refetched == []
+    assert sorted(o.ticker for o in report.failed) == tickers
+    assert all("stored history kept" in o.reason and "HTTP 429" in o.reason for o in report.failed)
+    assert {
+        ticker: closes(db, ticker) for ticker in tickers
+    } == before  # nothing lost, no new scale
+    with db.connect() as conn:  # the split is not stored, so the next load sees it as new
+        assert conn.execute(text("SELECT count(*) FROM corporate_actions")).scalar_one() == 0
+
+    provider.refetch_fails = False
+    retried = ingest_prices(db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10)
+    assert sorted(retried.refetched) == tickers and retried.failed == []
+    assert set(closes(db, "AAA").values()) == {50.0, 100.0} and len(closes(db, "AAA")) == 10
+
+
+def test_counts_are_kept_per_date(db: Engine, tickers: list[str]) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 5), batch_size=2)
+    report = ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=2)
+    groups = {day: (c.inserted, c.updated, c.unchanged) for day, c in report.prices.groups.items()}
+    assert groups == {
+        date(2025, 3, 3): (0, 0, 3),
+        date(2025, 3, 4): (0, 0, 3),
+        date(2025, 3, 5): (0, 0, 3),
+        date(2025, 3, 6): (3, 0, 0),
+        date(2025, 3, 7): (3, 0, 0),
+    }
+    assert (report.prices.inserted, report.prices.unchanged) == (6, 9)

@@ -127,11 +127,7 @@ def price_history(
         f"{len(report.failed)} failed tickers"
     )
     if report.failed:
-        alerts.send(
-            f"price_history {start} to {end}: {len(report.failed)} of {report.tickers} tickers "
-            "failed: " + "; ".join(f"{o.ticker} ({o.status}: {o.reason})" for o in report.failed),
-            context.log,
-        )
+        alerts.send(failed_tickers_message(start, end, report), context.log)
     return dg.MaterializeResult(
         metadata={
             **failures_metadata(report.failed),
@@ -139,6 +135,22 @@ def price_history(
             "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
             "securities": dg.MetadataValue.int(report.tickers),
         }
+    )
+
+
+ALERT_TICKERS = 10
+"""Tickers named in a failed-tickers alert; the rest are counted (all are in the metadata)."""
+
+
+def failed_tickers_message(start: date, end: date, report: PriceLoadReport) -> str:
+    """One line for a person: how many tickers failed, which, and the first reason."""
+    named = ", ".join(o.ticker for o in report.failed[:ALERT_TICKERS])
+    more = len(report.failed) - ALERT_TICKERS
+    return (
+        f"price_history {start} to {end}: {len(report.failed)} of {report.tickers} tickers "
+        f"failed: {named}{f' and {more} more' if more > 0 else ''} "
+        f"(first: {report.failed[0].status}: {report.failed[0].reason}); the next nightly load "
+        "retries them"
     )
 
 

@@ -1,0 +1,41 @@
+"""`rm-pipeline backfill` refuses what it cannot load with one line saying what to do."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from rm_pipeline.cli import cli
+from rm_pipeline.settings import get_settings
+
+
+@pytest.fixture
+def history_from_2010(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RM_HISTORY_START", "2010-01-04")
+    get_settings.cache_clear()
+
+
+def test_a_range_before_the_history_start_says_which_setting_to_change(
+    history_from_2010: None,
+) -> None:
+    result = CliRunner().invoke(cli, ["backfill", "--start", "1995-01-02", "--end", "2005-12-30"])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "before the history start 2010-01-04" in result.output
+    assert "RM_HISTORY_START=1995-01-02" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--start", "2020-01-10", "--end", "2020-01-03"], "is after --end"),
+        (["--start", "2020-01-10", "--end", "2999-01-01"], "is in the future"),
+        (["--start", "10/01/2020"], "does not match the format"),
+    ],
+)
+def test_impossible_ranges_are_refused(
+    history_from_2010: None, arguments: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["backfill", *arguments])
+    get_settings.cache_clear()
+    assert result.exit_code == 2 and message in result.output
