@@ -270,3 +270,18 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
     assert request_for("2025-03-07")["dagster/asset_partition_range_start"] == "2025-03-05"
     # Beyond RM_CATCHUP_SESSIONS (5) sessions back, nothing is fetched again.
     assert request_for("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
+
+
+def test_a_range_runs_summary_counts_each_row_once(db: Engine, materialize: Materialize) -> None:
+    from rm_pipeline.pipeline import JobSummary, add_materialization, changed_rows
+
+    materialize([securities])
+    result = materialize([price_history], tags=range_tags(*WEEK))
+    summary = JobSummary(job="ingest_price_history", success=True, run_id=result.run_id)
+    for event in result.get_asset_materialization_events():
+        assert event.materialization is not None
+        add_materialization(summary, event.materialization)
+    bars = count(db, "SELECT count(*) FROM price_history")
+    actions = count(db, "SELECT count(*) FROM corporate_actions")
+    assert summary.partitions["price_history"] == 5 and actions > 0
+    assert changed_rows([summary]) == bars + actions
