@@ -26,6 +26,18 @@ def table_definition_metadata(table_name: str) -> dict[str, Any]:
     }
 
 
+def warehouse_asset(domain: str, table_name: str) -> dict[str, Any]:
+    """The `@dg.asset` arguments every warehouse asset shares: its group and domain tag, owners,
+    the `postgres` kind and the table it writes."""
+    return {
+        "group_name": domain,
+        "kinds": {"postgres"},
+        "owners": OWNERS,
+        "tags": {"domain": domain},
+        "metadata": table_definition_metadata(table_name),
+    }
+
+
 def column_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[

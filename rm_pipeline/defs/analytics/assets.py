@@ -9,11 +9,10 @@ from sqlalchemy import text
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.metadata import (
-    OWNERS,
     failures_metadata,
     preview,
     row_count,
-    table_definition_metadata,
+    warehouse_asset,
 )
 from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from rm_pipeline.warehouse.fundamentals import apply_fundamentals
@@ -39,13 +38,9 @@ def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
 
 
 @dg.asset(
-    group_name="analytics",
-    kinds={"postgres"},
+    **warehouse_asset("analytics", "securities"),
     deps=[price_history],
     automation_condition=FOLLOWS_NEW_PRICES,
-    owners=OWNERS,
-    tags={"domain": "analytics"},
-    metadata=table_definition_metadata("securities"),
 )
 def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The cached market data on `securities`, from `price_history` in one SQL statement: current
@@ -63,13 +58,9 @@ def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name="analytics",
-    kinds={"postgres"},
+    **warehouse_asset("analytics", "securities"),
     deps=[securities, security_market_stats],
     automation_condition=FOLLOWS_NEW_PRICES,
-    owners=OWNERS,
-    tags={"domain": "analytics"},
-    metadata=table_definition_metadata("securities"),
 )
 def fundamentals(
     context: dg.AssetExecutionContext,

@@ -12,12 +12,11 @@ from sqlalchemy import Connection, text
 
 from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.defs.metadata import (
-    OWNERS,
     failures_metadata,
     load_metadata,
     preview,
     row_count,
-    table_definition_metadata,
+    warehouse_asset,
 )
 from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
 from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
@@ -39,12 +38,8 @@ PROVIDER_RETRIES = dg.RetryPolicy(
 
 
 @dg.asset(
-    group_name="market",
-    kinds={"postgres"},
+    **warehouse_asset("market", "securities"),
     retry_policy=PROVIDER_RETRIES,
-    owners=OWNERS,
-    tags={"domain": "market"},
-    metadata=table_definition_metadata("securities"),
 )
 def securities(
     context: dg.AssetExecutionContext,
@@ -79,16 +74,12 @@ def securities(
 
 
 @dg.asset(
-    group_name="market",
-    kinds={"postgres"},
+    **warehouse_asset("market", "price_history"),
     deps=[securities],
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=PROVIDER_RETRIES,
     pool=PRICE_LOADS_POOL,
-    owners=OWNERS,
-    tags={"domain": "market"},
-    metadata=table_definition_metadata("price_history"),
 )
 def price_history(
     context: dg.AssetExecutionContext,

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import securities
-from rm_pipeline.defs.metadata import OWNERS, preview, row_count, table_definition_metadata
+from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.holdings.manual import ManualCsvAdapter
 from rm_pipeline.holdings.sync import sync_broker
@@ -23,12 +23,8 @@ PORTFOLIO_PREVIEW = text(
 
 
 @dg.asset(
-    group_name="portfolios",
-    kinds={"postgres"},
+    **warehouse_asset("portfolios", "portfolio_holdings"),
     deps=[securities],
-    owners=OWNERS,
-    tags={"domain": "portfolios"},
-    metadata=table_definition_metadata("portfolio_holdings"),
 )
 def broker_holdings(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -61,13 +57,9 @@ def broker_holdings(
 
 
 @dg.asset(
-    group_name="portfolios",
-    kinds={"postgres"},
+    **warehouse_asset("portfolios", "portfolios"),
     deps=[security_market_stats, broker_holdings],
     automation_condition=FOLLOWS_NEW_PRICES,
-    owners=OWNERS,
-    tags={"domain": "portfolios"},
-    metadata=table_definition_metadata("portfolios"),
 )
 def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every holding's price, market value, cost basis and unrealized P&L (shorts negative), and

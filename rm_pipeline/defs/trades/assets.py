@@ -7,19 +7,15 @@ from rm_pipeline.app.analysis_store import analyze_pending
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import price_history
-from rm_pipeline.defs.metadata import OWNERS, preview, row_count, table_definition_metadata
+from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.warehouse.valuations import value_trade_positions
 
 
 @dg.asset(
-    group_name="trades",
-    kinds={"postgres"},
+    **warehouse_asset("trades", "trades"),
     deps=[price_history],
     automation_condition=FOLLOWS_NEW_PRICES,
-    owners=OWNERS,
-    tags={"domain": "trades"},
-    metadata=table_definition_metadata("trades"),
 )
 def trade_analysis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -49,13 +45,9 @@ def trade_analysis(
 
 
 @dg.asset(
-    group_name="trades",
-    kinds={"postgres"},
+    **warehouse_asset("trades", "positions"),
     deps=[security_market_stats],
     automation_condition=FOLLOWS_NEW_PRICES,
-    owners=OWNERS,
-    tags={"domain": "trades"},
-    metadata=table_definition_metadata("positions"),
 )
 def trade_position_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Current price, market value and unrealized P&L of the open positions of active trades."""
