@@ -9,6 +9,9 @@ import exchange_calendars as xcals
 
 from rm_pipeline.providers.markets import market_for
 
+ALWAYS_OPEN = "24/7"
+"""The calendar of markets that trade every day (crypto)."""
+
 
 @cache
 def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:

@@ -128,6 +128,8 @@ class RejectedFrame(_Frame):
     ticker: Series[str] = pa.Field(nullable=False)
     date: Series[pd.Timestamp] = pa.Field(nullable=True)
     reason: Series[str] = pa.Field(nullable=False)
+    raw: Series[str] = pa.Field(nullable=True)
+    """The row's values as the source sent them, as JSON text."""
 
 
 FrameModel = type[_Frame]

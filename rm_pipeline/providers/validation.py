@@ -7,6 +7,7 @@ models, and fill in each ticker's row count.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.calendars import ALWAYS_OPEN, ticker_sessions
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
     DailyBarFrame,
@@ -23,7 +25,9 @@ from rm_pipeline.providers.frames import (
     RejectedFrame,
     columns,
     conform,
+    empty_frame,
 )
+from rm_pipeline.providers.markets import market_for
 from rm_pipeline.providers.tickers import split_valid
 
 PRICE_TOLERANCE = 1e-6
@@ -31,24 +35,34 @@ PRICE_TOLERANCE = 1e-6
 or close within the slack is clamped into [low, high], so stored bars are exactly consistent."""
 
 _PRICES = ["open", "high", "low", "close", "adj_close"]
+MAX_PRICE = 1e14
+"""Prices are NUMERIC(20, 6): at most 14 digits before the point."""
+MAX_VOLUME = 9.2e18
+"""Volumes are BIGINT (at most 9,223,372,036,854,775,807); floats are compared a little below."""
 
 
 class RejectReason(StrEnum):
     """Why a row was set aside; a row gets the first reason that applies, in this order."""
 
+    UNPARSEABLE = "unparseable"
     FUTURE_DATE = "future_date"
+    NOT_A_SESSION = "not_a_session"
     MISSING_CLOSE = "missing_close"
     NON_POSITIVE_CLOSE = "non_positive_close"
     MISSING_PRICE = "missing_price"
     NON_POSITIVE_PRICE = "non_positive_price"
+    PRICE_TOO_LARGE = "price_too_large"
     HIGH_BELOW_LOW = "high_below_low"
     OPEN_OUTSIDE_RANGE = "open_outside_range"
     CLOSE_OUTSIDE_RANGE = "close_outside_range"
     MISSING_VOLUME = "missing_volume"
     NEGATIVE_VOLUME = "negative_volume"
+    VOLUME_TOO_LARGE = "volume_too_large"
+    FRACTIONAL_VOLUME = "fractional_volume"
     MISSING_VALUE = "missing_value"
     NON_POSITIVE_VALUE = "non_positive_value"
     DUPLICATE = "duplicate"
+    UNEXPLAINED_JUMP = "unexplained_jump"
 
 
 Rule = tuple[RejectReason, Callable[[pd.DataFrame], pd.Series]]
@@ -60,18 +74,39 @@ def _outside_range(frame: pd.DataFrame, name: str) -> pd.Series:
     return (frame[name] < low) | (frame[name] > high)
 
 
+def _not_a_session(frame: pd.DataFrame) -> pd.Series:
+    """Dates that are not sessions of the ticker's exchange (24/7 markets have no such dates):
+    Yahoo's flat, zero-volume placeholders on holidays, for one."""
+    outside = pd.Series(False, index=frame.index)
+    dated = frame[frame["date"].notna()]
+    for ticker, dates in dated.groupby("ticker")["date"]:
+        if market_for(str(ticker)).calendar == ALWAYS_OPEN:
+            continue
+        days = dates.dt.date
+        sessions = set(ticker_sessions(str(ticker), min(days), max(days)))
+        outside[dates.index] = ~days.isin(sessions)
+    return outside
+
+
 def _bar_rules(today: date) -> list[Rule]:
     return [
         (RejectReason.FUTURE_DATE, lambda f: f["date"] > pd.Timestamp(today)),
+        (RejectReason.NOT_A_SESSION, _not_a_session),
         (RejectReason.MISSING_CLOSE, lambda f: f["close"].isna()),
         (RejectReason.NON_POSITIVE_CLOSE, lambda f: f["close"] <= 0),
         (RejectReason.MISSING_PRICE, lambda f: f[_PRICES].isna().any(axis=1)),
         (RejectReason.NON_POSITIVE_PRICE, lambda f: (f[_PRICES] <= 0).any(axis=1)),
+        (RejectReason.PRICE_TOO_LARGE, lambda f: (f[_PRICES] >= MAX_PRICE).any(axis=1)),
         (RejectReason.HIGH_BELOW_LOW, lambda f: f["high"] < f["low"]),
         (RejectReason.OPEN_OUTSIDE_RANGE, lambda f: _outside_range(f, "open")),
         (RejectReason.CLOSE_OUTSIDE_RANGE, lambda f: _outside_range(f, "close")),
         (RejectReason.MISSING_VOLUME, lambda f: f["volume"].isna()),
         (RejectReason.NEGATIVE_VOLUME, lambda f: f["volume"] < 0),
+        (RejectReason.VOLUME_TOO_LARGE, lambda f: f["volume"] >= MAX_VOLUME),
+        (
+            RejectReason.FRACTIONAL_VOLUME,
+            lambda f: (f["volume"] - f["volume"].round()).abs() > 1e-6,
+        ),
     ]
 
 
@@ -93,9 +128,10 @@ def _numeric(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
 
 
 def _set_aside(
-    frame: pd.DataFrame, rules: Sequence[Rule], key: list[str]
+    frame: pd.DataFrame, raw: pd.DataFrame, rules: Sequence[Rule], key: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the rules in order, then mark repeats of `key` among the surviving rows."""
+    """Apply the rules in order, then mark repeats of `key` among the surviving rows. `raw` is
+    the frame as the source sent it (same index), kept with each rejected row."""
     reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
     for reason, rule in rules:
         hit = rule(frame).fillna(False).astype(bool) & reasons.isna()
@@ -104,19 +140,41 @@ def _set_aside(
     repeated = frame[survivors].duplicated(key, keep="first")
     reasons[repeated[repeated].index] = RejectReason.DUPLICATE.value
     bad = reasons.notna()
-    rejected = frame.loc[bad, ["ticker", "date"]].assign(reason=reasons[bad])
+    rejected = frame.loc[bad, ["ticker", "date"]].assign(
+        reason=reasons[bad], raw=raw_values(raw.loc[bad])
+    )
     return frame[~bad], conform(RejectedFrame, rejected)
+
+
+def raw_values(frame: pd.DataFrame) -> list[str]:
+    """Each row's values as the source sent them, as JSON text (for the quarantine)."""
+    return [
+        json.dumps({k: _plain(v) for k, v in row.items() if k != "ticker"})
+        for row in frame.to_dict("records")
+    ]
+
+
+def _plain(value: object) -> object:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None if value is None or np.isnan(value) else str(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date().isoformat()
+    if isinstance(value, (np.integer, np.floating)):
+        return _plain(value.item())
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
 def validate_bars(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw daily bars into a validated DailyBarFrame and a RejectedFrame.
 
-    Rejected: missing or non-positive prices, high below low, open or close outside the
-    high-low range, missing or negative volume, dates after `today`, and repeats of a ticker
-    and date (the first good row is kept).
+    Rejected: dates after `today` or that are not sessions of the ticker's exchange, missing or
+    non-positive prices, prices or volumes the warehouse columns cannot hold, high below low,
+    open or close outside the high-low range, missing, negative or fractional volume, and
+    repeats of a ticker and date (the first good row is kept).
     """
-    frame = _numeric(raw[columns(DailyBarFrame)], [*_PRICES, "volume"])
-    good, rejected = _set_aside(frame, _bar_rules(today), ["ticker", "date"])
+    source = raw[columns(DailyBarFrame)].reset_index(drop=True)
+    frame = _numeric(source, [*_PRICES, "volume"])
+    good, rejected = _set_aside(frame, source, _bar_rules(today), ["ticker", "date"])
     good = good.assign(
         open=good["open"].clip(good["low"], good["high"]),
         close=good["close"].clip(good["low"], good["high"]),
@@ -127,8 +185,9 @@ def validate_bars(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.Data
 
 def validate_actions(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw corporate actions into a validated CorporateActionFrame and a RejectedFrame."""
-    frame = _numeric(raw[columns(CorporateActionFrame)], ["value"])
-    good, rejected = _set_aside(frame, _action_rules(today), ["ticker", "date", "action"])
+    source = raw[columns(CorporateActionFrame)].reset_index(drop=True)
+    frame = _numeric(source, ["value"])
+    good, rejected = _set_aside(frame, source, _action_rules(today), ["ticker", "date", "action"])
     return conform(CorporateActionFrame, good), rejected
 
 
@@ -202,5 +261,5 @@ def frame_result(
 ) -> ProviderResult:
     """Validate a one-row-per-ticker frame (securities, fundamentals) and settle the outcomes."""
     good = conform(model, raw[columns(model)])
-    rejected = conform(RejectedFrame, pd.DataFrame(columns=columns(RejectedFrame)))
+    rejected = empty_frame(RejectedFrame)
     return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.NO_DATA), rejected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -40,15 +41,41 @@ def bars(*changes: dict[str, object]) -> pd.DataFrame:
         ({"volume": None}, RejectReason.MISSING_VOLUME),
         ({"volume": -5}, RejectReason.NEGATIVE_VOLUME),
         ({"date": pd.Timestamp(2024, 6, 29)}, RejectReason.FUTURE_DATE),
+        ({"date": pd.Timestamp(2024, 6, 8)}, RejectReason.NOT_A_SESSION),  # a Saturday
+        ({"date": pd.Timestamp(2024, 6, 19)}, RejectReason.NOT_A_SESSION),  # Juneteenth
+        ({"high": 1e15, "close": 1e15 - 1}, RejectReason.PRICE_TOO_LARGE),
+        ({"volume": 1e20}, RejectReason.VOLUME_TOO_LARGE),
+        ({"volume": 1.5}, RejectReason.FRACTIONAL_VOLUME),
     ],
 )
 def test_each_bad_row_is_set_aside_with_its_reason(change: dict[str, object], reason: str) -> None:
     good, rejected = validate_bars(bars({}, change), TODAY)
 
     assert good["date"].tolist() == [pd.Timestamp(2024, 6, 3)]
-    assert rejected.to_dict("records") == [
+    assert rejected.drop(columns="raw").to_dict("records") == [
         {"ticker": "AAA", "date": change.get("date", pd.Timestamp(2024, 6, 4)), "reason": reason}
     ]
+    raw = json.loads(rejected["raw"].iloc[0])
+    assert set(raw) == {"date", "open", "high", "low", "close", "adj_close", "volume"}
+
+
+def test_a_rejected_row_keeps_the_values_the_source_sent() -> None:
+    frame = bars({}, {})
+    frame["open"] = frame["open"].astype(object)
+    frame.loc[1, "open"] = "abc"
+    good, rejected = validate_bars(frame, TODAY)
+    assert len(good) == 1
+    assert json.loads(rejected["raw"].iloc[0]) == {
+        "date": "2024-06-04", "open": "abc", "high": 11.0, "low": 9.0, "close": 10.5,
+        "adj_close": 10.4, "volume": 100,
+    }  # fmt: skip
+
+
+def test_24_7_markets_trade_every_day() -> None:
+    good, rejected = validate_bars(
+        bars({"date": pd.Timestamp(2024, 6, 8)}).assign(ticker="BTC-USD"), TODAY
+    )
+    assert rejected.empty and len(good) == 1
 
 
 def test_a_repeated_date_keeps_the_first_good_row() -> None:
