@@ -10,16 +10,20 @@ Layout (docs/PROVIDERS.md has examples):
   required);
 * optional `actions.csv` with ticker, date, action (split or dividend), value.
 
-Input that cannot be parsed raises FilesInputError naming the file, line and field; rows that
-parse but make no sense go through the common validation and are rejected, not raised.
+A failure costs only what failed. A price file that cannot be read at all (empty, binary, wrong
+columns) fails its own ticker, `invalid` with the file named; a cell that cannot be parsed (`abc`
+for a price, `2025-02-30` for a date) rejects its own row, `unparseable`, with the file, line and
+field; rows that parse but make no sense go through the common validation and are rejected too.
+`securities.csv` and `actions.csv` describe every ticker, so they are read strictly: an error in
+them raises FilesInputError naming the file, line and field.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Final, NoReturn
@@ -35,6 +39,7 @@ from rm_pipeline.providers.frames import (
     DailyBarFrame,
     FrameModel,
     FundamentalsFrame,
+    RejectedFrame,
     SecurityFrame,
     columns,
     concat_frames,
@@ -43,9 +48,11 @@ from rm_pipeline.providers.markets import guessed_security
 from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
 from rm_pipeline.providers.tickers import InvalidTickerError, normalize_ticker
 from rm_pipeline.providers.validation import (
+    RejectReason,
     actions_result,
     bars_result,
     frame_result,
+    raw_values,
     start_outcomes,
     validate_bars,
 )
@@ -96,11 +103,14 @@ def _key(header: object) -> str:
 
 @dataclass(frozen=True)
 class _Table:
-    """A file's rows with normalized column names, and where each row came from."""
+    """A file's rows with normalized column names, and where each row came from. A lenient table
+    records unparseable cells in `problems` (row position to a description) instead of raising."""
 
     path: Path
     frame: pd.DataFrame
     where: list[str]
+    lenient: bool = False
+    problems: dict[int, str] = field(default_factory=dict)
 
     def fail(self, position: int, field: str, message: str) -> NoReturn:
         raise FilesInputError(self.path, message, self.where[position], field)
@@ -151,9 +161,16 @@ class _Table:
         return parsed.astype("datetime64[ns]")
 
     def _raise_first(self, bad: pd.Series, name: str, values: pd.Series, why: str) -> None:
-        if bad.any():
-            position = int(np.argmax(bad.to_numpy()))
-            self.fail(position, name, f"{why}: {values.iloc[position]!r}")
+        if not bad.any():
+            return
+        if self.lenient:
+            for position in np.flatnonzero(bad.to_numpy()):
+                where = f"{self.path.name}, {self.where[position]}, field {name!r}"
+                detail = f"{where}: {why}: {values.iloc[position]!r}"
+                self.problems.setdefault(int(position), detail)
+            return
+        position = int(np.argmax(bad.to_numpy()))
+        self.fail(position, name, f"{why}: {values.iloc[position]!r}")
 
 
 def _normalize_headers(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -207,14 +224,19 @@ def _read(path: Path) -> _Table:
 
 @dataclass(frozen=True)
 class _PriceFile:
-    """One ticker's parsed file: raw bars (not yet validated) and the actions it carries."""
+    """One ticker's parsed file: raw bars (not yet validated), the actions it carries, the rows
+    whose cells could not be parsed, and whether it reports dividends at all."""
 
     bars: pd.DataFrame
     actions: pd.DataFrame
+    unparseable: pd.DataFrame
+    reports_dividends: bool
 
 
 def _parse_prices(ticker: str, path: Path) -> _PriceFile:
-    table = _read(path)
+    table = replace(_read(path), lenient=True)
+    if table.frame.empty:
+        raise FilesInputError(path, "no rows under the header")
     table.require("date", "open", "high", "low", "close")
     dates = table.dates("date")
     close = table.numbers("close")
@@ -238,7 +260,23 @@ def _parse_prices(ticker: str, path: Path) -> _PriceFile:
         if c in names
     ]
     actions = [a[a["value"].fillna(0) != 0] for a in actions]
-    return _PriceFile(bars, concat_frames(actions, CorporateActionFrame))
+    bad = sorted(table.problems)
+    unparseable = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": bars["date"].iloc[bad],
+            "reason": [f"{RejectReason.UNPARSEABLE}: {table.problems[i]}" for i in bad],
+            "raw": raw_values(table.frame.iloc[bad].astype(object)),
+        },
+        columns=columns(RejectedFrame),
+    )
+    good = ~bars.index.isin(bad)
+    return _PriceFile(
+        bars[good],
+        concat_frames([a[good[a.index]] for a in actions], CorporateActionFrame),
+        unparseable,
+        reports_dividends="dividends" in names,
+    )
 
 
 def _parse_securities(path: Path) -> pd.DataFrame:
@@ -297,8 +335,10 @@ class FilesProvider:
         self._today = today
 
     def price_files(self) -> dict[str, Path]:
-        """The ticker each price file holds, by normalized file stem."""
+        """The ticker each price file holds, by normalized file stem; a ticker with two files is
+        left out (its outcome says why)."""
         found: dict[str, Path] = {}
+        self._conflicts: dict[str, str] = {}
         for path in sorted(self.directory.iterdir()):
             if path.suffix.lower() not in PRICE_SUFFIXES or path.name in (
                 SECURITIES_FILE,
@@ -310,12 +350,35 @@ class FilesProvider:
             except InvalidTickerError as err:
                 log.warning("ignoring %s: %s", path, err)
                 continue
-            if ticker in found:
-                raise FilesInputError(
-                    path, f"a second file for {ticker} (also {found[ticker].name})"
-                )
+            if ticker in found or ticker in self._conflicts:
+                self._conflicts[ticker] = f"{path}: a second file for {ticker}"
+                continue
             found[ticker] = path
+        for ticker in self._conflicts:
+            found.pop(ticker, None)
         return found
+
+    def _parse_each(
+        self, tickers: Sequence[str]
+    ) -> tuple[dict[str, _PriceFile], list[TickerOutcome]]:
+        """Each ticker's parsed file, and an outcome for every ticker that has none: no file, two
+        files, or a file that cannot be read (`invalid`: retrying will not help)."""
+        files = self.price_files()
+        parsed, outcomes = {}, []
+        for ticker in tickers:
+            if ticker in self._conflicts:
+                outcomes.append(
+                    TickerOutcome(ticker, TickerStatus.INVALID, self._conflicts[ticker])
+                )
+            elif ticker not in files:
+                outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, "no file for it"))
+            else:
+                try:
+                    parsed[ticker] = _parse_prices(ticker, files[ticker])
+                except FilesInputError as err:
+                    log.warning("%s: %s", ticker, err)
+                    outcomes.append(TickerOutcome(ticker, TickerStatus.INVALID, str(err)))
+        return parsed, outcomes
 
     def _optional(
         self, name: str, parse: Callable[[Path], pd.DataFrame], model: FrameModel
@@ -328,59 +391,65 @@ class FilesProvider:
         its symbol. None means every ticker in securities.csv or with a price file."""
         listed = self._optional(SECURITIES_FILE, _parse_securities, SecurityFrame)
         files = self.price_files()
-        known = list(dict.fromkeys([*listed["ticker"], *files]))
+        known = list(dict.fromkeys([*listed["ticker"], *files, *self._conflicts]))
         valid, invalid = start_outcomes(known if tickers is None else tickers)
         by_ticker = {row["ticker"]: row for row in listed.to_dict("records")}
-        rows, outcomes = [], []
-        for ticker in valid:
-            if ticker in by_ticker:
+        parsed, outcomes = self._parse_each(valid)
+        rows = []
+        for ticker, price_file in parsed.items():
+            if validate_bars(price_file.bars, self._today())[0].empty:
+                why = "no readable bar in its file"
+                outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, why))
+            elif ticker in by_ticker:
                 rows.append(by_ticker[ticker])
                 outcomes.append(TickerOutcome(ticker, TickerStatus.OK))
-            elif ticker in files:
+            else:
                 rows.append(guessed_security(ticker))
                 why = f"not in {SECURITIES_FILE}; reference guessed from the symbol"
                 outcomes.append(TickerOutcome(ticker, TickerStatus.OK, why))
-            else:
-                outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, "no file for it"))
         raw = pd.DataFrame(rows, columns=columns(SecurityFrame))
         return frame_result(SecurityFrame, raw, outcomes + invalid)
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         valid, invalid = start_outcomes(tickers)
-        files = self.price_files()
-        raw = concat_frames(
-            [_parse_prices(t, files[t]).bars for t in valid if t in files], DailyBarFrame
-        )
-        outcomes = _file_outcomes(valid, files.keys()) + invalid
-        return bars_result(raw, outcomes, start, end, self._today())
+        parsed, failed = self._parse_each(valid)
+        raw = concat_frames([f.bars for f in parsed.values()], DailyBarFrame)
+        unparseable = concat_frames([f.unparseable for f in parsed.values()], RejectedFrame)
+        outcomes = [TickerOutcome(t, TickerStatus.OK) for t in parsed] + failed + invalid
+        return bars_result(raw, outcomes, start, end, self._today(), set_aside=unparseable)
 
     def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         """Actions from actions.csv and from the price files' dividend and split columns."""
         valid, invalid = start_outcomes(tickers)
-        files = self.price_files()
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
         listed = listed[listed["ticker"].isin(valid)]
-        in_files = [_parse_prices(t, files[t]).actions for t in valid if t in files]
+        parsed, failed = self._parse_each(valid)
+        in_files = [f.actions for f in parsed.values()]
         raw = concat_frames([listed, *in_files], CorporateActionFrame).drop_duplicates()
-        outcomes = _file_outcomes(valid, files.keys() | set(listed["ticker"])) + invalid
+        answered = set(parsed) | set(listed["ticker"])
+        outcomes = [TickerOutcome(t, TickerStatus.OK) for t in valid if t in answered]
+        outcomes += [o for o in failed if o.ticker not in answered] + invalid
         return actions_result(raw, outcomes, start, end, self._today())
 
     def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
         """What the bars tell: last close and volume, average volume, 52-week range and
         trailing dividend yield, as of the last good bar; valuation ratios are left empty."""
         valid, invalid = start_outcomes(tickers)
-        files = self.price_files()
+        listed_path = self.directory / ACTIONS_FILE
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
+        parsed, failed = self._parse_each(valid)
         rows = [
-            _snapshot_row(_parse_prices(t, files[t]), listed[listed["ticker"] == t], self._today())
-            for t in valid
-            if t in files
+            _snapshot_row(f, listed[listed["ticker"] == t], listed_path.is_file(), self._today())
+            for t, f in parsed.items()
         ]
         raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
-        return frame_result(FundamentalsFrame, raw, _file_outcomes(valid, files.keys()) + invalid)
+        outcomes = [TickerOutcome(t, TickerStatus.OK) for t in parsed] + failed + invalid
+        return frame_result(FundamentalsFrame, raw, outcomes)
 
 
-def _snapshot_row(price_file: _PriceFile, listed: pd.DataFrame, today: date) -> dict[str, object]:
+def _snapshot_row(
+    price_file: _PriceFile, listed: pd.DataFrame, actions_listed: bool, today: date
+) -> dict[str, object]:
     bars = validate_bars(price_file.bars, today)[0].sort_values("date")
     actions = concat_frames([price_file.actions, listed], CorporateActionFrame).drop_duplicates()
     dividends = actions[(actions["action"] == "dividend") & (actions["value"] > 0)]
@@ -389,14 +458,7 @@ def _snapshot_row(price_file: _PriceFile, listed: pd.DataFrame, today: date) -> 
         close=bars["close"].to_numpy(), volume=bars["volume"].to_numpy(),
         dividend_dates=dividends["date"].to_numpy(dtype="datetime64[ns]"),
         dividend_values=dividends["value"].to_numpy(dtype=float),
+        reports_dividends=price_file.reports_dividends or actions_listed,
     )  # fmt: skip
     snapshot = price_snapshot(history)
     return {"ticker": price_file.bars["ticker"].iloc[0], **snapshot} if snapshot else {}
-
-
-def _file_outcomes(tickers: list[str], available: Collection[str]) -> list[TickerOutcome]:
-    return [
-        TickerOutcome(t, TickerStatus.OK) if t in available
-        else TickerOutcome(t, TickerStatus.NO_DATA, "no file for it")
-        for t in tickers
-    ]  # fmt: skip

@@ -23,13 +23,16 @@ class TickerHistory:
     volume: np.ndarray
     dividend_dates: np.ndarray
     dividend_values: np.ndarray
+    reports_dividends: bool = True
+    """False when the source says nothing about dividends: the yield is then unknown (None)."""
 
 
 def price_snapshot(history: TickerHistory) -> dict[str, object]:
     """As of the last bar: price, volume, 3-month average volume, 52-week range, dividend yield.
 
-    The dividend yield is the trailing 12 months of dividends over the last close, as a fraction.
-    Returns an empty dict when there are no bars.
+    The dividend yield is the trailing 12 months of dividends over the last close, as a fraction,
+    or None when the source reports no dividend data at all. Returns an empty dict when there are
+    no bars.
     """
     if len(history.dates) == 0:
         return {}
@@ -44,5 +47,9 @@ def price_snapshot(history: TickerHistory) -> dict[str, object]:
         "avg_volume": float(np.mean(history.volume[-AVG_VOLUME_SESSIONS:])),
         "fifty_two_week_high": float(history.high[year].max()),
         "fifty_two_week_low": float(history.low[year].min()),
-        "dividend_yield": float(history.dividend_values[paid].sum()) / price,
+        "dividend_yield": (
+            float(history.dividend_values[paid].sum()) / price
+            if history.reports_dividends
+            else None
+        ),
     }

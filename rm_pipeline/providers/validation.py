@@ -238,10 +238,22 @@ def _settle(
 
 
 def bars_result(
-    raw: pd.DataFrame, outcomes: Sequence[TickerOutcome], start: date, end: date, today: date
+    raw: pd.DataFrame,
+    outcomes: Sequence[TickerOutcome],
+    start: date,
+    end: date,
+    today: date,
+    set_aside: pd.DataFrame | None = None,
 ) -> ProviderResult:
-    """Trim raw bars to the range, validate them, and settle the outcomes."""
+    """Trim raw bars to the range, validate them, and settle the outcomes. `set_aside` holds
+    rows the provider already rejected (a RejectedFrame: cells it could not parse), counted with
+    the others."""
     good, rejected = validate_bars(in_range(raw, start, end), today)
+    if set_aside is not None and not set_aside.empty:
+        dated = set_aside[
+            set_aside["date"].isna() | set_aside.index.isin(in_range(set_aside, start, end).index)
+        ]
+        rejected = conform(RejectedFrame, pd.concat([rejected, dated], ignore_index=True))
     return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.NO_DATA), rejected)
 
 

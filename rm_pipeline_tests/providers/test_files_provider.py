@@ -146,30 +146,56 @@ Date,Open,High,Low,Close,Volume
          "XX.csv, line 3, field 'low': not a number: 'x1'"),
         ("Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5\n\n2024-13-03,1,2,1,1.5",
          "XX.csv, line 4, field 'date': not a date (expected YYYY-MM-DD): '2024-13-03'"),
-        ("Date,Open,High,Low\n2024-01-02,1,2,1", "XX.csv, line 1: missing column(s) close"),
-        ("Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5,7", "XX.csv: not a readable CSV file"),
+        ("Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5\n2024-02-30,1,2,1,1.5",
+         "XX.csv, line 3, field 'date': not a date (expected YYYY-MM-DD): '2024-02-30'"),
     ],
 )  # fmt: skip
-def test_malformed_files_raise_naming_file_line_and_field(
+def test_a_bad_cell_rejects_its_row_named_by_file_line_and_field(
     tmp_path: Path, text: str, expected: str
 ) -> None:
-    path = write(tmp_path, "XX.csv", text)
+    write(tmp_path, "XX.csv", text)
 
-    with pytest.raises(FilesInputError) as caught:
-        files(tmp_path).daily_bars(["XX"], *RANGE)
+    result = files(tmp_path).daily_bars(["XX"], *RANGE)
 
-    assert isinstance(caught.value, ValueError)
-    assert str(caught.value).startswith(str(path.parent))
-    assert expected in str(caught.value)
+    assert result.frame["date"].tolist() == [pd.Timestamp("2024-01-02")]
+    [reason] = result.rejected["reason"].tolist()
+    assert reason.startswith("unparseable: ") and expected in reason
+    assert result.outcomes[0].status is TickerStatus.OK
+    assert result.outcomes[0].reason == "1 row rejected"
 
 
-def test_malformed_parquet_names_the_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date,Open,High,Low\n2024-01-02,1,2,1", "XX.csv, line 1: missing column(s) close"),
+        ("Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5,7", "XX.csv: not a readable CSV file"),
+        ("", "XX.csv: empty file"),
+        ("Date,Open,High,Low,Close\n", "XX.csv: no rows under the header"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_file_fails_its_ticker_only(tmp_path: Path, text: str, expected: str) -> None:
+    write(tmp_path, "XX.csv", text)
+    write(tmp_path, "GOOD.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5")
+    (tmp_path / "BIN.csv").write_bytes(bytes(range(256)) * 8)
+
+    result = files(tmp_path).daily_bars(["XX", "GOOD", "BIN"], *RANGE)
+
+    assert result.frame["ticker"].tolist() == ["GOOD"]
+    outcomes = result.by_ticker()
+    assert outcomes["GOOD"].status is TickerStatus.OK
+    assert outcomes["XX"].status is TickerStatus.INVALID and expected in outcomes["XX"].reason
+    assert outcomes["BIN"].status is TickerStatus.INVALID and "BIN.csv" in outcomes["BIN"].reason
+
+
+def test_a_bad_parquet_cell_names_the_row(tmp_path: Path) -> None:
     data = {"date": ["2024-01-02", "someday"], "open": [1.0, 1.0], "high": [2.0, 2.0],
             "low": [1.0, 1.0], "close": [1.5, 1.5]}  # fmt: skip
     pd.DataFrame(data).to_parquet(tmp_path / "YY.parquet")
 
-    with pytest.raises(FilesInputError, match=r"YY.parquet, row 2, field 'date'"):
-        files(tmp_path).daily_bars(["YY"], *RANGE)
+    result = files(tmp_path).daily_bars(["YY"], *RANGE)
+
+    assert len(result.frame) == 1
+    assert "YY.parquet, row 2, field 'date'" in result.rejected["reason"].iloc[0]
 
 
 def test_securities_file_and_guessed_reference(tmp_path: Path) -> None:
@@ -236,13 +262,42 @@ def test_a_bad_action_is_an_error(tmp_path: Path) -> None:
         files(tmp_path).corporate_actions(["AAPL"], *RANGE)
 
 
-def test_two_files_for_one_ticker_is_an_error(tmp_path: Path) -> None:
+def test_two_files_for_one_ticker_fail_that_ticker(tmp_path: Path) -> None:
     write(tmp_path, "AAPL.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5")
     pd.DataFrame({"date": ["2024-01-02"], "open": [1.0], "high": [2.0], "low": [1.0],
                   "close": [1.5]}).to_parquet(tmp_path / "aapl.parquet")  # fmt: skip
 
-    with pytest.raises(FilesInputError, match="a second file for AAPL"):
-        files(tmp_path).daily_bars(["AAPL"], *RANGE)
+    [outcome] = files(tmp_path).daily_bars(["AAPL"], *RANGE).outcomes
+    assert outcome.status is TickerStatus.INVALID
+    assert "a second file for AAPL" in outcome.reason
+
+
+def test_no_dividend_data_is_an_unknown_yield_not_zero(tmp_path: Path) -> None:
+    write(tmp_path, "KO.csv", "Date,Open,High,Low,Close,Volume\n2024-06-28,64,64,58,60,2000")
+    write(
+        tmp_path,
+        "PEP.csv",
+        "Date,Open,High,Low,Close,Volume,Dividends\n2024-06-28,64,64,58,60,2000,0",
+    )
+
+    rows = FilesProvider(tmp_path, today=lambda: date(2024, 7, 1)).fundamentals(["KO", "PEP"])
+
+    yields = dict(zip(rows.frame["ticker"], rows.frame["dividend_yield"], strict=True))
+    assert pd.isna(yields["KO"]) and yields["PEP"] == 0.0
+
+
+def test_securities_are_listed_only_for_readable_files(tmp_path: Path) -> None:
+    write(tmp_path, "GOOD.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5")
+    write(tmp_path, "EMPTY.csv", "")
+    write(tmp_path, "ALLBAD.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,abc,1.5")
+
+    result = files(tmp_path).securities()
+
+    assert result.frame["ticker"].tolist() == ["GOOD"]
+    statuses = {o.ticker: o.status for o in result.outcomes}
+    assert statuses == {
+        "GOOD": TickerStatus.OK, "EMPTY": TickerStatus.INVALID, "ALLBAD": TickerStatus.NO_DATA
+    }  # fmt: skip
 
 
 def test_fundamentals_from_the_bars(tmp_path: Path) -> None:
