@@ -1,7 +1,13 @@
-"""The securities master: the universe, upserted on (ticker, exchange); dropped ones deactivated."""
+"""The securities master: the universe, upserted on (ticker, exchange); dropped ones deactivated.
+
+It changes only on evidence: a security is created or refreshed from reference data the provider
+sent, and deactivated only when the universe no longer names it. A ticker the provider failed on
+or had nothing for is left as it is: neither created nor deactivated.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +45,11 @@ DEACTIVATE_DROPPED = text(
         WHERE u.ticker = s.ticker AND u.exchange IS NOT DISTINCT FROM s.exchange
     )
     """
+)
+
+
+KEPT_AS_THEY_ARE = text(
+    "SELECT ticker, exchange FROM securities WHERE is_active AND ticker = ANY(:tickers)"
 )
 
 
@@ -86,15 +97,26 @@ def select_universe(reference: pd.DataFrame, universe: list[UniverseEntry]) -> p
     return merged.loc[keep, list(reference.columns)].reset_index(drop=True)
 
 
-def sync_securities(conn: Connection, reference: pd.DataFrame, data_source: str) -> SecuritiesSync:
-    """Upsert the reference rows as active and deactivate every security not among them."""
+def sync_securities(
+    conn: Connection,
+    reference: pd.DataFrame,
+    data_source: str,
+    unanswered: Collection[str] = (),
+) -> SecuritiesSync:
+    """Upsert the reference rows as active and deactivate every active security that is neither
+    among them nor `unanswered` (tickers the universe names but the provider failed on or sent
+    nothing for: no evidence either way)."""
     frame = reference.loc[:, list(REFERENCE_COLUMNS)].assign(
         data_source=data_source, is_active=True
     )
     frame = frame.astype(object).where(frame.notna(), None)
     load = upsert_frame(conn, frame, SECURITIES)
+    kept = conn.execute(KEPT_AS_THEY_ARE, {"tickers": list(unanswered)}).all()
     deactivated = conn.execute(
         DEACTIVATE_DROPPED,
-        {"tickers": list(frame["ticker"]), "exchanges": list(frame["exchange"])},
+        {
+            "tickers": [*frame["ticker"], *(ticker for ticker, _ in kept)],
+            "exchanges": [*frame["exchange"], *(exchange for _, exchange in kept)],
+        },
     ).rowcount
     return SecuritiesSync(load, deactivated)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
+from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline_tests.defs.conftest import (
     FailingTicker,
@@ -285,3 +288,49 @@ def test_a_range_runs_summary_counts_each_row_once(db: Engine, materialize: Mate
     actions = count(db, "SELECT count(*) FROM corporate_actions")
     assert summary.partitions["price_history"] == 5 and actions > 0
     assert changed_rows([summary]) == bars + actions
+
+
+class RateLimitedReference(SyntheticProvider):
+    """Reference data for every ticker except those rate limited this time."""
+
+    def __init__(self, limited: set[str]) -> None:
+        super().__init__(seed=7)
+        self.limited = limited
+
+    def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
+        result = super().securities(tickers)
+        return replace(
+            result,
+            frame=result.frame[~result.frame["ticker"].isin(self.limited)],
+            outcomes=[
+                TickerOutcome(o.ticker, TickerStatus.RATE_LIMITED, "HTTP 429")
+                if o.ticker in self.limited
+                else o
+                for o in result.outcomes
+            ],
+        )
+
+
+def test_a_provider_failure_never_deactivates_a_security(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    active = count(db, "SELECT count(*) FROM securities WHERE is_active")
+    outage = metadata(
+        materialize([securities], provider=RateLimitedReference({"AAPL", "MSFT", "NVDA"})),
+        "securities",
+    )
+    assert (outage["deactivated"], outage["failed_tickers"]) == (0, 3)
+    assert count(db, "SELECT count(*) FROM securities WHERE is_active") == active
+
+
+def test_a_ticker_with_no_readable_data_is_not_created(
+    db: Engine, materialize: Materialize, tmp_path: Path
+) -> None:
+    (tmp_path / "GOOD.csv").write_text("Date,Open,High,Low,Close,Volume\n2025-03-03,1,2,1,1.5,10\n")
+    (tmp_path / "EMPTY.csv").write_text("")
+    (tmp_path / "BIN.csv").write_bytes(bytes(range(256)) * 4)
+    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    loaded = metadata(materialize([securities], resources=files), "securities")
+    assert loaded["rows_inserted"] == 1 and loaded["failed_tickers"] == 2
+    assert count(db, "SELECT string_agg(ticker, ',') FROM securities") == "GOOD"

@@ -22,6 +22,7 @@ from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
 from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
 from rm_pipeline.ingest.prices import PriceLoadReport, ingest_prices
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
+from rm_pipeline.providers.base import TickerStatus
 from rm_pipeline.settings import get_settings
 
 # Range backfills (`backfill_policy`) are what keep a years-long backfill to one provider call per
@@ -48,7 +49,8 @@ def securities(
 ) -> dg.MaterializeResult:
     """The securities master: the universe file's securities (or the provider's default universe),
     upserted on (ticker, exchange) with fresh reference data; securities no longer in the universe
-    are set inactive, never deleted."""
+    are set inactive, never deleted. A ticker the provider failed on or had no data for is neither
+    created nor deactivated."""
     provider = market_data.get_provider()
     universe_file = get_settings().universe_file
     universe = read_universe(universe_file) if universe_file else None
@@ -56,8 +58,9 @@ def securities(
     result = provider.securities(tickers)
     reference = select_universe(result.frame, universe) if universe else result.frame
     context.log.info(f"{provider.name}: {len(reference)} securities in the universe")
+    unanswered = [o.ticker for o in result.outcomes if o.status is not TickerStatus.OK]
     with warehouse.begin() as conn:
-        sync = sync_securities(conn, reference, provider.name)
+        sync = sync_securities(conn, reference, provider.name, unanswered)
         rows = row_count(conn, "securities")
     return dg.MaterializeResult(
         metadata={
