@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Identity,
     Index,
     MetaData,
     Numeric,
@@ -367,3 +368,29 @@ class CorporateAction(Base):
         CheckConstraint("value > 0", name="positive_corporate_action_value"),
         UniqueConstraint("security_id", "date", "action"),
     )
+
+
+class Quarantine(Base):
+    """A row a load set aside, with the reason and the values the source sent (revision 0007)."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(50))
+    ticker: Mapped[str] = mapped_column(Text)
+    date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    raw_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    data_source: Mapped[str] = mapped_column(String(50))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(Timestamp, server_default=NOW)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, server_default=NOW)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "table_name", "ticker", "date", "reason", "data_source",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("idx_quarantine_ticker_date", "ticker", "date"),
+    )  # fmt: skip

@@ -24,18 +24,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
-from rm_pipeline.providers.base import (
-    MarketDataProvider,
-    ProviderResult,
-    TickerOutcome,
-    TickerStatus,
-)
+from rm_pipeline.ingest.quarantine import accepted_jumps, quarantine, resolve_jumps
+from rm_pipeline.ingest.scale import restated_tickers, unexplained_jumps
+from rm_pipeline.providers.base import MarketDataProvider, TickerOutcome, TickerStatus
+from rm_pipeline.providers.validation import RejectReason, raw_values
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +62,20 @@ HAS_STALE_PRICES = text(
     "SELECT EXISTS (SELECT 1 FROM price_history WHERE security_id = CAST(:id AS uuid) "
     "AND date < :split_date AND date < :start)"
 )
+STORED_CLOSES = text(
+    """
+    SELECT s.ticker, p.date, p.close FROM price_history p JOIN securities s ON s.id = p.security_id
+    WHERE p.security_id = ANY(CAST(:ids AS uuid[])) AND p.date BETWEEN :start AND :end
+    UNION ALL
+    SELECT s.ticker, last.date, last.close FROM securities s CROSS JOIN LATERAL (
+        SELECT date, close FROM price_history
+        WHERE security_id = s.id AND date < :start ORDER BY date DESC LIMIT 1) last
+    WHERE s.id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+ANCHOR_DAYS = 10
+"""Calendar days before the window fetched too, only to compare with stored closes: a source
+that restated them has split-adjusted history the warehouse holds in the old scale."""
 DELETE_HISTORY = text("DELETE FROM price_history WHERE security_id = CAST(:id AS uuid)")
 
 Progress = Callable[[str], None]
@@ -81,6 +93,8 @@ class PriceLoadReport:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     failed: list[TickerOutcome] = field(default_factory=list)
     refetched: list[str] = field(default_factory=list)
+    quarantined: LoadResult = field(default_factory=LoadResult)
+    run_id: str | None = None
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
@@ -107,11 +121,13 @@ def ingest_prices(
     end: date,
     batch_size: int,
     progress: Progress = log.info,
+    run_id: str | None = None,
 ) -> PriceLoadReport:
-    """Load bars and corporate actions for every active security over [start, end]."""
+    """Load bars and corporate actions for every active security over [start, end]; rows set
+    aside go to the quarantine with `run_id`."""
     with engine.connect() as conn:
         ids = active_securities(conn)
-    report = PriceLoadReport(start=start, end=end, tickers=len(ids))
+    report = PriceLoadReport(start=start, end=end, tickers=len(ids), run_id=run_id)
     tickers = sorted(ids)
     total_batches = max(1, -(-len(tickers) // batch_size))
     for number, batch in enumerate(batches(tickers, batch_size), start=1):
@@ -131,11 +147,16 @@ def _ingest_batch(
     ids: dict[str, str],
     report: PriceLoadReport,
 ) -> None:
-    bars = provider.daily_bars(batch, report.start, report.end)
+    anchor = report.start - timedelta(days=ANCHOR_DAYS)
+    bars = provider.daily_bars(batch, anchor, report.end)
     actions = provider.corporate_actions(batch, report.start, report.end)
-    _collect_outcomes(bars, report)
+    report.failed.extend(bars.failed())
     with engine.begin() as conn:
-        refetch = _tickers_needing_refetch(conn, actions.frame, ids, report.start)
+        stored = _stored_closes(conn, [ids[t] for t in batch], anchor, report.end)
+        restated = restated_tickers(bars.frame, stored)
+        refetch = sorted(
+            set(restated) | set(_tickers_needing_refetch(conn, actions.frame, ids, report.start))
+        )
         incomplete = []
         for ticker in refetch:
             replaced = _replace_history(conn, provider, ticker, ids[ticker], report)
@@ -144,19 +165,64 @@ def _ingest_batch(
             else:
                 report.prices += replaced
                 report.refetched.append(ticker)
+                resolve_jumps(conn, ticker)
+        in_window = bars.frame["date"] >= pd.Timestamp(report.start)
+        window = bars.frame[in_window & ~bars.frame["ticker"].isin(refetch)]
+        window, jumped = _set_aside_jumps(conn, window, stored, actions.frame, report)
+        rejected = pd.concat([bars.rejected, jumped], ignore_index=True)
+        report.rejected.append(rejected)
+        report.quarantined += quarantine(
+            conn, rejected, "price_history", provider.name, report.run_id
+        )
+        report.quarantined += quarantine(
+            conn, actions.rejected, "corporate_actions", provider.name, report.run_id
+        )
         kept_actions = actions.frame[~actions.frame["ticker"].isin(incomplete)]
         report.actions += upsert_frame(
             conn, _rows_for(kept_actions, ids, provider.name, CORPORATE_ACTIONS), CORPORATE_ACTIONS
         )
-        window = bars.frame[~bars.frame["ticker"].isin(refetch)]
         report.prices += upsert_frame(
             conn, _rows_for(window, ids, provider.name, PRICES), PRICES, count_by="date"
         )
 
 
-def _collect_outcomes(result: ProviderResult, report: PriceLoadReport) -> None:
-    report.failed.extend(result.failed())
-    report.rejected.append(result.rejected)
+def _stored_closes(
+    conn: Connection, security_ids: list[str], start: date, end: date
+) -> pd.DataFrame:
+    """Stored closes of those securities from start to end, and the last one before start."""
+    rows = conn.execute(STORED_CLOSES, {"ids": security_ids, "start": start, "end": end}).all()
+    frame = pd.DataFrame(rows, columns=["ticker", "date", "close"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.astype({"close": "float64"})
+
+
+def _set_aside_jumps(
+    conn: Connection,
+    window: pd.DataFrame,
+    stored: pd.DataFrame,
+    actions: pd.DataFrame,
+    report: PriceLoadReport,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The window without the rows from each unexplained split-like jump on, and those rows as
+    quarantine rows; each such ticker is reported failed."""
+    before = stored[stored["date"] < pd.Timestamp(report.start)].sort_values("date")
+    previous = before.groupby("ticker")["close"].last().to_dict()
+    splits = actions[actions["action"] == "split"]
+    explained = set(zip(splits["ticker"], splits["date"], strict=True))
+    explained |= accepted_jumps(conn, sorted(window["ticker"].unique()))
+    jumps = unexplained_jumps(window, previous, explained)
+    held = pd.Series(False, index=window.index)
+    reasons = pd.Series("", index=window.index, dtype=object)
+    for ticker, (day, move) in jumps.items():
+        rows = (window["ticker"] == ticker) & (window["date"] >= day)
+        held |= rows
+        reasons[rows] = f"{RejectReason.UNEXPLAINED_JUMP}: {move} on {day.date()}"
+        reason = f"{move} on {day.date()}: quarantined until a split is reported"
+        log.warning("%s: %s", ticker, reason)
+        report.failed.append(TickerOutcome(ticker, TickerStatus.ERROR, reason))
+    quarantined = window[held].assign(reason=reasons[held])
+    quarantined = quarantined.assign(raw=raw_values(window[held].drop(columns="ticker")))
+    return window[~held], quarantined.loc[:, ["ticker", "date", "reason", "raw"]]
 
 
 def _tickers_needing_refetch(
@@ -191,7 +257,6 @@ def _replace_history(
     first, last = conn.execute(STORED_RANGE, {"id": security_id}).one()
     start, end = min(first, report.start), max(last, report.end)
     history = provider.daily_bars([ticker], start, end)
-    report.rejected.append(history.rejected)
     fetched = history.frame["date"].dt.date
     if fetched.empty or fetched.min() > first or fetched.max() < last:
         covered = f"{fetched.min()} to {fetched.max()}" if len(fetched) else "nothing"

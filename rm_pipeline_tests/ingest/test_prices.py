@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from rm_pipeline.db.loader import LoadError
 from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.validation import bars_result
 
 DAYS = pd.bdate_range("2025-03-03", "2025-03-14")  # two weeks of weekdays
 SPLIT_DAY = pd.Timestamp("2025-03-12")
@@ -32,7 +32,7 @@ class ScriptedProvider:
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         self.calls.append((tuple(tickers), start, end))
-        if self.refetch_fails and len(self.calls) > 1 and start < self.calls[0][1]:
+        if self.refetch_fails and len(tickers) == 1:  # a history re-fetch asks for one ticker
             error = [TickerOutcome(t, TickerStatus.RATE_LIMITED, "HTTP 429") for t in tickers]
             return ProviderResult(self.daily_bars_frame([], []), error)
         days = DAYS[(pd.Timestamp(start) <= DAYS) & (pd.Timestamp(end) >= DAYS)]
@@ -44,7 +44,8 @@ class ScriptedProvider:
                     close = 1e16  # beyond NUMERIC(20, 6): the database refuses it
                 rows.append((ticker, day, close, close + 1, close - 1, close, close, 1_000))
         frame = self.daily_bars_frame(rows, tickers)
-        return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
+        outcomes = [TickerOutcome(t, TickerStatus.OK) for t in tickers]
+        return bars_result(frame, outcomes, start, end, today=date(2025, 12, 31))
 
     @staticmethod
     def daily_bars_frame(rows: list[tuple[object, ...]], tickers: Sequence[str]) -> pd.DataFrame:
@@ -114,26 +115,11 @@ def test_a_new_split_replaces_the_whole_history_at_the_new_scale(
 def test_one_provider_call_per_batch_for_the_whole_range(db: Engine, tickers: list[str]) -> None:
     provider = ScriptedProvider(tickers)
     ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 14), batch_size=2)
+    anchor = date(2025, 2, 21)  # ten days before: stored closes are compared there
     assert provider.calls == [
-        (("AAA", "BBB"), date(2025, 3, 3), date(2025, 3, 14)),
-        (("CCC",), date(2025, 3, 3), date(2025, 3, 14)),
+        (("AAA", "BBB"), anchor, date(2025, 3, 14)),
+        (("CCC",), anchor, date(2025, 3, 14)),
     ]
-
-
-def test_a_database_error_in_a_batch_leaves_that_batch_unwritten(
-    db: Engine, tickers: list[str]
-) -> None:
-    provider = ScriptedProvider(tickers)
-    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10)
-    before = {ticker: closes(db, ticker) for ticker in tickers}
-
-    provider.split = True
-    provider.overflow_ticker = "CCC"
-    with pytest.raises(LoadError, match=r"price_history: row \d+ .* field open = 1e\+16: numeric"):
-        ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 14), batch_size=10)
-    assert {ticker: closes(db, ticker) for ticker in tickers} == before
-    with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM corporate_actions")).scalar_one() == 0
 
 
 def test_a_failed_split_refetch_keeps_the_stored_history_and_retries_next_time(
@@ -174,3 +160,91 @@ def test_counts_are_kept_per_date(db: Engine, tickers: list[str]) -> None:
         date(2025, 3, 7): (3, 0, 0),
     }
     assert (report.prices.inserted, report.prices.unchanged) == (6, 9)
+
+
+class AdjustedFile(ScriptedProvider):
+    """A source that never reports splits: bars at 100, then from SPLIT_DAY on at 25 (an
+    unreported 4-for-1), unless `restated`, when every earlier close is restated to 25 too."""
+
+    def __init__(self, tickers: Sequence[str]) -> None:
+        super().__init__(tickers)
+        self.restated = False
+
+    def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+        result = super().daily_bars(tickers, start, end)
+        frame = result.frame
+        scaled = (frame["date"] >= SPLIT_DAY) | self.restated
+        frame.loc[scaled, ["open", "high", "low", "close", "adj_close"]] /= 4
+        return result
+
+
+def quarantined(db: Engine) -> list[tuple[str, date, str]]:
+    with db.connect() as conn:
+        return [
+            (t, d, r.split(":")[0])
+            for t, d, r in conn.execute(
+                text(
+                    "SELECT ticker, date, reason FROM quarantine WHERE resolved_at IS NULL ORDER BY 1, 2"
+                )
+            )
+        ]
+
+
+def test_an_unreported_split_is_quarantined_then_repaired_when_the_source_restates(
+    db: Engine, tickers: list[str]
+) -> None:
+    provider = AdjustedFile(["AAA"])
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10, run_id="r1")
+
+    report = ingest_prices(
+        db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10, run_id="r2"
+    )
+    assert set(closes(db, "AAA").values()) == {100.0}  # the -75% day is not stored
+    assert len(closes(db, "AAA")) == 7  # 3/10 and 3/11 loaded; 3/12 on held back
+    assert [row for row in quarantined(db) if row[0] == "AAA"] == [
+        ("AAA", date(2025, 3, 12), "unexplained_jump"),
+        ("AAA", date(2025, 3, 13), "unexplained_jump"),
+        ("AAA", date(2025, 3, 14), "unexplained_jump"),
+    ]
+    assert len(quarantined(db)) == 9  # BBB and CCC too
+    [failure] = [o for o in report.failed if o.ticker == "AAA"]
+    assert "x0.2500" in failure.reason and "quarantined" in failure.reason
+    again = ingest_prices(
+        db, provider, date(2025, 3, 10), date(2025, 3, 14), batch_size=10, run_id="r3"
+    )
+    assert again.quarantined.inserted == 0 and len(quarantined(db)) == 9  # once per row
+
+    provider.restated = True  # the source now knows: every stored close differs on the overlap
+    repaired = ingest_prices(db, provider, date(2025, 3, 17), date(2025, 3, 17), batch_size=10)
+    assert sorted(repaired.refetched) == tickers
+    assert set(closes(db, "AAA").values()) == {25.0} and len(closes(db, "AAA")) == 10
+    assert quarantined(db) == []
+
+
+def test_a_split_outside_the_window_is_found_on_the_overlap(db: Engine, tickers: list[str]) -> None:
+    provider = ScriptedProvider(tickers)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 13), batch_size=10)
+    provider.split = True  # restated closes before SPLIT_DAY; the split itself is not in the window
+    report = ingest_prices(db, provider, date(2025, 3, 14), date(2025, 3, 14), batch_size=10)
+    assert sorted(report.refetched) == tickers
+    assert {c for d, c in closes(db, "AAA").items() if d < SPLIT_DAY.date()} == {50.0}
+
+
+def test_rejected_rows_are_kept_with_their_values_source_and_run(
+    db: Engine, tickers: list[str]
+) -> None:
+    provider = ScriptedProvider(tickers)
+    provider.overflow_ticker = "CCC"
+    report = ingest_prices(
+        db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=10, run_id="run-1"
+    )
+    assert report.failed[0].ticker == "CCC" and "every row rejected" in report.failed[0].reason
+    assert closes(db, "CCC") == {} and len(closes(db, "AAA")) == 5
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT ticker, date, reason, raw_values ->> 'close', data_source, run_id FROM quarantine ORDER BY date"
+            )
+        ).all()
+    assert len(rows) == 5
+    assert rows[0] == ("CCC", date(2025, 3, 3), "price_too_large", "10000000000000000", "scripted", "run-1")

@@ -104,6 +104,7 @@ def price_history(
         end,
         batch_size=get_settings().ingest_batch_size,
         progress=context.log.info,
+        run_id=context.run.run_id,
     )
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
@@ -127,6 +128,8 @@ def price_history(
             **failures_metadata(report.failed),
             **load_metadata(report.actions, prefix="corporate_actions"),
             "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
+            "rows_quarantined": dg.MetadataValue.int(report.quarantined.rows),
+            "quarantine": dg.MetadataValue.text(f"table quarantine, run_id {context.run.run_id}"),
             "securities": dg.MetadataValue.int(report.tickers),
         }
     )
