@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -11,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from rm_pipeline.db.engine import to_sqlalchemy_url
+from rm_pipeline.db.engine import to_libpq_url, to_sqlalchemy_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,19 +40,38 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+MIGRATION_LOCK = 7_202_611
+"""The advisory lock key that serializes migrations of one database across processes."""
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Hold the database's migration lock: concurrent first runs migrate one after the other,
+    and the later one finds nothing left to do."""
+    with psycopg.connect(to_libpq_url(url), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(url), revision)
+    with migration_lock(url):
+        command.downgrade(alembic_config(url), revision)
 
 
 def upgrade_and_describe(url: str) -> str:
     """Apply every pending migration and say what changed, for people."""
-    before = current_revision(url)
-    upgrade(url)
-    after = current_revision(url)
+    with migration_lock(url):
+        before = current_revision(url)
+        command.upgrade(alembic_config(url), "head")
+        after = current_revision(url)
     if before == after:
         return f"schema already at revision {after}: nothing to migrate"
     return f"schema migrated from {before or 'empty'} to {after}"

@@ -247,4 +247,11 @@ def test_rejected_rows_are_kept_with_their_values_source_and_run(
             )
         ).all()
     assert len(rows) == 5
-    assert rows[0] == ("CCC", date(2025, 3, 3), "price_too_large", "10000000000000000", "scripted", "run-1")
+    assert rows[0] == (
+        "CCC",
+        date(2025, 3, 3),
+        "price_too_large",
+        "10000000000000000",
+        "scripted",
+        "run-1",
+    )
