@@ -334,3 +334,21 @@ def test_a_ticker_with_no_readable_data_is_not_created(
     loaded = metadata(materialize([securities], resources=files), "securities")
     assert loaded["rows_inserted"] == 1 and loaded["failed_tickers"] == 2
     assert count(db, "SELECT string_agg(ticker, ',') FROM securities") == "GOOD"
+
+
+def test_bad_input_fails_at_once_without_retries(
+    db: Engine, materialize: Materialize, tmp_path: Path
+) -> None:
+    (tmp_path / "GOOD.csv").write_text("Date,Open,High,Low,Close,Volume\n2025-03-03,1,2,1,1.5,10\n")
+    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    materialize([securities], resources=files)
+    (tmp_path / "actions.csv").write_text("ticker,date,action,value\nGOOD,2025-03-03,merger,1\n")
+    result = materialize(
+        [price_history], resources=files, tags=range_tags(*WEEK), raise_on_error=False
+    )
+    assert not result.success
+    types = [e.event_type for e in result.all_events]
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in types
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = str(failure.step_failure_data.user_failure_data.description)  # type: ignore[union-attr]
+    assert "actions.csv, line 2, field 'action'" in message and "not retried" in message

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from rm_pipeline.db.loader import LoadResult
+from rm_pipeline.defs.failures import no_retry_for_bad_input
 from rm_pipeline.defs.metadata import (
     failures_metadata,
     load_metadata,
@@ -51,11 +52,12 @@ def securities(
     upserted on (ticker, exchange) with fresh reference data; securities no longer in the universe
     are set inactive, never deleted. A ticker the provider failed on or had no data for is neither
     created nor deactivated."""
-    provider = market_data.get_provider()
-    universe_file = get_settings().universe_file
-    universe = read_universe(universe_file) if universe_file else None
-    tickers = [entry.ticker for entry in universe] if universe else None
-    result = provider.securities(tickers)
+    with no_retry_for_bad_input():
+        provider = market_data.get_provider()
+        universe_file = get_settings().universe_file
+        universe = read_universe(universe_file) if universe_file else None
+        tickers = [entry.ticker for entry in universe] if universe else None
+        result = provider.securities(tickers)
     reference = select_universe(result.frame, universe) if universe else result.frame
     context.log.info(f"{provider.name}: {len(reference)} securities in the universe")
     unanswered = [o.ticker for o in result.outcomes if o.status is not TickerStatus.OK]
@@ -96,16 +98,16 @@ def price_history(
     partition's materialization carries that day's own counts; the range's totals are logged."""
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date()
-    provider = market_data.get_provider()
-    report = ingest_prices(
-        warehouse.engine(),
-        provider,
-        start,
-        end,
-        batch_size=get_settings().ingest_batch_size,
-        progress=context.log.info,
-        run_id=context.run.run_id,
-    )
+    with no_retry_for_bad_input():
+        report = ingest_prices(
+            warehouse.engine(),
+            market_data.get_provider(),
+            start,
+            end,
+            batch_size=get_settings().ingest_batch_size,
+            progress=context.log.info,
+            run_id=context.run.run_id,
+        )
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
         stored = stored_rows_per_day(conn, start, end)
