@@ -26,6 +26,10 @@ class AuthenticationFailed(AppError):
     """A verification code or access token was refused."""
 
 
+class TooManyRequests(AppError):
+    """Asked again too soon (verification codes are rate-limited per phone number)."""
+
+
 class ConfigurationError(AppError):
     """A required setting is missing or unusable."""
 

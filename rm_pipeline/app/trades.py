@@ -15,6 +15,7 @@ concurrent calls cannot together break the rules.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -166,10 +167,30 @@ def allocation_problem(allocation: Decimal) -> str | None:
     return None
 
 
+ALLOWED_IN_TEXT = frozenset("\n\t")
+"""Line breaks and tabs are text; every other control character, and the bidirectional
+overrides and isolates that make text display in another order than it is stored, are refused."""
+
+
+def refused_character(text: str, multiline: bool) -> str | None:
+    """The first control, format or bidirectional-control character in `text`, described."""
+    for position, char in enumerate(text):
+        if multiline and char in ALLOWED_IN_TEXT:
+            continue
+        if unicodedata.category(char) in ("Cc", "Cf") or unicodedata.bidirectional(char) in (
+            "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI",
+        ):  # fmt: skip
+            return f"U+{ord(char):04X} {unicodedata.name(char, 'control')} at position {position}"
+    return None
+
+
 def text_field(value: str, label: str, max_length: int | None = None) -> str:
     cleaned = value.strip()
     if not cleaned:
         raise InvalidInput(f"the trade's {label} must not be empty")
+    refused = refused_character(cleaned, multiline=max_length is None)
+    if refused is not None:
+        raise InvalidInput(f"the trade's {label} contains a control character: {refused}")
     if max_length is not None and len(cleaned) > max_length:
         raise InvalidInput(f"the trade's {label} is longer than {max_length} characters")
     return cleaned

@@ -4,7 +4,9 @@ Verification codes are 6 random digits from `secrets`, valid for 10 minutes. Onl
 HMAC-SHA256, keyed with `RM_VERIFICATION_PEPPER` and bound to the user's id, is stored, so neither
 the database nor a dump of it reveals a code, and equal codes of two users hash differently. A code
 survives at most 5 wrong guesses; the attempt counter is updated under a row lock, so parallel
-guesses cannot exceed it. Codes reach the user through a `CodeSender`: the console sender prints them for
+guesses cannot exceed it. Sending is rate-limited per phone number: one code a minute, and a new
+code keeps the wrong guesses of the 10-minute window it replaces, so resending never buys more than
+5 guesses per window; after the fifth, no code is sent until the window ends. Codes reach the user through a `CodeSender`: the console sender prints them for
 local use, production plugs an SMS gateway in.
 """
 
@@ -30,6 +32,7 @@ from rm_pipeline.app.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    TooManyRequests,
     required_secret,
     violated_constraint,
 )
@@ -40,6 +43,7 @@ from rm_pipeline.settings import Settings, get_settings
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+RESEND_COOLDOWN = timedelta(minutes=1)
 
 DUPLICATE_MESSAGES = {
     "users_phone_number_key": "a user with this phone number is already registered",
@@ -169,6 +173,7 @@ class UserService:
             user = self._user_by_phone(session, normalize_phone(phone))
             if not user.is_active:
                 raise AuthenticationFailed("this account is deactivated")
+            self._refuse_too_soon(user)
             code = self._new_code(user)
             phone_number = user.phone_number
         self._sender.send(phone_number, code)
@@ -235,11 +240,32 @@ class UserService:
         message = f"{user_id}:{code}".encode()
         return hmac.new(self._pepper, message, hashlib.sha256).hexdigest()
 
+    def _window_open(self, user: User) -> bool:
+        expires = user.verification_expires_at
+        return expires is not None and self._clock() < expires
+
+    def _refuse_too_soon(self, user: User) -> None:
+        """Refuse a send within a minute of the last one, or after the window's last guess."""
+        if not self._window_open(user):
+            return
+        assert user.verification_expires_at is not None
+        if user.verification_attempts >= MAX_ATTEMPTS:
+            raise TooManyRequests(
+                "too many wrong codes: request a new one after "
+                f"{user.verification_expires_at:%H:%M} UTC"
+            )
+        since = self._clock() - (user.verification_expires_at - CODE_TTL)
+        if since < RESEND_COOLDOWN:
+            wait = int((RESEND_COOLDOWN - since).total_seconds()) + 1
+            raise TooManyRequests(f"a code was sent moments ago: ask again in {wait} s")
+
     def _new_code(self, user: User) -> str:
+        """A fresh code; the wrong guesses of a still-open window carry over."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        if not self._window_open(user):
+            user.verification_attempts = 0
         user.verification_code = self._code_hash(user.id, code)
         user.verification_expires_at = self._clock() + CODE_TTL
-        user.verification_attempts = 0
         return code
 
     @staticmethod
@@ -270,5 +296,9 @@ class UserService:
         left = MAX_ATTEMPTS - user.verification_attempts
         if left > 0:
             return f"wrong verification code ({left} attempts left)"
-        self._clear_code(user)
-        return "wrong verification code; too many attempts, request a new one"
+        user.verification_code = None  # burned; the window (and its count) stays until it ends
+        assert user.verification_expires_at is not None
+        return (
+            "wrong verification code; too many attempts: request a new one after "
+            f"{user.verification_expires_at:%H:%M} UTC"
+        )

@@ -164,6 +164,29 @@ def test_a_trade_needs_a_name_and_a_description(
         trades.create(alice, name, description)
 
 
+@pytest.mark.parametrize(
+    ("name", "description", "refused"),
+    [
+        ("Tech\u202epair", "fine", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("Tech pair", "long\u2066hidden\u2069", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("Tech\x1b[31mpair", "fine", "U+001B"),
+        ("Tech\npair", "fine", "U+000A"),
+    ],
+)
+def test_control_and_bidi_characters_are_refused(
+    db: Engine, trades: TradeService, alice: uuid.UUID, name: str, description: str, refused: str
+) -> None:
+    with pytest.raises(InvalidInput, match="contains a control character") as caught:
+        trades.create(alice, name, description)
+    assert refused in str(caught.value)
+    assert count(db, "trades") == 0
+
+
+def test_a_description_may_span_lines(trades: TradeService, alice: uuid.UUID) -> None:
+    trade = trades.create(alice, "Tech pair", "First line.\n\tSecond line.")
+    assert trade.description == "First line.\n\tSecond line."
+
+
 def test_positions_are_added_and_removed_with_the_same_rules(
     db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
 ) -> None:

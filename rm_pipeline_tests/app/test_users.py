@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,6 +18,7 @@ from rm_pipeline.app.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    TooManyRequests,
 )
 from rm_pipeline.app.trades import PositionSpec, TradeService
 from rm_pipeline.app.users import MAX_ATTEMPTS, UserService
@@ -150,21 +152,50 @@ def test_the_code_is_burned_after_the_last_allowed_wrong_guess(
     assert user_row(db)["is_verified"] is False
 
 
-def test_a_new_code_replaces_the_old_one_and_resets_the_attempts(
-    db: Engine, users: UserService, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+def test_a_new_code_replaces_the_old_one_and_keeps_the_windows_wrong_guesses(
+    db: Engine,
+    users: UserService,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    codes = iter([111111, 222222])
+    codes = iter([111111, 222222, 333333])
     monkeypatch.setattr("rm_pipeline.app.users.secrets.randbelow", lambda _: next(codes))
     users.register(PHONE)
     with pytest.raises(AuthenticationFailed):
         users.verify(PHONE, "999999")
 
+    with pytest.raises(TooManyRequests, match="ask again in"):
+        users.send_code(PHONE)  # within a minute of the last one
+    clock.advance(timedelta(minutes=2))
     users.send_code(PHONE)
 
-    assert user_row(db)["verification_attempts"] == 0
+    assert user_row(db)["verification_attempts"] == 1  # resending buys no new guesses
     with pytest.raises(AuthenticationFailed, match="wrong verification code"):
         users.verify(PHONE, "111111")
     users.verify(PHONE, "222222")
+
+
+def test_resending_never_buys_more_than_five_guesses_a_window(
+    db: Engine, users: UserService, clock: FakeClock
+) -> None:
+    users.register(PHONE)
+    guesses = 0
+    for _ in range(4):
+        for _ in range(3):
+            try:
+                users.verify(PHONE, "000000")
+            except AuthenticationFailed:
+                guesses += 1
+        clock.advance(timedelta(minutes=1, seconds=1))
+        with contextlib.suppress(TooManyRequests):
+            users.send_code(PHONE)
+    wrong = user_row(db)["verification_attempts"]
+    assert wrong == 5 and guesses >= 5
+    with pytest.raises(TooManyRequests, match="too many wrong codes"):
+        users.send_code(PHONE)
+    clock.advance(timedelta(minutes=10))  # the window ends: a new code, five new guesses
+    users.send_code(PHONE)
+    assert user_row(db)["verification_attempts"] == 0
 
 
 def test_verifying_an_unknown_phone_is_not_found(db: Engine, users: UserService) -> None:
