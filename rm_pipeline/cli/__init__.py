@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import click
+import psycopg
+import sqlalchemy.exc
 
 from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
@@ -38,6 +41,29 @@ cli.add_command(brokers)
 cli.add_command(dev)
 
 
+DATABASE_UNREACHABLE = (psycopg.OperationalError, sqlalchemy.exc.OperationalError)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point: an unreachable database is one line (the traceback only with
+    --verbose)."""
+    try:
+        code = cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        raise SystemExit(1) from None
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    except DATABASE_UNREACHABLE as error:
+        if {"-v", "--verbose"} & set(sys.argv[1:]):
+            raise
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        click.echo(
+            f"Error: cannot reach the database: {reason}\n"
+            "Check DATABASE_URL (or `rm-pipeline db status` for the embedded server); "
+            "--verbose shows the traceback.",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
