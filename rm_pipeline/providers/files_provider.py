@@ -235,9 +235,9 @@ class _PriceFile:
 
 def _parse_prices(ticker: str, path: Path) -> _PriceFile:
     table = replace(_read(path), lenient=True)
+    table.require("date", "open", "high", "low", "close")
     if table.frame.empty:
         raise FilesInputError(path, "no rows under the header")
-    table.require("date", "open", "high", "low", "close")
     dates = table.dates("date")
     close = table.numbers("close")
     names = table.frame.columns
@@ -250,7 +250,7 @@ def _parse_prices(ticker: str, path: Path) -> _PriceFile:
             "low": table.numbers("low"),
             "close": close,
             "adj_close": table.numbers("adj_close") if "adj_close" in names else close,
-            "volume": table.numbers("volume") if "volume" in names else 0.0,
+            "volume": table.numbers("volume") if "volume" in names else np.nan,
         },
         columns=columns(DailyBarFrame),
     )
@@ -455,7 +455,7 @@ def _snapshot_row(
     dividends = actions[(actions["action"] == "dividend") & (actions["value"] > 0)]
     history = TickerHistory(
         dates=bars["date"].to_numpy(), high=bars["high"].to_numpy(), low=bars["low"].to_numpy(),
-        close=bars["close"].to_numpy(), volume=bars["volume"].to_numpy(),
+        close=bars["close"].to_numpy(), volume=bars["volume"].to_numpy(float, na_value=np.nan),
         dividend_dates=dividends["date"].to_numpy(dtype="datetime64[ns]"),
         dividend_values=dividends["value"].to_numpy(dtype=float),
         reports_dividends=price_file.reports_dividends or actions_listed,

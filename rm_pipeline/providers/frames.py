@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -67,7 +66,8 @@ class DailyBarFrame(_Frame):
     low: Series[float] = pa.Field(gt=0)
     close: Series[float] = pa.Field(gt=0)
     adj_close: Series[float] = pa.Field(gt=0)
-    volume: Series[np.int64] = pa.Field(ge=0)
+    volume: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    """Shares traded; missing (NULL) when the source did not say."""
 
     @pa.check("date", name="trading_date_at_midnight")
     def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> Series[bool]:

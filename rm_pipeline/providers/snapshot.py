@@ -43,8 +43,8 @@ def price_snapshot(history: TickerHistory) -> dict[str, object]:
     return {
         "as_of": as_of,
         "current_price": price,
-        "volume": float(history.volume[-1]),
-        "avg_volume": float(np.mean(history.volume[-AVG_VOLUME_SESSIONS:])),
+        "volume": _known(float(history.volume[-1])),
+        "avg_volume": _mean_of_known(history.volume[-AVG_VOLUME_SESSIONS:]),
         "fifty_two_week_high": float(history.high[year].max()),
         "fifty_two_week_low": float(history.low[year].min()),
         "dividend_yield": (
@@ -53,3 +53,13 @@ def price_snapshot(history: TickerHistory) -> dict[str, object]:
             else None
         ),
     }
+
+
+def _known(value: float) -> float | None:
+    return None if np.isnan(value) else value
+
+
+def _mean_of_known(values: np.ndarray) -> float | None:
+    """The mean of the volumes the source reported; None when it reported none."""
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if len(known) else None

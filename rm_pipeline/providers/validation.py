@@ -55,7 +55,6 @@ class RejectReason(StrEnum):
     HIGH_BELOW_LOW = "high_below_low"
     OPEN_OUTSIDE_RANGE = "open_outside_range"
     CLOSE_OUTSIDE_RANGE = "close_outside_range"
-    MISSING_VOLUME = "missing_volume"
     NEGATIVE_VOLUME = "negative_volume"
     VOLUME_TOO_LARGE = "volume_too_large"
     FRACTIONAL_VOLUME = "fractional_volume"
@@ -100,7 +99,6 @@ def _bar_rules(today: date) -> list[Rule]:
         (RejectReason.HIGH_BELOW_LOW, lambda f: f["high"] < f["low"]),
         (RejectReason.OPEN_OUTSIDE_RANGE, lambda f: _outside_range(f, "open")),
         (RejectReason.CLOSE_OUTSIDE_RANGE, lambda f: _outside_range(f, "close")),
-        (RejectReason.MISSING_VOLUME, lambda f: f["volume"].isna()),
         (RejectReason.NEGATIVE_VOLUME, lambda f: f["volume"] < 0),
         (RejectReason.VOLUME_TOO_LARGE, lambda f: f["volume"] >= MAX_VOLUME),
         (
@@ -169,7 +167,7 @@ def validate_bars(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.Data
 
     Rejected: dates after `today` or that are not sessions of the ticker's exchange, missing or
     non-positive prices, prices or volumes the warehouse columns cannot hold, high below low,
-    open or close outside the high-low range, missing, negative or fractional volume, and
+    open or close outside the high-low range, negative or fractional volume, and
     repeats of a ticker and date (the first good row is kept).
     """
     source = raw[columns(DailyBarFrame)].reset_index(drop=True)
@@ -178,7 +176,7 @@ def validate_bars(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.Data
     good = good.assign(
         open=good["open"].clip(good["low"], good["high"]),
         close=good["close"].clip(good["low"], good["high"]),
-        volume=good["volume"].round().astype("int64"),
+        volume=good["volume"].round().astype("Int64"),  # missing: the source did not say
     )
     return conform(DailyBarFrame, good), rejected
 

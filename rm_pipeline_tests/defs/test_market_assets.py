@@ -249,8 +249,11 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
         [price_history], provider=friday_evening, tags=range_tags("2025-02-24", "2025-03-07")
     )
 
+    instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
+
     def request_for(evening: str) -> dict[str, str]:
         context = dg.build_schedule_context(
+            instance=instance,
             scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
             resources={"warehouse": WarehouseResource()},
         )

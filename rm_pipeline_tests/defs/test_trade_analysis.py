@@ -23,8 +23,15 @@ RAW_TRADE = text(
 )
 
 
+INSTANCE = dg.DagsterInstance.ephemeral()
+"""Held for the module: a sensor context built without one keeps its instance by a weak
+reference only, which garbage collection may clear mid-evaluation."""
+
+
 def evaluate(db: Engine) -> dg.SensorResult:
-    context = dg.build_sensor_context(resources={"warehouse": WarehouseResource()})
+    context = dg.build_sensor_context(
+        instance=INSTANCE, resources={"warehouse": WarehouseResource()}
+    )
     result = trades_needing_analysis_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result

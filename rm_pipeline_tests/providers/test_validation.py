@@ -38,7 +38,6 @@ def bars(*changes: dict[str, object]) -> pd.DataFrame:
         ({"open": 12.0}, RejectReason.OPEN_OUTSIDE_RANGE),
         ({"open": 8.5}, RejectReason.OPEN_OUTSIDE_RANGE),
         ({"close": 11.5}, RejectReason.CLOSE_OUTSIDE_RANGE),
-        ({"volume": None}, RejectReason.MISSING_VOLUME),
         ({"volume": -5}, RejectReason.NEGATIVE_VOLUME),
         ({"date": pd.Timestamp(2024, 6, 29)}, RejectReason.FUTURE_DATE),
         ({"date": pd.Timestamp(2024, 6, 8)}, RejectReason.NOT_A_SESSION),  # a Saturday
@@ -101,7 +100,7 @@ def test_good_rows_come_out_with_the_standard_dtypes() -> None:
     good, rejected = validate_bars(bars({"volume": 1.6e6}), TODAY)
 
     assert good.dtypes.astype(str).tolist() == [
-        "str", "datetime64[ns]", "float64", "float64", "float64", "float64", "float64", "int64"
+        "str", "datetime64[ns]", "float64", "float64", "float64", "float64", "float64", "Int64"
     ]  # fmt: skip
     assert good["volume"].tolist() == [1_600_000]
     assert list(rejected.columns) == columns(RejectedFrame)
@@ -136,3 +135,9 @@ def test_timezone_aware_dates_are_refused() -> None:
 
     with pytest.raises(TypeError, match="naive local trading date"):
         conform(DailyBarFrame, frame)
+
+
+def test_a_volume_the_source_did_not_send_is_unknown_not_zero() -> None:
+    good, rejected = validate_bars(bars({"volume": None}), TODAY)
+    assert rejected.empty
+    assert good["volume"].isna().tolist() == [True]

@@ -75,7 +75,7 @@ def test_bars_come_from_yfinance_parsing_with_bad_rows_set_aside(apple: FakeYaho
         [25.5, 26.0, 25.0, 25.75, 25.6],
     ]
     assert frame["volume"].tolist() == [1_000_000, 1_100_000, 4_000_000]
-    assert frame["volume"].dtype == "int64"
+    assert frame["volume"].dtype == "Int64"
     assert frame["date"].dtype == "datetime64[ns]"
     [outcome] = result.outcomes
     assert (outcome.status, outcome.rows, outcome.reason) == (TickerStatus.OK, 3, "1 row rejected")
