@@ -355,3 +355,43 @@ def test_bad_input_fails_at_once_without_retries(
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     message = str(failure.step_failure_data.user_failure_data.description)  # type: ignore[union-attr]
     assert "actions.csv, line 2, field 'action'" in message and "not retried" in message
+
+
+def test_bad_files_cost_only_themselves_and_good_files_load_completely(
+    db: Engine, materialize: Materialize, tmp_path: Path
+) -> None:
+    header = "Date,Open,High,Low,Close,Volume\n"
+    week = ["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06", "2025-03-07"]
+    for ticker in ("GA", "GB"):
+        (tmp_path / f"{ticker}.csv").write_text(
+            header + "".join(f"{d},10,11,9,10.5,100\n" for d in week)
+        )
+    (tmp_path / "BIN.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "EMPTY.csv").write_text("")
+    (tmp_path / "WRONG.csv").write_text("Day,Price\n2025-03-03,1\n")
+    (tmp_path / "CELL.csv").write_text(
+        header + "".join(f"{d},{'abc' if d == week[2] else 10},11,9,10.5,100\n" for d in week)
+    )
+    (tmp_path / "7203.T.csv").write_text(  # 2025-03-20 is a Tokyo holiday: Yahoo's placeholder
+        header + "2025-03-19,2800,2850,2790,2810,1000\n2025-03-20,2810,2810,2810,2810,0\n"
+        "2025-03-21,2810,2900,2800,2880,1200\n"
+    )
+    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    made = metadata(materialize([securities], resources=files), "securities")
+    assert made["rows_inserted"] == 4 and made["failed_tickers"] == 3  # GA, GB, CELL, 7203.T
+
+    loaded = metadata(
+        materialize([price_history], resources=files, tags=range_tags("2025-03-03", "2025-03-21")),
+        "price_history",
+    )
+    assert (
+        loaded["rows_inserted"] == 5 + 5 + 4 + 2 == count(db, "SELECT count(*) FROM price_history")
+    )
+    with db.connect() as conn:
+        refused = conn.execute(
+            text("SELECT ticker, date, split_part(reason, ':', 1) FROM quarantine ORDER BY ticker")
+        ).all()
+    assert [tuple(r) for r in refused] == [
+        ("7203.T", date(2025, 3, 20), "not_a_session"),
+        ("CELL", date(2025, 3, 5), "unparseable"),
+    ]
