@@ -98,10 +98,14 @@ class PriceLoadReport:
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
+        """Rows set aside that are dated in the load's range (or undated); those of the days
+        before it, fetched only for comparison, are quarantined but not reported again here."""
         frames = [frame for frame in self.rejected if not frame.empty]
         if not frames:
-            return pd.DataFrame(columns=["ticker", "date", "reason"])
-        return pd.concat(frames, ignore_index=True)
+            return pd.DataFrame(columns=["ticker", "date", "reason", "raw"])
+        rows = pd.concat(frames, ignore_index=True)
+        dates = pd.to_datetime(rows["date"])
+        return rows[dates.isna() | (dates >= pd.Timestamp(self.start))].reset_index(drop=True)
 
 
 def active_securities(conn: Connection) -> dict[str, str]:
