@@ -24,9 +24,10 @@ run: $(STAMP)  ## the main job end to end on the embedded database (or DATABASE_
 test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL (one worker a core)
 	$(BIN)/pytest -n auto
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

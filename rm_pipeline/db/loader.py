@@ -153,7 +153,7 @@ def _stage(conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: 
     create = sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
     copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)")
     raw = conn.connection.dbapi_connection
-    assert raw is not None
+    assert isinstance(raw, psycopg.Connection), "the warehouse engine uses psycopg 3"
     with raw.cursor() as cursor:
         cursor.execute(
             create.format(sql.Identifier(STAGING_TABLE), columns, sql.Identifier(spec.table))

@@ -48,7 +48,7 @@ class AlertsResource(dg.ConfigurableResource):
 
     timeout_seconds: float = TIMEOUT_SECONDS
 
-    def send(self, message: str, log: dg.DagsterLogManager | None = None) -> bool:
+    def send(self, message: str, log: logging.Logger | dg.DagsterLogManager | None = None) -> bool:
         """Log the alert and post it; True when the webhook accepted it."""
         (log.warning if log else logging.getLogger(__name__).warning)(f"ALERT: {message}")
         webhook = get_settings().alert_webhook_url

@@ -210,7 +210,7 @@ def _set_aside_jumps(
     """The window without the rows from each unexplained split-like jump on, and those rows as
     quarantine rows; each such ticker is reported failed."""
     before = stored[stored["date"] < pd.Timestamp(report.start)].sort_values("date")
-    previous = before.groupby("ticker")["close"].last().to_dict()
+    previous = {str(t): float(c) for t, c in before.groupby("ticker")["close"].last().items()}
     splits = actions[actions["action"] == "split"]
     explained = set(zip(splits["ticker"], splits["date"], strict=True))
     explained |= accepted_jumps(conn, sorted(window["ticker"].unique()))

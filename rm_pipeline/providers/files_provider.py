@@ -169,8 +169,8 @@ class _Table:
                 detail = f"{where}: {why}: {values.iloc[position]!r}"
                 self.problems.setdefault(int(position), detail)
             return
-        position = int(np.argmax(bad.to_numpy()))
-        self.fail(position, name, f"{why}: {values.iloc[position]!r}")
+        first = int(np.argmax(bad.to_numpy()))
+        self.fail(first, name, f"{why}: {values.iloc[first]!r}")
 
 
 def _normalize_headers(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -393,9 +393,12 @@ class FilesProvider:
         files = self.price_files()
         known = list(dict.fromkeys([*listed["ticker"], *files, *self._conflicts]))
         valid, invalid = start_outcomes(known if tickers is None else tickers)
-        by_ticker = {row["ticker"]: row for row in listed.to_dict("records")}
+        by_ticker = {
+            str(row["ticker"]): {str(k): v for k, v in row.items()}
+            for row in listed.to_dict("records")
+        }
         parsed, outcomes = self._parse_each(valid)
-        rows = []
+        rows: list[dict[str, object]] = []
         for ticker, price_file in parsed.items():
             if validate_bars(price_file.bars, self._today())[0].empty:
                 why = "no readable bar in its file"

@@ -12,7 +12,7 @@ Units and meanings (docs/PROVIDERS.md has the full story):
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 import pandera.pandas as pa
@@ -24,7 +24,7 @@ SECURITY_TYPES: Final = ("equity", "bond", "option", "future", "index", "etf", "
 ACTION_TYPES: Final = ("split", "dividend")
 
 
-def _ticker_field() -> pa.Field:
+def _ticker_field() -> Any:
     return pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_TICKER_LENGTH})
 
 
@@ -70,11 +70,11 @@ class DailyBarFrame(_Frame):
     """Shares traded; missing (NULL) when the source did not say."""
 
     @pa.check("date", name="trading_date_at_midnight")
-    def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> Series[bool]:
+    def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> pd.Series:
         return _at_midnight(dates)
 
     @pa.dataframe_check(name="low_le_high")
-    def _low_le_high(cls, frame: pd.DataFrame) -> Series[bool]:
+    def _low_le_high(cls, frame: pd.DataFrame) -> pd.Series:
         return frame["low"] <= frame["high"]
 
     class Config:
@@ -90,7 +90,7 @@ class CorporateActionFrame(_Frame):
     value: Series[float] = pa.Field(gt=0)
 
     @pa.check("date", name="trading_date_at_midnight")
-    def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> Series[bool]:
+    def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> pd.Series:
         return _at_midnight(dates)
 
     class Config:
@@ -115,7 +115,7 @@ class FundamentalsFrame(_Frame):
     fifty_two_week_low: Series[float] = pa.Field(nullable=True, gt=0)
 
     @pa.check("as_of", name="date_at_midnight")
-    def _as_of_at_midnight(cls, dates: Series[pd.Timestamp]) -> Series[bool]:
+    def _as_of_at_midnight(cls, dates: Series[pd.Timestamp]) -> pd.Series:
         return _at_midnight(dates)
 
     class Config:

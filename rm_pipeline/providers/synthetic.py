@@ -110,7 +110,7 @@ def _universe_index() -> dict[str, tuple[dict[str, object], float]]:
     index = {}
     for record in default_universe().to_dict("records"):
         dividend_yield = float(record.pop("dividend_yield"))
-        row = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+        row: dict[str, object] = {str(k): (None if pd.isna(v) else v) for k, v in record.items()}
         index[str(row["ticker"])] = (row, dividend_yield)
     return index
 

@@ -49,14 +49,19 @@ class FieldRule:
     maximum: float | None = None
 
 
-def numeric(field: str, precision: int, scale: int, **checks: bool | float) -> FieldRule:
-    return FieldRule(
-        field, f"NUMERIC({precision},{scale})", scale, 10.0 ** (precision - scale), **checks
-    )
+def numeric(
+    field: str,
+    precision: int,
+    scale: int,
+    non_negative: bool = False,
+    maximum: float | None = None,
+) -> FieldRule:
+    bound = 10.0 ** (precision - scale)
+    return FieldRule(field, f"NUMERIC({precision},{scale})", scale, bound, non_negative, maximum)
 
 
-def bigint(field: str, **checks: bool | float) -> FieldRule:
-    return FieldRule(field, "BIGINT", 0, 2.0**63, **checks)
+def bigint(field: str, non_negative: bool = False) -> FieldRule:
+    return FieldRule(field, "BIGINT", 0, 2.0**63, non_negative)
 
 
 FUNDAMENTAL_RULES = (

@@ -75,7 +75,9 @@ def expected_last_session(ticker: str, today: date, lag: int) -> date:
     return days[-1 - lag] if len(days) > lag else days[0]
 
 
-def _result(name: str, offenders: pd.DataFrame, **metadata: object) -> dg.AssetCheckResult:
+def _result(
+    name: str, offenders: pd.DataFrame, **metadata: dg.MetadataValue
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=offenders.empty,
@@ -98,7 +100,7 @@ def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
 def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
     since = today - timedelta(days=GAP_WINDOW_DAYS)
     stored = pd.read_sql_query(RECENT_DATES, conn, params={"since": since})
-    gaps = []
+    gaps: list[dict[str, object]] = []
     for ticker, dates in stored.groupby("ticker")["date"]:
         first, last = dates.min(), dates.max()
         expected = recent_sessions(str(ticker), today)
