@@ -69,8 +69,8 @@ def whole_tickers_only(bars: pd.DataFrame, clean: pd.DataFrame) -> None:
     assert (have == want[have.index]).all(), have[have != want[have.index]]
 
 
-def kill_when_loading(url: str, action: Callable[[], None]) -> threading.Thread:
-    """Run `action` the moment a batch after the first is being written."""
+def kill_when_loading(url: str, action: Callable[[], bool]) -> threading.Thread:
+    """Run `action` the moment a batch after the first is being written, until it says it hit."""
 
     def watch() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -80,8 +80,7 @@ def kill_when_loading(url: str, action: Callable[[], None]) -> threading.Thread:
                     "SELECT pid FROM pg_stat_activity WHERE query LIKE '%rm_loader_stage%' "
                     "AND pid <> pg_backend_pid() AND state = 'active' AND datname = current_database()"
                 ).fetchall()
-                if loaded and writing:
-                    action()
+                if loaded and writing and action():
                     return
                 time.sleep(0.002)
 
@@ -95,18 +94,20 @@ def test_a_connection_killed_mid_load_leaves_whole_batches_and_a_rerun_completes
 ) -> None:
     seed_securities(db)
 
-    def terminate() -> None:
+    def terminate() -> bool:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
+            killed = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                 "query LIKE '%rm_loader_stage%' AND pid <> pg_backend_pid() "
-                "AND datname = current_database()"
-            )
+                "AND datname = current_database() AND state = 'active'"
+            ).fetchall()
+        return bool(killed)
 
     watcher = kill_when_loading(database_url, terminate)
     with pytest.raises(DBAPIError):
         load(db)
     watcher.join()
+    db.dispose()  # the pool may hold the killed connection; later tests get fresh ones
     after_fault = stored(db)
     assert 0 < len(after_fault) < len(clean_bars)
     whole_tickers_only(after_fault, clean_bars)
@@ -140,9 +141,10 @@ def test_the_server_stopped_mid_load_leaves_whole_batches_and_a_rerun_completes(
     seed_securities(engine)
     server = get_server(pgdata, cleanup_mode=None, start=False)
 
-    def crash() -> None:
+    def crash() -> bool:
         pgexec("pg_ctl", ("-D", str(pgdata), "-m", "immediate", "stop"),
                bin_path=server.bin_path, user=server.system_user)  # fmt: skip
+        return True
 
     watcher = kill_when_loading(url, crash)
     with pytest.raises(DBAPIError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import exchange_calendars as xcals
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from rm_pipeline.providers.base import TickerStatus
+from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.providers.frames import SECURITY_TYPES
 from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline.providers.universe import default_tickers
@@ -212,24 +212,17 @@ def test_unknown_tickers_get_data_and_made_up_reference() -> None:
     assert [o.status for o in bars.outcomes] == [TickerStatus.OK, TickerStatus.INVALID]
 
 
-def test_fifty_tickers_over_two_years_is_quick() -> None:
-    synthetic().daily_bars(default_tickers(), TODAY, TODAY)  # build the exchange calendars once
+def test_fifty_tickers_over_two_years_hold_every_session_and_nothing_else() -> None:
+    start = TODAY - timedelta(days=730)
+    result = synthetic().daily_bars(default_tickers(), start, TODAY)
 
-    started = time.perf_counter()
-    frame = synthetic().daily_bars(default_tickers(), TODAY - timedelta(days=730), TODAY).frame
-    elapsed = time.perf_counter() - started
-
-    assert len(frame) > 50 * 480
-    assert elapsed < 1.0
+    assert result.rejected.empty
+    for ticker, dates in result.frame.groupby("ticker")["date"]:
+        assert list(dates.dt.date) == list(ticker_sessions(str(ticker), start, TODAY)), ticker
 
 
-def test_two_thousand_tickers_over_five_hundred_sessions_take_seconds() -> None:
-    """About 3 s on an idle two-core machine; the bound leaves room for a busy one, and would
-    still catch a per-day Python loop (minutes)."""
+def test_two_thousand_tickers_over_five_hundred_sessions() -> None:
     tickers = [f"T{i:04d}" for i in range(2000)]
-    started = time.perf_counter()
     frame = synthetic().daily_bars(tickers, date(2023, 7, 3), date(2025, 6, 27)).frame
-    elapsed = time.perf_counter() - started
 
     assert len(frame) == 2000 * len(sessions("XNYS", date(2023, 7, 3), date(2025, 6, 27)))
-    assert elapsed < 15.0
