@@ -38,6 +38,10 @@ COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", 
 corporate actions, the failed tickers) are the run's own, recorded the same on every partition."""
 
 
+class JobLaunchError(RuntimeError):
+    """A job could not be launched (its definitions did not load, the instance is unusable)."""
+
+
 @dataclass
 class JobSummary:
     """What one job run did: per-asset metadata (counts summed over partitions) and each check's
@@ -90,7 +94,9 @@ def launch_job(
     command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
     if tags:
         command += ["--tags", json.dumps(dict(tags))]
-    subprocess.run(command, check=False, cwd=PROJECT_ROOT)
+    launched = subprocess.run(command, check=False, cwd=PROJECT_ROOT)
+    if launched.returncode != 0 and instance.get_run_by_id(run_id) is None:
+        raise JobLaunchError(f"`dagster job launch` could not start {name}: see its output above")
     run = wait_for_run(instance, run_id)
     return summarize_run(instance, name, run_id, success=run.status == dg.DagsterRunStatus.SUCCESS)
 
@@ -99,7 +105,7 @@ def wait_for_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     while True:
         run = instance.get_run_by_id(run_id)
         if run is None:
-            raise RuntimeError(f"run {run_id} was not created: see the output above")
+            raise JobLaunchError(f"run {run_id} was not created: see the output above")
         if run.status in FINISHED:
             return run
         time.sleep(POLL_SECONDS)

@@ -15,6 +15,7 @@ from rm_pipeline.cli.providers import providers
 from rm_pipeline.cli.run import backfill, dev, run
 from rm_pipeline.cli.trades import trades
 from rm_pipeline.cli.users import users
+from rm_pipeline.pipeline import JobLaunchError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,6 +55,9 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         raise SystemExit(error.exit_code) from None
+    except JobLaunchError as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(1) from None
     except DATABASE_UNREACHABLE as error:
         if {"-v", "--verbose"} & set(sys.argv[1:]):
             raise
