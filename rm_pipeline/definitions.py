@@ -52,7 +52,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
             alerting.alert_on_failed_runs,
         ],
         resources=resources,
-        executor=dg.multiprocess_executor,
+        executor=dg.in_process_executor,
     )
 
 
