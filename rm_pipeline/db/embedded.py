@@ -105,6 +105,7 @@ def require_passwords(uri: str, pgdata: Path) -> None:
     superuser = read_password(password_file(pgdata, SUPERUSER))
     analyst = read_password(password_file(pgdata, ANALYST))
     with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"SET scram_iterations = {SCRAM_ITERATIONS}")
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(SUPERUSER), sql.Literal(superuser)))  # fmt: skip
         conn.execute(ENSURE_ANALYST)
@@ -114,6 +115,12 @@ def require_passwords(uri: str, pgdata: Path) -> None:
         conn.execute("SELECT pg_reload_conf()")
     log.info("embedded server %s now requires passwords", pgdata)
 
+
+SCRAM_ITERATIONS = 16
+"""Key-stretching rounds of the stored verifiers. Stretching protects guessable passwords; these
+are 256 random bits, which no number of rounds makes easier or harder to guess, while every new
+connection pays the rounds on both sides: Dagster's storage opens one per event it writes (a
+connection costs 4.9 ms at PostgreSQL's default of 4096 rounds, 2.0 ms at 16)."""
 
 ENSURE_ANALYST = (
     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') "

@@ -130,7 +130,7 @@ def price_history(
             **failures_metadata(report.failed),
             **load_metadata(report.actions, prefix="corporate_actions"),
             "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
-            "rows_quarantined": dg.MetadataValue.int(report.quarantined.rows),
+            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
             "quarantine": dg.MetadataValue.text(f"table quarantine, run_id {context.run.run_id}"),
             "securities": dg.MetadataValue.int(report.tickers),
         }
