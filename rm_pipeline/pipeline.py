@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.db.engine import dagster_url, with_driver
 from rm_pipeline.db.migrate import PROJECT_ROOT
+from rm_pipeline.defs.alerting import check_evaluations
 from rm_pipeline.defs.partitions import nearest_weekday, range_tags
 from rm_pipeline.settings import Settings
 
@@ -117,9 +118,7 @@ def summarize_run(instance: dg.DagsterInstance, job: str, run_id: str, success: 
     for materialization in (record.asset_materialization for record in records):
         assert materialization is not None
         add_materialization(summary, materialization)
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        assert record.dagster_event is not None
-        evaluation = record.dagster_event.asset_check_evaluation_data
+    for evaluation in check_evaluations(instance, run_id):
         summary.checks[evaluation.check_name] = evaluation.passed
     return summary
 

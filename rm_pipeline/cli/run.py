@@ -10,7 +10,7 @@ import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
-from rm_pipeline.defs.partitions import nearest_weekday, partition_key_of, range_tags
+from rm_pipeline.defs.partitions import partition_key_of, range_tags
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.pipeline import (
     WORKSPACE,
@@ -18,6 +18,7 @@ from rm_pipeline.pipeline import (
     changed_rows,
     dagster_command,
     dagster_environment,
+    history_range,
     launch_job,
     prepare_dagster,
     run_main_job,
@@ -145,13 +146,13 @@ def backfill(start: datetime, end: datetime | None) -> None:
     settings = get_settings()
     today = date.today()
     first_day, last_day = start.date(), (end.date() if end else today)
-    history_start = nearest_weekday(settings.history_start_date(today), step=1)
+    history_start, _ = history_range(settings, today)
     if first_day > last_day:
         raise click.BadParameter(f"--start {first_day} is after --end {last_day}")
     if last_day > today:
         raise click.BadParameter(f"--end {last_day} is in the future")
     first, last = partition_key_of(first_day), partition_key_of(last_day)
-    if first < history_start.isoformat():
+    if first < history_start:
         raise click.BadParameter(
             f"--start {first_day} is before the history start {history_start}: set "
             f"RM_HISTORY_START={first} (environment or .env) and restart `make dev` so the "

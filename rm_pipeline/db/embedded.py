@@ -50,6 +50,16 @@ local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
 """
+SCRAM_ITERATIONS = 16
+"""Key-stretching rounds of the stored verifiers. Stretching protects guessable passwords; these
+are 256 random bits, which no number of rounds makes easier or harder to guess, while every new
+connection pays the rounds on both sides: Dagster's storage opens one per event it writes (a
+connection costs 4.9 ms at PostgreSQL's default of 4096 rounds, 2.0 ms at 16)."""
+
+ENSURE_ANALYST = (
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') "
+    "THEN CREATE ROLE rm_analyst LOGIN; END IF; END $$"
+)
 
 
 def start(pgdata: Path, *, keep_running: bool = True) -> str:
@@ -114,18 +124,6 @@ def require_passwords(uri: str, pgdata: Path) -> None:
         hba.write_text(PASSWORD_HBA)
         conn.execute("SELECT pg_reload_conf()")
     log.info("embedded server %s now requires passwords", pgdata)
-
-
-SCRAM_ITERATIONS = 16
-"""Key-stretching rounds of the stored verifiers. Stretching protects guessable passwords; these
-are 256 random bits, which no number of rounds makes easier or harder to guess, while every new
-connection pays the rounds on both sides: Dagster's storage opens one per event it writes (a
-connection costs 4.9 ms at PostgreSQL's default of 4096 rounds, 2.0 ms at 16)."""
-
-ENSURE_ANALYST = (
-    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') "
-    "THEN CREATE ROLE rm_analyst LOGIN; END IF; END $$"
-)
 
 
 def database_uri(server_uri: str, database: str) -> str:

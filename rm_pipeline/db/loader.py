@@ -17,7 +17,7 @@ import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -117,9 +117,7 @@ def upsert_frame(
         group: LoadResult(*written.get(group, (0, 0)), rows - sum(written.get(group, (0, 0))))
         for group, rows in staged.items()
     }
-    result = sum(groups.values(), LoadResult())
-    if count_by:
-        result = LoadResult(result.inserted, result.updated, result.unchanged, groups=groups)
+    result = replace(sum(groups.values(), LoadResult()), groups=groups if count_by else {})
     log.info(
         "%s: inserted %d, updated %d, unchanged %d",
         spec.table,

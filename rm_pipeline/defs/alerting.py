@@ -26,7 +26,7 @@ def failed_run_message(context: dg.RunFailureSensorContext) -> str:
     )
     failed_checks = [
         f"{evaluation.check_name} ({evaluation.asset_key.to_user_string()})"
-        for evaluation in _check_evaluations(context)
+        for evaluation in check_evaluations(context.instance, run.run_id)
         if not evaluation.passed
     ]
     return (
@@ -37,10 +37,9 @@ def failed_run_message(context: dg.RunFailureSensorContext) -> str:
     )
 
 
-def _check_evaluations(context: dg.RunFailureSensorContext) -> list[dg.AssetCheckEvaluation]:
-    records = context.instance.all_logs(
-        context.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    )
+def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
+    """The asset check evaluations a run recorded."""
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     return [
         record.dagster_event.asset_check_evaluation_data
         for record in records

@@ -40,16 +40,11 @@ SECURITIES = UpsertSpec(
 DEACTIVATE_DROPPED = text(
     """
     UPDATE securities AS s SET is_active = false
-    WHERE s.is_active AND NOT EXISTS (
+    WHERE s.is_active AND s.ticker <> ALL(CAST(:unanswered AS text[])) AND NOT EXISTS (
         SELECT 1 FROM unnest(CAST(:tickers AS text[]), CAST(:exchanges AS text[])) AS u(ticker, exchange)
         WHERE u.ticker = s.ticker AND u.exchange IS NOT DISTINCT FROM s.exchange
     )
     """
-)
-
-
-KEPT_AS_THEY_ARE = text(
-    "SELECT ticker, exchange FROM securities WHERE is_active AND ticker = ANY(:tickers)"
 )
 
 
@@ -111,12 +106,12 @@ def sync_securities(
     )
     frame = frame.astype(object).where(frame.notna(), None)
     load = upsert_frame(conn, frame, SECURITIES)
-    kept = conn.execute(KEPT_AS_THEY_ARE, {"tickers": list(unanswered)}).all()
     deactivated = conn.execute(
         DEACTIVATE_DROPPED,
         {
-            "tickers": [*frame["ticker"], *(ticker for ticker, _ in kept)],
-            "exchanges": [*frame["exchange"], *(exchange for _, exchange in kept)],
+            "tickers": list(frame["ticker"]),
+            "exchanges": list(frame["exchange"]),
+            "unanswered": list(unanswered),
         },
     ).rowcount
     return SecuritiesSync(load, deactivated)

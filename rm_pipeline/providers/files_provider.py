@@ -334,11 +334,11 @@ class FilesProvider:
             raise FileNotFoundError(f"provider files directory {self.directory} does not exist")
         self._today = today
 
-    def price_files(self) -> dict[str, Path]:
-        """The ticker each price file holds, by normalized file stem; a ticker with two files is
-        left out (its outcome says why)."""
+    def price_files(self) -> tuple[dict[str, Path], dict[str, str]]:
+        """The ticker each price file holds, by normalized file stem; and each ticker with two
+        files, left out of the first mapping, with why."""
         found: dict[str, Path] = {}
-        self._conflicts: dict[str, str] = {}
+        conflicts: dict[str, str] = {}
         for path in sorted(self.directory.iterdir()):
             if path.suffix.lower() not in PRICE_SUFFIXES or path.name in (
                 SECURITIES_FILE,
@@ -350,26 +350,24 @@ class FilesProvider:
             except InvalidTickerError as err:
                 log.warning("ignoring %s: %s", path, err)
                 continue
-            if ticker in found or ticker in self._conflicts:
-                self._conflicts[ticker] = f"{path}: a second file for {ticker}"
+            if ticker in found or ticker in conflicts:
+                conflicts[ticker] = f"{path}: a second file for {ticker}"
                 continue
             found[ticker] = path
-        for ticker in self._conflicts:
+        for ticker in conflicts:
             found.pop(ticker, None)
-        return found
+        return found, conflicts
 
     def _parse_each(
-        self, tickers: Sequence[str]
+        self, tickers: Sequence[str], files: dict[str, Path], conflicts: dict[str, str]
     ) -> tuple[dict[str, _PriceFile], list[TickerOutcome]]:
-        """Each ticker's parsed file, and an outcome for every ticker that has none: no file, two
-        files, or a file that cannot be read (`invalid`: retrying will not help)."""
-        files = self.price_files()
+        """Each ticker's parsed file (from `price_files`), and an outcome for every ticker that
+        has none: no file, two files, or a file that cannot be read (`invalid`: retrying will not
+        help)."""
         parsed, outcomes = {}, []
         for ticker in tickers:
-            if ticker in self._conflicts:
-                outcomes.append(
-                    TickerOutcome(ticker, TickerStatus.INVALID, self._conflicts[ticker])
-                )
+            if ticker in conflicts:
+                outcomes.append(TickerOutcome(ticker, TickerStatus.INVALID, conflicts[ticker]))
             elif ticker not in files:
                 outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, "no file for it"))
             else:
@@ -390,14 +388,14 @@ class FilesProvider:
         """Rows of securities.csv; a ticker with only a price file gets reference guessed from
         its symbol. None means every ticker in securities.csv or with a price file."""
         listed = self._optional(SECURITIES_FILE, _parse_securities, SecurityFrame)
-        files = self.price_files()
-        known = list(dict.fromkeys([*listed["ticker"], *files, *self._conflicts]))
+        files, conflicts = self.price_files()
+        known = list(dict.fromkeys([*listed["ticker"], *files, *conflicts]))
         valid, invalid = start_outcomes(known if tickers is None else tickers)
         by_ticker = {
             str(row["ticker"]): {str(k): v for k, v in row.items()}
             for row in listed.to_dict("records")
         }
-        parsed, outcomes = self._parse_each(valid)
+        parsed, outcomes = self._parse_each(valid, files, conflicts)
         rows: list[dict[str, object]] = []
         for ticker, price_file in parsed.items():
             if validate_bars(price_file.bars, self._today())[0].empty:
@@ -415,7 +413,7 @@ class FilesProvider:
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         valid, invalid = start_outcomes(tickers)
-        parsed, failed = self._parse_each(valid)
+        parsed, failed = self._parse_each(valid, *self.price_files())
         raw = concat_frames([f.bars for f in parsed.values()], DailyBarFrame)
         unparseable = concat_frames([f.unparseable for f in parsed.values()], RejectedFrame)
         outcomes = [TickerOutcome(t, TickerStatus.OK) for t in parsed] + failed + invalid
@@ -426,7 +424,7 @@ class FilesProvider:
         valid, invalid = start_outcomes(tickers)
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
         listed = listed[listed["ticker"].isin(valid)]
-        parsed, failed = self._parse_each(valid)
+        parsed, failed = self._parse_each(valid, *self.price_files())
         in_files = [f.actions for f in parsed.values()]
         raw = concat_frames([listed, *in_files], CorporateActionFrame).drop_duplicates()
         answered = set(parsed) | set(listed["ticker"])
@@ -440,7 +438,7 @@ class FilesProvider:
         valid, invalid = start_outcomes(tickers)
         listed_path = self.directory / ACTIONS_FILE
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
-        parsed, failed = self._parse_each(valid)
+        parsed, failed = self._parse_each(valid, *self.price_files())
         rows = [
             _snapshot_row(f, listed[listed["ticker"] == t], listed_path.is_file(), self._today())
             for t, f in parsed.items()

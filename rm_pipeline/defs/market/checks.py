@@ -3,7 +3,7 @@ database connection, calendars built once), and each runnable on its own from th
 `check_prices` job. OHLC consistency and duplicates are blocking: a bad batch must not flow into
 the stats and valuations computed from it. Freshness follows each security's exchange calendar."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import dagster as dg
@@ -131,17 +131,14 @@ def price_history_checks(
     today = date.today()
     lag = get_settings().freshness_lag_days
     with warehouse.engine().connect() as conn:
-        if "ohlc_consistent" in selected:
-            yield _result("ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn))
-        if "no_duplicate_bars" in selected:
-            yield _result("no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn))
-        if "prices_fresh" in selected:
-            yield _result(
-                "prices_fresh",
-                stale_securities(conn, today, lag),
-                lag_sessions=dg.MetadataValue.int(lag),
-            )
-        if "no_calendar_gaps" in selected:
-            yield _result("no_calendar_gaps", calendar_gaps(conn, today))
-        if "row_count_steady" in selected:
-            yield _result("row_count_steady", shrinking_day(conn))
+        offenders: dict[str, Callable[[], pd.DataFrame]] = {
+            "ohlc_consistent": lambda: pd.read_sql_query(INCONSISTENT_BARS, conn),
+            "no_duplicate_bars": lambda: pd.read_sql_query(DUPLICATE_BARS, conn),
+            "prices_fresh": lambda: stale_securities(conn, today, lag),
+            "no_calendar_gaps": lambda: calendar_gaps(conn, today),
+            "row_count_steady": lambda: shrinking_day(conn),
+        }
+        extra = {"prices_fresh": {"lag_sessions": dg.MetadataValue.int(lag)}}
+        for name in CHECKS:
+            if name in selected:
+                yield _result(name, offenders[name](), **extra.get(name, {}))
