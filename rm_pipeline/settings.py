@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     yfinance_batch_size: int = 50
     yfinance_threads: int = 4
     yfinance_max_requests_per_second: float = 2.0
+    yfinance_cache_ttl_minutes: float = Field(
+        default=240,
+        ge=0,
+        description="How long Yahoo's answers are reused from `<data_dir>/yfinance-cache`, so a "
+        "retried run does not download them again; 0 disables the cache.",
+    )
+    yfinance_cache_max_mb: float = Field(
+        default=100,
+        gt=0,
+        description="Size bound of the yfinance response cache; oldest first out.",
+    )
 
     ingest_batch_size: int = Field(
         default=50, description="Tickers per provider call and per load transaction."

@@ -1,4 +1,9 @@
-"""A process-wide cap on request rate, and retries with exponential backoff and jitter."""
+"""A process-wide cap on request rate, and retries with exponential backoff and jitter.
+
+`process_limiters` holds the process's limiters, one per rate: every provider instance
+configured with the same rate waits on the same `RateLimiter`, whichever thread or instance
+makes the request. (Each process has its own: a multiprocess executor's steps do not share one.)
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,33 @@ class RateLimiter:
             self._next = slot + self._interval
         if slot > now:
             self._sleep(slot - now)
+
+
+class LimiterRegistry:
+    """One `RateLimiter` per rate, created on first use; safe to call from any thread."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._limiters: dict[float, RateLimiter] = {}
+
+    def limiter(self, per_second: float) -> RateLimiter:
+        """The one limiter of this rate (every rate of zero or less is the same: no limit)."""
+        rate = max(per_second, 0.0)
+        with self._lock:
+            if rate not in self._limiters:
+                self._limiters[rate] = RateLimiter(rate, self._clock, self._sleep)
+            return self._limiters[rate]
+
+
+process_limiters = LimiterRegistry()
+"""The process's limiters. Callers reach it through the module (`ratelimit.process_limiters`)
+when they need a limiter, so that replacing it (with a test clock) reaches them all."""
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,28 @@
 Each ticker is fetched with its own `Ticker.history` / `Ticker.info` call on a small thread
 pool, in batches. yfinance is asked to raise instead of logging (`hide_exceptions = False`), so
 every ticker's failure arrives as a typed exception and becomes that ticker's outcome; a
-bulk `yf.download` would swallow those errors. Every HTTP request waits for one process-wide
-rate limiter, and rate-limited tickers are retried with exponential backoff and jitter.
+bulk `yf.download` would swallow those errors. Rate-limited tickers are retried with exponential
+backoff and jitter.
+
+One history serves both bars and actions: the provider remembers the histories it downloaded
+and serves any request whose range one of them covers. Every HTTP request yfinance makes goes
+through `_YahooSession`: Yahoo's data answers are reused from the on-disk `ResponseCache` while
+fresh (a retried run downloads nothing again), and everything else waits for the process-wide
+rate limiter of the configured rate (`ratelimit.process_limiters`), shared by every instance.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import pandas as pd
 import yfinance as yf
@@ -23,6 +32,7 @@ from curl_cffi import requests as curl_requests
 from curl_cffi.requests.exceptions import HTTPError
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
+from rm_pipeline.providers import ratelimit
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.deprecations import silence_pandas4_warnings
 from rm_pipeline.providers.frames import (
@@ -33,6 +43,7 @@ from rm_pipeline.providers.frames import (
     columns,
     concat_frames,
 )
+from rm_pipeline.providers.http_cache import ResponseCache
 from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy, with_retries
 from rm_pipeline.providers.universe import default_tickers
 from rm_pipeline.providers.validation import (
@@ -100,16 +111,47 @@ class UnsupportedQuoteTypeError(ValueError):
     """Yahoo describes the symbol as something the warehouse cannot store (e.g. a currency)."""
 
 
-class _ThrottledSession(curl_requests.Session):
-    """yfinance's usual browser-impersonating session, but every request waits for the limiter."""
+_CACHED_PATHS: Final = (
+    "/v8/finance/chart/",
+    "/v10/finance/quoteSummary/",
+    "/v7/finance/quote",
+    "/ws/fundamentals-timeseries/",
+)
+"""Yahoo's data endpoints: the only answers cached (never the cookie, consent or crumb pages)."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
+
+class _YahooSession(curl_requests.Session):
+    """yfinance's usual browser-impersonating session, with a response cache and a rate limit.
+
+    A data request answered by the cache reaches neither Yahoo nor the limiter; every other
+    request waits for the limiter, and a data answer is offered to the cache.
+    """
+
+    def __init__(self, limiter: RateLimiter, cache: ResponseCache | None) -> None:
         super().__init__(impersonate="chrome")
         self._limiter = limiter
+        self._responses = cache  # not `_cache`: curl_cffi's own (unbounded, keeps cookies)
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+        params = kwargs.get("params")
+        cache = self._responses if not args and is_cached_request(method, url, params) else None
+        if cache and (cached := cache.lookup(method, url, params)) is not None:
+            return cached
         self._limiter.acquire()
-        return super().request(*args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        if cache:
+            cache.store(method, url, params, response)
+        return response
+
+
+def is_cached_request(method: object, url: str, params: object) -> bool:
+    """Whether the answer may come from, and go to, the response cache: a GET of one of Yahoo's
+    data endpoints, its parameters a mapping (as yfinance asks)."""
+    return (
+        str(method).upper() == "GET"
+        and urlsplit(url).path.startswith(_CACHED_PATHS)
+        and (params is None or isinstance(params, Mapping))
+    )
 
 
 class YFinanceProvider:
@@ -127,22 +169,31 @@ class YFinanceProvider:
         timeout: float = 30.0,
         today: Callable[[], date] = date.today,
         sleep: Callable[[float], None] = time.sleep,
+        cache: ResponseCache | None = None,
+        remembered_histories: int = 100,
     ) -> None:
         yf.config.debug.hide_exceptions = False  # process-wide: typed errors, not log lines
         self.batch_size = max(1, batch_size)
         self.threads = max(1, threads)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        self.cache = cache
         self._today = today
         self._sleep = sleep
-        self._session = _ThrottledSession(RateLimiter(max_requests_per_second))
+        limiter = ratelimit.process_limiters.limiter(max_requests_per_second)
+        self._session = _YahooSession(limiter, cache)
+        self._memo = _HistoryMemo(remembered_histories)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> YFinanceProvider:
+        """The provider the settings describe; the memo holds two load batches' histories, so
+        a batch's actions never miss the histories its bars were downloaded with."""
         return cls(
             batch_size=settings.yfinance_batch_size,
             threads=settings.yfinance_threads,
             max_requests_per_second=settings.yfinance_max_requests_per_second,
+            cache=response_cache(settings),
+            remembered_histories=2 * settings.ingest_batch_size,
         )
 
     def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
@@ -182,6 +233,8 @@ class YFinanceProvider:
         if start > end:
             return {}, [TickerOutcome(t, TickerStatus.NO_DATA, "empty date range") for t in tickers]
 
+        remembered = {t: h for t in tickers if (h := self._memo.get(t, start, end)) is not None}
+
         def history(ticker: str) -> pd.DataFrame:
             return yf.Ticker(ticker, session=self._session).history(
                 start=start,
@@ -194,9 +247,13 @@ class YFinanceProvider:
                 timeout=self.timeout,
             )
 
-        fetched = self._fetch_all(tickers, history)
-        frames = {t: r for t, r in fetched.items() if isinstance(r, pd.DataFrame)}
-        return frames, [_outcome(t, fetched[t]) for t in tickers]
+        fetched = self._fetch_all([t for t in tickers if t not in remembered], history)
+        for ticker, result in fetched.items():
+            if isinstance(result, pd.DataFrame):
+                self._memo.put(ticker, start, end, result)
+        results = {**remembered, **fetched}
+        frames = {t: r for t in tickers if isinstance(r := results[t], pd.DataFrame)}
+        return frames, [_outcome(t, results[t]) for t in tickers]
 
     def _from_info(
         self, tickers: list[str], convert: Callable[[str, Mapping[str, Any]], dict[str, object]]
@@ -236,6 +293,49 @@ class YFinanceProvider:
             return with_retries(lambda: fetch(ticker), YFRateLimitError, self.retry, self._sleep)
         except Exception as err:  # every failure becomes the ticker's outcome
             return err
+
+
+def response_cache(settings: Settings) -> ResponseCache | None:
+    """The response cache under `<data_dir>/yfinance-cache`; None when its TTL is zero."""
+    if settings.yfinance_cache_ttl_minutes <= 0:
+        return None
+    return ResponseCache(
+        settings.data_dir.resolve() / "yfinance-cache",
+        ttl=timedelta(minutes=settings.yfinance_cache_ttl_minutes),
+        max_bytes=int(settings.yfinance_cache_max_mb * 1024 * 1024),
+    )
+
+
+class _HistoryMemo:
+    """The last `capacity` histories downloaded, least recently used out first.
+
+    A request is served by any kept history of the ticker whose range covers it, cut down to
+    the request: the price load asks for bars from ten days before its window and for the
+    window's actions, and both come from the one download. A cut with no rows at all is a miss,
+    so that a range without trading gets Yahoo's own answer (`no_data`).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = max(1, capacity)
+        self._histories: OrderedDict[tuple[str, date, date], pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ticker: str, start: date, end: date) -> pd.DataFrame | None:
+        with self._lock:
+            for (kept, first, last), history in reversed(self._histories.items()):
+                if kept == ticker and first <= start and end <= last:
+                    self._histories.move_to_end((kept, first, last))
+                    dates = _local_dates(history.index)
+                    cut = history[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))]
+                    return cut if len(cut) else None
+        return None
+
+    def put(self, ticker: str, start: date, end: date, history: pd.DataFrame) -> None:
+        with self._lock:
+            self._histories[ticker, start, end] = history
+            self._histories.move_to_end((ticker, start, end))
+            while len(self._histories) > self._capacity:
+                self._histories.popitem(last=False)
 
 
 class SkippedError(Exception):

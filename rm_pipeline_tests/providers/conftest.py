@@ -58,7 +58,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     assert not attempts, f"the test tried to reach the network: {attempts}"
 
 
-class _MemoryTzCache:
+class MemoryTzCache:
     """yfinance's timezone cache, kept in memory instead of the user's cache directory."""
 
     def __init__(self, known: dict[str, str] | None = None) -> None:
@@ -73,14 +73,14 @@ class _MemoryTzCache:
 
 
 @pytest.fixture
-def tz_cache(monkeypatch: pytest.MonkeyPatch) -> _MemoryTzCache:
-    cache = _MemoryTzCache()
+def tz_cache(monkeypatch: pytest.MonkeyPatch) -> MemoryTzCache:
+    cache = MemoryTzCache()
     monkeypatch.setattr(yfinance.cache, "get_tz_cache", lambda: cache)
     return cache
 
 
 @pytest.fixture
-def yfinance_state(tz_cache: _MemoryTzCache) -> Iterator[None]:
+def yfinance_state(tz_cache: MemoryTzCache) -> Iterator[None]:
     """yfinance's process-wide state, isolated: its response cache is emptied around the test
     and its config restored afterwards; its timezone cache is in memory."""
     hide_exceptions = yfinance.config.debug.hide_exceptions

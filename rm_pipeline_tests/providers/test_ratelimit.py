@@ -7,7 +7,12 @@ import threading
 
 import pytest
 
-from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy, with_retries
+from rm_pipeline.providers.ratelimit import (
+    LimiterRegistry,
+    RateLimiter,
+    RetryPolicy,
+    with_retries,
+)
 
 
 class FakeClock:
@@ -54,6 +59,25 @@ def test_a_zero_rate_means_no_limit() -> None:
     for _ in range(5):
         limiter.acquire()
     assert clock.sleeps == []
+
+
+def test_the_registry_has_one_limiter_per_rate_across_threads() -> None:
+    clock = FakeClock()
+    registry = LimiterRegistry(clock, clock.sleep)
+    found: list[RateLimiter] = []
+    threads = [threading.Thread(target=lambda: found.append(registry.limiter(2))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({id(limiter) for limiter in found}) == 1
+    assert registry.limiter(2.0) is found[0]
+    assert registry.limiter(3) is not found[0]
+    assert registry.limiter(0) is registry.limiter(-1)
+    found[0].acquire()
+    registry.limiter(2).acquire()
+    assert clock.sleeps == [0.5]  # the registry's clock and sleep
 
 
 def test_delays_double_with_jitter_up_to_the_cap() -> None:

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from yfinance.data import YfData
 
+from rm_pipeline.providers import ratelimit
 from rm_pipeline.providers.base import TickerStatus
 from rm_pipeline.providers.deprecations import silence_pandas4_warnings
-from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy
+from rm_pipeline.providers.http_cache import ResponseCache
+from rm_pipeline.providers.ratelimit import LimiterRegistry, RateLimiter, RetryPolicy
 from rm_pipeline.providers.yfinance_provider import (
     YFinanceProvider,
     dividend_yield_fraction,
+    is_cached_request,
 )
-from rm_pipeline_tests.providers.conftest import TODAY
+from rm_pipeline.settings import Settings
+from rm_pipeline_tests.providers.conftest import TODAY, MemoryTzCache
 from rm_pipeline_tests.providers.yahoo_fake import (
     NEW_YORK,
     TOKYO,
@@ -331,3 +339,151 @@ def test_without_the_fake_yahoo_nothing_reaches_the_network(
     assert outcome.status is TickerStatus.ERROR
     assert any("yahoo.com" in attempt for attempt in no_network)
     no_network.clear()  # the attempts were the point of this test
+
+
+def disk_cache(directory: Path, clock: Callable[[], float] = time.time) -> ResponseCache:
+    return ResponseCache(directory, timedelta(hours=4), 10**7, clock)
+
+
+def new_process(tz_cache: MemoryTzCache) -> None:
+    """Forget what yfinance keeps in memory, as a new process would: its response memo (which
+    answers repeated requests for past ranges) and the timezones it has learned."""
+    YfData.cache_get.cache_clear()
+    tz_cache.known.clear()
+
+
+def test_bars_and_actions_share_one_download_per_ticker(apple: FakeYahoo) -> None:
+    apple.charts["XYZ"] = chart_payload(
+        "XYZ", NEW_YORK, bars_between(date(2024, 2, 20), [10.0] * 14), dividends={MARCH[0]: 0.5}
+    )
+    tickers = ["AAPL", "XYZ"]
+    anchor = MARCH[0] - timedelta(days=10)
+    yfinance = provider()
+
+    bars = yfinance.daily_bars(tickers, anchor, MARCH[1])
+    actions = yfinance.corporate_actions(tickers, *MARCH)
+
+    assert [len(apple.chart_requests(t)) for t in tickers] == [1, 1]
+    assert bars.frame.groupby("ticker").size().to_dict() == {"AAPL": 3, "XYZ": 14}
+    downloaded_alone = provider().corporate_actions(tickers, *MARCH)
+    pd.testing.assert_frame_equal(actions.frame, downloaded_alone.frame)
+    assert actions.outcomes == downloaded_alone.outcomes
+    assert len(actions.frame) == 3
+
+
+def test_a_range_the_kept_histories_do_not_cover_is_downloaded(apple: FakeYahoo) -> None:
+    yfinance = provider()
+    yfinance.daily_bars(["AAPL"], date(2024, 3, 4), date(2024, 3, 10))
+
+    wider = yfinance.corporate_actions(["AAPL"], *MARCH)
+    without_trading = yfinance.daily_bars(["AAPL"], date(2024, 3, 9), date(2024, 3, 10))
+
+    assert len(apple.chart_requests("AAPL")) == 3
+    assert len(wider.frame) == 2
+    assert without_trading.outcomes[0].status is TickerStatus.NO_DATA
+
+
+def test_a_retried_run_is_served_from_the_disk_cache(
+    apple: FakeYahoo, quotes: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
+) -> None:
+    first_bars = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH)
+    first_fundamentals = provider(cache=disk_cache(tmp_path)).fundamentals(["AAPL"])
+    downloads = len(apple.requests)
+    new_process(tz_cache)
+
+    retried = provider(cache=disk_cache(tmp_path))
+    bars = retried.daily_bars(["AAPL"], *MARCH)
+    fundamentals = retried.fundamentals(["AAPL"])
+
+    assert downloads >= 3  # the timezone, the history, the quote summary
+    assert len(apple.requests) == downloads
+    pd.testing.assert_frame_equal(bars.frame, first_bars.frame)
+    pd.testing.assert_frame_equal(fundamentals.frame, first_fundamentals.frame)
+
+
+def test_expired_answers_are_downloaded_again(
+    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
+) -> None:
+    clock = [1_700_000_000.0]
+    provider(cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(["AAPL"], *MARCH)
+    clock[0] += 4 * 3600 + 1
+    new_process(tz_cache)
+
+    result = provider(cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(["AAPL"], *MARCH)
+
+    assert len(apple.chart_requests("AAPL")) == 2
+    assert result.outcomes[0].rows == 3
+
+
+def test_rate_limited_answers_are_not_cached(
+    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
+) -> None:
+    apple.throttle("AAPL", 1000)
+    [throttled] = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
+    apple.throttled.clear()
+    new_process(tz_cache)
+
+    [retried] = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
+
+    assert throttled.status is TickerStatus.RATE_LIMITED
+    assert (retried.status, retried.rows) == (TickerStatus.OK, 3)
+
+
+def test_not_found_answers_are_not_cached(
+    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
+) -> None:
+    tz_cache.known["NEW"] = "America/New_York"  # so the chart endpoint's own 404 answers
+    [unknown] = provider(cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
+    apple.charts["NEW"] = apple.charts["AAPL"]
+    YfData.cache_get.cache_clear()
+
+    [listed] = provider(cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
+
+    assert unknown.status is TickerStatus.DELISTED
+    assert (listed.status, listed.rows) == (TickerStatus.OK, 3)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "cached"),
+    [
+        ("GET", "https://query2.finance.yahoo.com/v8/finance/chart/AAPL", True),
+        ("GET", "https://query2.finance.yahoo.com/v10/finance/quoteSummary/AAPL", True),
+        ("GET", "https://query1.finance.yahoo.com/v7/finance/quote?", True),
+        ("GET", "https://query1.finance.yahoo.com/v1/test/getcrumb", False),
+        ("GET", "https://fc.yahoo.com", False),
+        ("GET", "https://guce.yahoo.com/consent", False),
+        ("POST", "https://query2.finance.yahoo.com/v8/finance/chart/AAPL", False),
+    ],
+)
+def test_only_yahoo_data_endpoints_are_cached(method: str, url: str, cached: bool) -> None:
+    assert is_cached_request(method, url, {"symbols": "AAPL"}) is cached
+
+
+def test_two_providers_wait_for_one_limiter(
+    apple: FakeYahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock stands still, so every request after the first waits one more interval."""
+    waits: list[float] = []
+    monkeypatch.setattr(ratelimit, "process_limiters", LimiterRegistry(lambda: 0.0, waits.append))
+    apple.charts["MSFT"] = apple.charts["AAPL"]
+
+    provider(max_requests_per_second=2).daily_bars(["AAPL"], *MARCH)
+    provider(max_requests_per_second=2).daily_bars(["MSFT"], *MARCH)
+
+    assert len(apple.requests) == 4  # each: the timezone, then the history
+    assert waits == [0.5, 1.0, 1.5]
+
+
+def test_the_settings_place_and_size_the_cache(yfinance_state: None, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, yfinance_cache_ttl_minutes=90, yfinance_cache_max_mb=2)
+
+    cache = YFinanceProvider.from_settings(settings).cache
+    disabled = settings.model_copy(update={"yfinance_cache_ttl_minutes": 0})
+
+    assert cache is not None
+    assert (cache.directory, cache.ttl) == (
+        tmp_path.resolve() / "yfinance-cache",
+        timedelta(minutes=90),
+    )
+    assert cache.max_bytes == 2 * 1024 * 1024
+    assert YFinanceProvider.from_settings(disabled).cache is None

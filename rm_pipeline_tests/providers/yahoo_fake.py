@@ -144,7 +144,8 @@ def not_found_quote(symbol: str) -> dict[str, Any]:
     }
 
 
-def _response(url: str, status: int, body: object) -> curl_requests.Response:
+def http_response(url: str, status: int, body: object) -> curl_requests.Response:
+    """A curl_cffi response: a str body is sent as it is, anything else as JSON."""
     response = curl_requests.Response()
     response.url = url
     response.status_code = status
@@ -202,23 +203,23 @@ class FakeYahoo:
             symbol = params.get("symbols", "")
         if self.throttled[symbol] > 0:
             self.throttled[symbol] -= 1
-            return _response(url, 429, "Too Many Requests")
+            return http_response(url, 429, "Too Many Requests")
         if path.startswith("/v8/finance/chart/"):
             payload = self.charts.get(symbol)
             if payload is None:
-                return _response(url, 404, NOT_FOUND_CHART)
-            return _response(url, 200, _in_window(payload, params))
+                return http_response(url, 404, NOT_FOUND_CHART)
+            return http_response(url, 200, _in_window(payload, params))
         if path.startswith("/v10/finance/quoteSummary/"):
             quote = self.quotes.get(symbol)
             return (
-                _response(url, 200, quote)
+                http_response(url, 200, quote)
                 if quote
-                else _response(url, 404, not_found_quote(symbol))
+                else http_response(url, 404, not_found_quote(symbol))
             )
         if path == "/v7/finance/quote":
-            return _response(url, 200, {"quoteResponse": {"result": [], "error": None}})
+            return http_response(url, 200, {"quoteResponse": {"result": [], "error": None}})
         if "/fundamentals-timeseries/" in path:
-            return _response(url, 200, {"timeseries": {"result": [], "error": None}})
+            return http_response(url, 200, {"timeseries": {"result": [], "error": None}})
         self.unrouted.append(f"{method} {url}")
         raise AssertionError(f"the fake Yahoo has no route for {method} {url}")
 
