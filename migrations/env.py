@@ -1,4 +1,9 @@
-"""Alembic environment: the URL comes from the caller or from settings, never from a file."""
+"""Alembic environment: the URL comes from the caller or from settings, never from a file.
+
+A revision that grants the read-only `rm_analyst` role anything does it in a module-level
+`grant_analyst()`: where the role could not be created at migration time,
+`rm-pipeline db grant-analyst` runs those functions again once it exists.
+"""
 
 from __future__ import annotations
 

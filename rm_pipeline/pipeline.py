@@ -1,9 +1,11 @@
 """Jobs launched as the UI launches them, and the main job end to end, as `make run` runs it.
 
-Every run goes through `dagster job launch` with the project's `workspace.yaml`, so it belongs to
+Every run goes through `dagster job launch` with the packaged `workspace.yaml`, so it belongs to
 the `rm_pipeline` code location: it shows in the UI's job pages and re-executes there like a
-scheduled run. The instance (dagster.yaml) launches runs at once, in a process of their own; this
-module waits for each and reads what it did back from the instance.
+scheduled run. The instance (the packaged dagster.yaml, in a Dagster home under the data directory)
+launches runs at once, in a process of their own; this module waits for each and reads what it did
+back from the instance. Both files ship inside the package (links to the repository's top-level
+files), so an installed `rm-pipeline` runs from any directory.
 """
 
 from __future__ import annotations
@@ -18,20 +20,22 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from sqlalchemy import Engine, text
 
 from rm_pipeline.db.engine import dagster_url, with_driver
-from rm_pipeline.db.migrate import PROJECT_ROOT
 from rm_pipeline.defs.alerting import check_evaluations
 from rm_pipeline.defs.partitions import nearest_weekday, range_tags
 from rm_pipeline.settings import Settings
 
 Progress = Callable[[str], None]
 CONSOLE_AT_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+WORKSPACE = PACKAGE_DIR / "workspace.yaml"
+INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 POLL_SECONDS = 0.5
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
@@ -56,11 +60,26 @@ class JobSummary:
     partitions: dict[str, int] = field(default_factory=dict)
 
 
+def dagster_home(settings: Settings) -> Path:
+    """Dagster's home under the data directory, holding the packaged dagster.yaml (rewritten
+    whenever the package's differs, so an upgrade takes effect)."""
+    home = settings.data_dir.resolve() / "dagster"
+    config = home / INSTANCE_CONFIG.name
+    wanted = INSTANCE_CONFIG.read_text()
+    if not config.exists() or config.read_text() != wanted:
+        home.mkdir(parents=True, exist_ok=True)
+        written = home / f".{config.name}.{os.getpid()}"
+        written.write_text(wanted)
+        written.replace(config)
+    return home
+
+
 def dagster_environment(settings: Settings) -> dict[str, str]:
-    """Where Dagster keeps its instance: dagster.yaml at the project root, storage in PostgreSQL."""
-    state = settings.data_dir.resolve() / "dagster"
+    """Where Dagster keeps its instance: its home under the data directory, storage in
+    PostgreSQL."""
+    state = dagster_home(settings)
     return {
-        "DAGSTER_HOME": str(PROJECT_ROOT),
+        "DAGSTER_HOME": str(state),
         # dagster-postgres binds NOTIFY payloads client-side, as psycopg2 does; SQLAlchemy 2.1
         # would otherwise pick psycopg 3 for a bare postgresql:// URL.
         "DAGSTER_PG_URL": with_driver(dagster_url(settings), "postgresql+psycopg2"),
@@ -75,8 +94,9 @@ def prepare_dagster(settings: Settings) -> dg.DagsterInstance:
 
 
 def dagster_command() -> str:
-    """The `dagster` executable of this environment."""
-    return shutil.which("dagster") or os.path.join(os.path.dirname(sys.executable), "dagster")
+    """The `dagster` executable of this environment: beside its Python, else on PATH."""
+    beside = Path(sys.executable).parent / "dagster"
+    return str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
 
 
 def history_range(settings: Settings, today: date) -> tuple[str, str]:
@@ -95,7 +115,7 @@ def launch_job(
     command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
     if tags:
         command += ["--tags", json.dumps(dict(tags))]
-    launched = subprocess.run(command, check=False, cwd=PROJECT_ROOT)
+    launched = subprocess.run(command, check=False)
     if launched.returncode != 0 and instance.get_run_by_id(run_id) is None:
         raise JobLaunchError(f"`dagster job launch` could not start {name}: see its output above")
     run = wait_for_run(instance, run_id)

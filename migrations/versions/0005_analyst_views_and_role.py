@@ -13,8 +13,14 @@ Views (all `security_invoker`, so a view never shows a reader more than the tabl
 `rm_analyst` may log in and read market data (securities, price_history, corporate_actions), the
 valuations (portfolios without broker_account_id, portfolio_holdings, trades, positions) and the
 views. Of `users` it reads only id, created_at, updated_at, last_login and is_active: never the phone
-number, email, name, verification data or preferences. Nothing of `broker_connections`. It has no
-password: the embedded server trusts local socket connections; on another server a DBA sets one.
+number, email, name, verification data or preferences. Nothing of `broker_connections`. It is
+created without a password: the embedded server gives it one; on another server a DBA sets one.
+
+Creating a role takes a superuser or CREATEROLE. A migrating role with neither, on a server without
+`rm_analyst`, still gets the views; the role and its grants are skipped with a warning saying what
+to run later: a superuser's `CREATE ROLE rm_analyst LOGIN;`, then `rm-pipeline db grant-analyst`,
+which runs `grant_analyst()` of every applied revision again. Offline (`--sql`), the script creates
+the role unconditionally, for whoever runs it.
 
 Roles belong to the whole server while grants belong to one database, and several databases (the
 test suite's, for one) share a server: the role is created only if missing, and the downgrade
@@ -26,9 +32,13 @@ Revises: 0004
 Create Date: 2026-11-25
 """
 
+import logging
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
+
+log = logging.getLogger("rm_pipeline.migrations")
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -166,18 +176,45 @@ BEGIN
     EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM rm_analyst', current_database());
     BEGIN
         DROP ROLE rm_analyst;
-    EXCEPTION WHEN dependent_objects_still_exist THEN
-        RAISE NOTICE 'role rm_analyst kept: other databases still grant it privileges';
+    EXCEPTION
+        WHEN dependent_objects_still_exist THEN
+            RAISE NOTICE 'role rm_analyst kept: other databases still grant it privileges';
+        WHEN insufficient_privilege THEN
+            RAISE NOTICE 'role rm_analyst kept: only a superuser or CREATEROLE may drop it';
     END;
 END
 $$
 """
 
 
-def upgrade() -> None:
-    for name, query in VIEWS.items():
-        op.execute(f"CREATE VIEW {name} WITH (security_invoker = true) AS {query}")
+ROLE_STATE = """
+SELECT current_user,
+       EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst'),
+       rolsuper OR rolcreaterole
+FROM pg_roles WHERE rolname = current_user
+"""
+
+ROLE_SKIPPED = (
+    "role rm_analyst not created: %s may not create roles (needs CREATEROLE), so the analyst "
+    "views have no reader yet; later a superuser runs `CREATE ROLE rm_analyst LOGIN;` and "
+    "then `rm-pipeline db grant-analyst` grants it read access"
+)
+
+
+def analyst_role_ready() -> bool:
+    """Whether rm_analyst exists, creating it when missing and the migrating role may."""
+    if op.get_context().as_sql:
+        op.execute(CREATE_ROLE)
+        return True
+    user, exists, may_create = op.get_bind().execute(sa.text(ROLE_STATE)).one()
+    if not exists and not may_create:
+        log.warning(ROLE_SKIPPED, user)
+        return False
     op.execute(CREATE_ROLE)
+    return True
+
+
+def grant_analyst() -> None:
     op.execute(
         "DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO rm_analyst', "
         "current_database()); END $$"
@@ -186,6 +223,13 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT ON {', '.join((*READABLE_TABLES, *VIEWS))} TO rm_analyst")
     for table, columns in READABLE_COLUMNS.items():
         op.execute(f"GRANT SELECT ({', '.join(columns)}) ON {table} TO rm_analyst")
+
+
+def upgrade() -> None:
+    for name, query in VIEWS.items():
+        op.execute(f"CREATE VIEW {name} WITH (security_invoker = true) AS {query}")
+    if analyst_role_ready():
+        grant_analyst()
 
 
 def downgrade() -> None:

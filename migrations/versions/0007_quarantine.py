@@ -53,6 +53,11 @@ def upgrade() -> None:
         ),
     )
     op.create_index("idx_quarantine_ticker_date", "quarantine", ["ticker", "date"])
+    grant_analyst()
+
+
+def grant_analyst() -> None:
+    """rm_analyst reads the quarantine, once the role exists (see 0005)."""
     op.execute(
         "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN "
         "GRANT SELECT ON quarantine TO rm_analyst; END IF; END $$"

@@ -6,6 +6,7 @@ import os
 import shutil
 
 import click
+import psycopg
 from sqlalchemy import func, select
 
 from rm_pipeline.db import embedded, migrate
@@ -19,6 +20,21 @@ def db() -> None:
     """The warehouse database: URL, status, migrations, psql, stopping the embedded server."""
 
 
+NO_ANALYST_ROLE = (
+    "role rm_analyst does not exist on this server: a superuser runs "
+    "`CREATE ROLE rm_analyst LOGIN;`, then `rm-pipeline db grant-analyst` grants it read access"
+)
+
+
+def _require_analyst_role(db_url: str) -> None:
+    """The role is the server's, made by migration 0005 only where the migrating user may create
+    roles (the embedded server makes it itself)."""
+    with psycopg.connect(db_url) as conn:
+        found = conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (embedded.ANALYST,))
+        if found.fetchone() is None:
+            raise click.ClickException(NO_ANALYST_ROLE)
+
+
 @db.command()
 @click.option("--dagster", is_flag=True, help="Print the URL of Dagster's own storage instead.")
 @click.option("--analyst", is_flag=True, help="Print the read-only rm_analyst role's URL instead.")
@@ -27,12 +43,16 @@ def url(dagster: bool, analyst: bool) -> None:
 
     The URL works in psql as it is, and in SQLAlchemy with a driver suffix
     (postgresql+psycopg://...). On the embedded server it names the role's password file
-    (passfile=...), never the password itself.
+    (passfile=...), never the password itself. With DATABASE_URL, --dagster creates Dagster's
+    database beside the warehouse when missing, and --analyst first checks that rm_analyst exists.
     """
     if dagster:
         click.echo(dagster_url())
+    elif analyst:
+        _require_analyst_role(warehouse_url())
+        click.echo(analyst_url())
     else:
-        click.echo(analyst_url() if analyst else warehouse_url())
+        click.echo(warehouse_url())
 
 
 @db.command()
@@ -62,6 +82,24 @@ def status() -> None:
 def upgrade() -> None:
     """Apply every pending migration (a no-op when already at head)."""
     click.echo(migrate.upgrade_and_describe(warehouse_url()))
+
+
+@db.command("grant-analyst")
+def grant_analyst() -> None:
+    """Grant rm_analyst the read access the applied migrations grant it (safe to run again).
+
+    For a server where the migrating user could not create roles: migration 0005 then creates the
+    views without the role; once a superuser has run `CREATE ROLE rm_analyst LOGIN;`, this applies
+    the grants it skipped. Run it as the user that ran the migrations (the tables' owner).
+    """
+    db_url = warehouse_url()
+    _require_analyst_role(db_url)
+    revisions = migrate.grant_analyst(db_url)
+    if not revisions:
+        raise click.ClickException(
+            "nothing to grant before migration 0005: run `rm-pipeline db upgrade` first"
+        )
+    click.echo(f"rm_analyst granted read access (revisions {', '.join(revisions)})")
 
 
 @db.command()

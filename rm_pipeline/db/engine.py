@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
@@ -13,6 +14,11 @@ from rm_pipeline.settings import Settings, get_settings
 
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
+
+
+class DatabaseSetupError(RuntimeError):
+    """The server lacks something the project needs and its user may not create; the message
+    says what a superuser runs."""
 
 
 def with_driver(url: str, drivername: str) -> str:
@@ -50,7 +56,8 @@ def analyst_url(settings: Settings | None = None) -> str:
     """The warehouse URL for the read-only `rm_analyst` role: with its password file on the
     embedded server; elsewhere without a password (the DBA gives it one: PGPASSWORD, ~/.pgpass)."""
     settings = settings or get_settings()
-    url = make_url(warehouse_url(settings)).set(username=embedded.ANALYST, password=None)
+    # `set` leaves None values alone; SQLAlchemy documents `_replace` for clearing the password.
+    url = make_url(warehouse_url(settings))._replace(username=embedded.ANALYST, password=None)
     if settings.embedded:
         passfile = embedded.password_file(settings.pgdata_dir, embedded.ANALYST)
         url = url.update_query_dict({"passfile": str(passfile)})
@@ -63,12 +70,30 @@ def dagster_url(settings: Settings | None = None) -> str:
     if settings.dagster_database_url:
         return to_libpq_url(settings.dagster_database_url)
     if settings.database_url:
+        warehouse = to_libpq_url(settings.database_url)
+        ensure_dagster_database(warehouse)
         return to_libpq_url(
-            make_url(to_libpq_url(settings.database_url))
+            make_url(warehouse)
             .set(database=embedded.DAGSTER_DATABASE)
             .render_as_string(hide_password=False)
         )
     return _embedded_url(settings, embedded.DAGSTER_DATABASE)
+
+
+def ensure_dagster_database(warehouse: str) -> None:
+    """Create Dagster's database beside the warehouse unless it exists; when the warehouse's
+    user may not create databases (CREATEDB), say what a superuser runs instead."""
+    try:
+        embedded.ensure_database(warehouse, embedded.DAGSTER_DATABASE)
+    except psycopg.errors.InsufficientPrivilege:
+        with psycopg.connect(warehouse) as conn:
+            owner = conn.execute("SELECT quote_ident(current_user)").fetchall()[0][0]
+        raise DatabaseSetupError(
+            f"Dagster's database {embedded.DAGSTER_DATABASE!r} does not exist and "
+            f"{owner} may not create databases: have a superuser run "
+            f"`CREATE DATABASE {embedded.DAGSTER_DATABASE} OWNER {owner};` "
+            "(or grant CREATEDB, or set DAGSTER_PG_URL)"
+        ) from None
 
 
 def build_engine(url: str, settings: Settings | None = None) -> Engine:

@@ -1,14 +1,20 @@
-"""Apply and inspect the Alembic migrations under `migrations/` from code."""
+"""Apply and inspect the Alembic migrations from code.
+
+The migrations ship inside the package (`rm_pipeline/migrations`, the repository's top-level
+`migrations/` directory), so an installed `rm-pipeline` finds them wherever it runs. The
+repository's `pyproject.toml` ([tool.alembic]) serves Alembic's own command line from the
+repository root, for writing revisions.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
@@ -16,12 +22,14 @@ from sqlalchemy.pool import NullPool
 
 from rm_pipeline.db.engine import to_libpq_url, to_sqlalchemy_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT_LOCATION = "rm_pipeline:migrations"
+"""The migrations as a package resource: Alembic resolves it through importlib."""
 
 
 def alembic_config(url: str) -> Config:
-    """An Alembic config for the project's migrations, aimed at `url`."""
-    config = Config(toml_file=str(PROJECT_ROOT / "pyproject.toml"))
+    """An Alembic config for the packaged migrations, aimed at `url`."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["url"] = url
     return config
 
@@ -75,3 +83,30 @@ def upgrade_and_describe(url: str) -> str:
     if before == after:
         return f"schema already at revision {after}: nothing to migrate"
     return f"schema migrated from {before or 'empty'} to {after}"
+
+
+def grant_analyst(url: str) -> list[str]:
+    """Grant `rm_analyst` what the applied revisions grant it, in one transaction, and return
+    those revisions.
+
+    A revision that grants the role anything does it in a `grant_analyst()` function. A server
+    whose migrating role may not create roles gets the views without the grants (0005 says so);
+    once a superuser has created the role, this runs those functions again.
+    """
+    script = ScriptDirectory.from_config(alembic_config(url))
+    engine = create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
+    granted = []
+    try:
+        with migration_lock(url), engine.begin() as conn:
+            context = MigrationContext.configure(conn)
+            current = context.get_current_revision()
+            applied = reversed(list(script.walk_revisions("base", current))) if current else []
+            with Operations.context(context):
+                for revision in applied:
+                    grant = getattr(revision.module, "grant_analyst", None)
+                    if grant is not None:
+                        grant()
+                        granted.append(revision.revision)
+    finally:
+        engine.dispose()
+    return granted
