@@ -2,6 +2,6 @@
 seeded idempotently."""
 
 from rm_pipeline.demo.seed import DemoSummary, seed_demo
-from rm_pipeline.demo.trades import seed_demo_trades
+from rm_pipeline.demo.trades import DemoTradesSummary, seed_demo_trades
 
-__all__ = ["DemoSummary", "seed_demo", "seed_demo_trades"]
+__all__ = ["DemoSummary", "DemoTradesSummary", "seed_demo", "seed_demo_trades"]

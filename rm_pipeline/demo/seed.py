@@ -4,7 +4,8 @@
 `broker_account_id`, which names its holdings file in `holdings/` (the `manual` broker's layout, see
 `rm_pipeline.holdings.manual`). Users are matched on phone number and portfolios on
 (broker 'manual', broker_account_id), so seeding again creates nothing and leaves the holdings as
-they are. The securities must already be in the warehouse.
+they are. The demo adapts to the universe: a portfolio holding a security the warehouse lacks
+(a universe of a few price files, say) is skipped and named, never half-seeded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from rm_pipeline.holdings.manual import ManualCsvAdapter, read_holdings_csv
-from rm_pipeline.holdings.sync import PortfolioSyncResult, resolve_securities, sync_portfolio
+from rm_pipeline.holdings.sync import PortfolioSyncResult, match_securities, sync_portfolio
 
 DEMO_DIR = Path(__file__).resolve().parent
 PORTFOLIOS_FILE = DEMO_DIR / "portfolios.csv"
@@ -63,9 +64,12 @@ class DemoPortfolio:
 
 @dataclass(frozen=True)
 class DemoSummary:
+    """What seeding did; `skipped` names each portfolio left out and the securities it lacks."""
+
     users_created: int
     portfolios_created: int
     synced: tuple[PortfolioSyncResult, ...]
+    skipped: tuple[str, ...] = ()
 
 
 def demo_portfolios() -> list[DemoPortfolio]:
@@ -82,33 +86,22 @@ def demo_portfolios() -> list[DemoPortfolio]:
 
 
 def seed_demo(conn: Connection) -> DemoSummary:
-    """Create the demo users and portfolios that are missing, then sync every demo portfolio.
-
-    Raises `UnknownSecuritiesError` naming the missing securities, before writing anything, when
-    the securities master lacks some of the demo holdings.
-    """
+    """Create the demo users and the demo portfolios that are missing, then sync every demo
+    portfolio whose holdings all name securities of the warehouse; the others are skipped."""
     portfolios = demo_portfolios()
-    resolve_securities(
-        conn,
-        [
-            holding
-            for portfolio in portfolios
-            for holding in read_holdings_csv(
-                HOLDINGS_DIR / f"{portfolio.broker_account_id}.csv"
-            ).holdings
-        ],
-    )
+    missing = {portfolio.name: _missing_securities(conn, portfolio) for portfolio in portfolios}
+    seeded = [portfolio for portfolio in portfolios if not missing[portfolio.name]]
     owners = {portfolio.phone_number: portfolio.full_name for portfolio in portfolios}
     users_created = conn.execute(
         CREATE_USERS,
         {"phone_numbers": list(owners), "full_names": list(owners.values())},
     ).all()
-    account_ids = [portfolio.broker_account_id for portfolio in portfolios]
+    account_ids = [portfolio.broker_account_id for portfolio in seeded]
     portfolios_created = conn.execute(
         CREATE_PORTFOLIOS,
         {
-            "phone_numbers": [portfolio.phone_number for portfolio in portfolios],
-            "names": [portfolio.name for portfolio in portfolios],
+            "phone_numbers": [portfolio.phone_number for portfolio in seeded],
+            "names": [portfolio.name for portfolio in seeded],
             "account_ids": account_ids,
         },
     ).all()
@@ -120,4 +113,14 @@ def seed_demo(conn: Connection) -> DemoSummary:
         users_created=len(users_created),
         portfolios_created=len(portfolios_created),
         synced=tuple(sync_portfolio(conn, portfolio_id, adapter) for portfolio_id in portfolio_ids),
+        skipped=tuple(
+            f"portfolio {name} ({', '.join(labels)})" for name, labels in missing.items() if labels
+        ),
     )
+
+
+def _missing_securities(conn: Connection, portfolio: DemoPortfolio) -> tuple[str, ...]:
+    """The holdings of `portfolio` that match no security of the warehouse, or several."""
+    holdings = read_holdings_csv(HOLDINGS_DIR / f"{portfolio.broker_account_id}.csv").holdings
+    matches = match_securities(conn, holdings)
+    return matches.unknown + matches.ambiguous

@@ -17,6 +17,9 @@ EXISTING = text(
     "WHERE u.phone_number = :phone AND t.trade_name = :name"
 )
 OWNER = text("SELECT id FROM users WHERE phone_number = :phone")
+ACTIVE_TICKERS = text(
+    "SELECT DISTINCT ticker FROM securities WHERE is_active AND ticker = ANY(:tickers)"
+)
 
 
 @dataclass(frozen=True)
@@ -40,16 +43,32 @@ def demo_trades() -> list[DemoTrade]:
         ]
 
 
-def seed_demo_trades(engine: Engine) -> int:
-    """Create the demo trades their (already seeded) users lack; returns how many were created."""
+@dataclass(frozen=True)
+class DemoTradesSummary:
+    """How many demo trades were created; `skipped` names each trade left out and the tickers
+    the warehouse has no active security for."""
+
+    created: int
+    skipped: tuple[str, ...]
+
+
+def seed_demo_trades(engine: Engine) -> DemoTradesSummary:
+    """Create the demo trades their (already seeded) users lack, except those naming a ticker
+    the warehouse has no active security for."""
     service = TradeService(engine)
     created = 0
+    skipped: list[str] = []
     for trade in demo_trades():
+        tickers = [position.ticker for position in trade.positions]
         with engine.connect() as conn:
             params = {"phone": trade.phone_number, "name": trade.name}
             if conn.execute(EXISTING, params).first():
                 continue
+            active = set(conn.execute(ACTIVE_TICKERS, {"tickers": tickers}).scalars())
             owner = conn.execute(OWNER, params).scalar_one()
+        if missing := [ticker for ticker in tickers if ticker not in active]:
+            skipped.append(f"trade {trade.name} ({', '.join(missing)})")
+            continue
         service.create(owner, trade.name, trade.description, trade.positions)
         created += 1
-    return created
+    return DemoTradesSummary(created, tuple(skipped))

@@ -37,13 +37,16 @@ BROKER_PORTFOLIOS = text(
     "SELECT id FROM portfolios WHERE broker = :broker AND is_active IS NOT FALSE ORDER BY id"
 )
 
+# A holding naming an exchange matches that listing; failing that, a security whose exchange is
+# unknown (a price-files universe without one), since the warehouse cannot tell them apart.
 MATCH_SECURITIES = text(
     """
-    SELECT wanted.position, s.id
+    SELECT wanted.position, s.id, coalesce(s.exchange = wanted.exchange, false) AS exact
     FROM unnest(CAST(:tickers AS text[]), CAST(:exchanges AS text[]))
         WITH ORDINALITY AS wanted(ticker, exchange, position)
     JOIN securities AS s
-        ON s.ticker = wanted.ticker AND (wanted.exchange IS NULL OR s.exchange = wanted.exchange)
+        ON s.ticker = wanted.ticker
+        AND (wanted.exchange IS NULL OR s.exchange IS NULL OR s.exchange = wanted.exchange)
     """
 )
 
@@ -187,10 +190,21 @@ def _lock_account(conn: Connection, portfolio_id: uuid.UUID, broker: str) -> Bro
     return BrokerAccount(portfolio_id=portfolio_id, broker_account_id=row.broker_account_id)
 
 
-def resolve_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> list[uuid.UUID]:
-    """The security id of each holding, in order; raises `UnknownSecuritiesError` naming the
-    holdings that match no security or, without an exchange, several."""
-    matches: dict[int, list[uuid.UUID]] = defaultdict(list)
+@dataclass(frozen=True)
+class SecurityMatches:
+    """Each holding's security id (None when it matches none or several), and the labels of the
+    holdings that match none (`unknown`) or several (`ambiguous`)."""
+
+    security_ids: tuple[uuid.UUID | None, ...]
+    unknown: tuple[str, ...]
+    ambiguous: tuple[str, ...]
+
+
+def match_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> SecurityMatches:
+    """Match each holding to a security: on its ticker and exchange, or its ticker alone when
+    the holding names no exchange or only a security with an unknown exchange has the ticker."""
+    exact: dict[int, list[uuid.UUID]] = defaultdict(list)
+    loose: dict[int, list[uuid.UUID]] = defaultdict(list)
     rows = conn.execute(
         MATCH_SECURITIES,
         {
@@ -198,13 +212,25 @@ def resolve_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> l
             "exchanges": [holding.exchange for holding in holdings],
         },
     )
-    for position, security_id in rows:
-        matches[position - 1].append(security_id)
-    unknown = [holding.label for i, holding in enumerate(holdings) if not matches[i]]
-    ambiguous = [holding.label for i, holding in enumerate(holdings) if len(matches[i]) > 1]
-    if unknown or ambiguous:
-        raise UnknownSecuritiesError(unknown, ambiguous)
-    return [matches[i][0] for i in range(len(holdings))]
+    for position, security_id, is_exact in rows:
+        (exact if is_exact else loose)[position - 1].append(security_id)
+    candidates = [exact[i] or loose[i] for i in range(len(holdings))]
+    return SecurityMatches(
+        security_ids=tuple(found[0] if len(found) == 1 else None for found in candidates),
+        unknown=tuple(h.label for h, found in zip(holdings, candidates, strict=True) if not found),
+        ambiguous=tuple(
+            h.label for h, found in zip(holdings, candidates, strict=True) if len(found) > 1
+        ),
+    )
+
+
+def resolve_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> list[uuid.UUID]:
+    """The security id of each holding, in order; raises `UnknownSecuritiesError` naming the
+    holdings that match no security or several."""
+    matches = match_securities(conn, holdings)
+    if matches.unknown or matches.ambiguous:
+        raise UnknownSecuritiesError(matches.unknown, matches.ambiguous)
+    return [security_id for security_id in matches.security_ids if security_id is not None]
 
 
 def _refuse_repeated_holdings(

@@ -8,7 +8,7 @@ or had nothing for is left as it is: neither created nor deactivated.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import Connection, text
 
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
+from rm_pipeline.providers.frames import SECURITY_TYPES
 from rm_pipeline.providers.tickers import normalize_ticker
 
 REFERENCE_COLUMNS = (
@@ -48,10 +49,16 @@ DEACTIVATE_DROPPED = text(
 )
 
 
+UNIVERSE_FIELDS = ("exchange", "currency", "name", "security_type", "country", "sector", "industry")
+"""What a universe entry may set besides its ticker; each replaces the provider's value."""
+
+
 @dataclass(frozen=True)
 class UniverseEntry:
+    """One security of the universe file: its ticker and the reference values it sets."""
+
     ticker: str
-    exchange: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,31 +72,58 @@ class UniverseFileError(ValueError):
 
 
 def read_universe(path: Path) -> list[UniverseEntry]:
-    """Read a universe file: YAML `securities: [{ticker: AAPL, exchange: NASDAQ}, ...]`."""
+    """Read a universe file: YAML `securities: [AAPL, {ticker: SHEL.L, exchange: LSE}, ...]`.
+
+    An entry may set any of UNIVERSE_FIELDS (a price file gives no exchange, say); the values
+    it sets replace what the provider reports."""
     document = yaml.safe_load(path.read_text()) or {}
     entries = document.get("securities") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise UniverseFileError(f"{path}: expected a top-level 'securities:' list")
-    universe = []
-    for number, entry in enumerate(entries, start=1):
-        if isinstance(entry, str):
-            entry = {"ticker": entry}
-        if not isinstance(entry, dict) or "ticker" not in entry:
-            raise UniverseFileError(f"{path}: securities entry {number} has no 'ticker'")
-        try:
-            ticker = normalize_ticker(str(entry["ticker"]))
-        except ValueError as error:
-            raise UniverseFileError(f"{path}: securities entry {number}: {error}") from error
-        universe.append(UniverseEntry(ticker, entry.get("exchange")))
-    return universe
+    return [_universe_entry(path, number, entry) for number, entry in enumerate(entries, start=1)]
+
+
+def _universe_entry(path: Path, number: int, entry: object) -> UniverseEntry:
+    if isinstance(entry, str):
+        entry = {"ticker": entry}
+    if not isinstance(entry, dict) or "ticker" not in entry:
+        raise UniverseFileError(f"{path}: securities entry {number} has no 'ticker'")
+    if unknown := sorted(set(entry) - {"ticker", *UNIVERSE_FIELDS}):
+        raise UniverseFileError(
+            f"{path}: securities entry {number}: unknown field(s) {', '.join(map(str, unknown))} "
+            f"(allowed: ticker, {', '.join(UNIVERSE_FIELDS)})"
+        )
+    try:
+        ticker = normalize_ticker(str(entry["ticker"]))
+    except ValueError as error:
+        raise UniverseFileError(f"{path}: securities entry {number}: {error}") from error
+    overrides = {name: str(value).strip() for name, value in entry.items() if name != "ticker"}
+    if overrides.get("security_type", SECURITY_TYPES[0]) not in SECURITY_TYPES:
+        raise UniverseFileError(
+            f"{path}: securities entry {number} ({ticker}), field security_type: "
+            f"{overrides['security_type']!r} is not one of {', '.join(SECURITY_TYPES)}"
+        )
+    if empty := [name for name, value in overrides.items() if not value]:
+        raise UniverseFileError(
+            f"{path}: securities entry {number} ({ticker}), field {empty[0]}: empty"
+        )
+    return UniverseEntry(ticker, overrides)
 
 
 def select_universe(reference: pd.DataFrame, universe: list[UniverseEntry]) -> pd.DataFrame:
-    """Keep the reference rows the universe names, honouring an entry's exchange when given."""
-    wanted = pd.DataFrame([(e.ticker, e.exchange) for e in universe], columns=["ticker", "want"])
-    merged = reference.merge(wanted, on="ticker")
-    keep = merged["want"].isna() | (merged["want"] == merged["exchange"])
-    return merged.loc[keep, list(reference.columns)].reset_index(drop=True)
+    """The reference row of each universe entry, with the values the entry sets. An entry's
+    exchange picks that listing when the provider reports the ticker on it, and sets the
+    exchange otherwise."""
+    selected = []
+    for entry in universe:
+        rows = reference[reference["ticker"] == entry.ticker]
+        if "exchange" in entry.overrides:
+            listed = rows[rows["exchange"] == entry.overrides["exchange"]]
+            rows = listed if len(listed) else rows.head(1)
+        selected.append(rows.assign(**entry.overrides))
+    if not selected:
+        return reference.head(0)
+    return pd.concat(selected, ignore_index=True).drop_duplicates(["ticker", "exchange"])
 
 
 def sync_securities(

@@ -1,14 +1,13 @@
-"""The demo seed: two users, three portfolios with a short among them, idempotent, securities first."""
+"""The demo seed: two users, three portfolios with a short among them, idempotent, and adapted to
+the universe: what it cannot seed it skips and names."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import Connection, Engine, text
 
-from rm_pipeline.demo import DemoSummary, seed_demo
-from rm_pipeline.holdings import UnknownSecuritiesError
+from rm_pipeline.demo import DemoSummary, DemoTradesSummary, seed_demo, seed_demo_trades
 from rm_pipeline_tests.warehouse.factories import add_security
 
 DEMO_SECURITIES = {
@@ -64,10 +63,50 @@ def test_seeding_twice_creates_everything_once(db: Engine) -> None:
         assert demo_state(conn) == seeded
 
 
-def test_seeding_without_the_securities_names_them_and_writes_nothing(db: Engine) -> None:
+def test_a_partial_universe_seeds_the_complete_portfolios_and_names_the_others(
+    db: Engine,
+) -> None:
+    income = {"KO": "NYSE", "JNJ": "NYSE", "JPM": "NYSE", "XOM": "NYSE", "SPY": "NYSEARCA"}
     with db.begin() as conn:
-        add_security(conn, "AAPL", "NASDAQ")
-        with pytest.raises(UnknownSecuritiesError, match=r"MSFT \(NASDAQ\).*SPY \(NYSEARCA\)"):
-            seed_demo(conn)
-        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
-        assert conn.execute(text("SELECT count(*) FROM portfolios")).scalar_one() == 0
+        for ticker, exchange in income.items():
+            add_security(conn, ticker, exchange)
+        add_security(conn, "AAPL", None)  # a price file's ticker: exchange unknown
+        summary = seed_demo(conn)
+        assert (summary.users_created, summary.portfolios_created) == (2, 1)
+        assert summary.skipped == (
+            "portfolio Growth (MSFT (NASDAQ), NVDA (NASDAQ), GOOGL (NASDAQ), AMZN (NASDAQ))",
+            "portfolio Long/Short (QQQ (NASDAQ), TSLA (NASDAQ))",
+        )
+        assert demo_state(conn) == [("+14155550102", "Income", "manual", Decimal("12000.00"), 5, 0)]
+
+
+def test_a_holding_on_an_exchange_matches_a_security_whose_exchange_is_unknown(
+    db: Engine,
+) -> None:
+    with db.begin() as conn:
+        for ticker, exchange in DEMO_SECURITIES.items():
+            add_security(conn, ticker, None if ticker == "AAPL" else exchange)
+        assert seed_demo(conn).skipped == ()
+        held = conn.execute(
+            text(
+                "SELECT count(*) FROM portfolio_holdings h JOIN securities s "
+                "ON s.id = h.security_id WHERE s.ticker = 'AAPL' AND s.exchange IS NULL"
+            )
+        ).scalar_one()
+        assert held == 1
+
+
+def test_demo_trades_naming_missing_tickers_are_skipped_and_named(db: Engine) -> None:
+    with db.begin() as conn:
+        for ticker in ("AAPL", "MSFT", "KO"):
+            add_security(conn, ticker, None)
+        seed_demo(conn)
+    assert seed_demo_trades(db) == DemoTradesSummary(
+        created=1, skipped=("trade Dividend defensives (JNJ, XOM)",)
+    )
+    assert seed_demo_trades(db) == DemoTradesSummary(
+        created=0, skipped=("trade Dividend defensives (JNJ, XOM)",)
+    )
+    with db.connect() as conn:
+        names = conn.execute(text("SELECT trade_name FROM trades")).scalars().all()
+    assert names == ["Quality tech pair"]

@@ -154,6 +154,28 @@ def test_an_ambiguous_ticker_needs_its_exchange(
         assert sync_portfolio(conn, portfolio, ManualCsvAdapter(tmp_path)).inserted == 1
 
 
+def test_an_exchange_matches_its_listing_first_then_a_security_of_unknown_exchange(
+    db: Engine, portfolio: uuid.UUID, tmp_path: Path
+) -> None:
+    with db.begin() as conn:
+        unknown_exchange = add_security(conn, "SHEL.L", None)
+        add_security(conn, "AAPL", None)
+    write_holdings(tmp_path, "SHEL.L,LSE,long,1,1\nAAPL,NASDAQ,long,2,1\n")
+    with db.begin() as conn:
+        sync_portfolio(conn, portfolio, ManualCsvAdapter(tmp_path))
+        held = dict(
+            conn.execute(
+                text(
+                    "SELECT s.id, s.exchange FROM portfolio_holdings h "
+                    "JOIN securities s ON s.id = h.security_id WHERE h.portfolio_id = :id"
+                ),
+                {"id": portfolio},
+            ).all()
+        )
+    assert held[unknown_exchange] is None
+    assert sorted(held.values(), key=str) == ["NASDAQ", None]
+
+
 def test_a_portfolio_of_another_broker_is_refused(db: Engine, tmp_path: Path) -> None:
     with db.begin() as conn:
         other = add_portfolio(conn, add_user(conn), broker="alpaca", broker_account_id="acct-1")
