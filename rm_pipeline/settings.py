@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["synthetic", "yfinance", "files"]
@@ -110,6 +110,24 @@ class Settings(BaseSettings):
     @property
     def pgdata_dir(self) -> Path:
         return self.data_dir.resolve() / "pgdata"
+
+
+def environment_variable(field: str) -> str:
+    """The environment variable that sets a Settings field."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"RM_{field.upper()}"
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """One line naming each bad environment variable and what is wrong with it."""
+    problems = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        name = environment_variable(field) if field in Settings.model_fields else field
+        problems.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
+    return "invalid setting " + "; ".join(problems)
 
 
 @lru_cache(maxsize=1)

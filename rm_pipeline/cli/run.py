@@ -12,6 +12,7 @@ from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.defs.partitions import partition_key_of, range_tags
 from rm_pipeline.demo import seed_demo, seed_demo_trades
+from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.pipeline import (
     WORKSPACE,
     JobSummary,
@@ -24,7 +25,8 @@ from rm_pipeline.pipeline import (
     run_main_job,
     warehouse_summary,
 )
-from rm_pipeline.settings import get_settings
+from rm_pipeline.providers import build_provider
+from rm_pipeline.settings import Settings, get_settings
 
 
 def _echo_job(summary: JobSummary) -> None:
@@ -61,15 +63,32 @@ def _echo_warehouse(db_url: str) -> None:
     )
 
 
+def _check_configuration(settings: Settings) -> None:
+    """Refuse, before anything starts, a provider or universe file the runs could not use."""
+    try:
+        build_provider(settings)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    if settings.universe_file is not None:
+        try:
+            read_universe(settings.universe_file)
+        except (UniverseFileError, OSError) as error:
+            raise click.ClickException(f"RM_UNIVERSE_FILE: {error}") from error
+
+
 def _seed_demo(db_url: str) -> str:
+    """Seed the demo and say, in one line, what it created and what the universe left out."""
     engine = get_engine(db_url)
     with engine.begin() as conn:
         demo = seed_demo(conn)
     trades = seed_demo_trades(engine)
-    return (
+    line = (
         f"demo: {demo.users_created} users, {demo.portfolios_created} portfolios and "
-        f"{trades} trades created; {len(demo.synced)} portfolios synced"
+        f"{trades.created} trades created; {len(demo.synced)} portfolios synced"
     )
+    if skipped := demo.skipped + trades.skipped:
+        line += f"; skipped, their securities not in the warehouse: {'; '.join(skipped)}"
+    return line
 
 
 @click.command()
@@ -90,6 +109,7 @@ def run(demo: bool) -> None:
     afterwards for psql and the Dagster UI; stop it with `rm-pipeline db stop`.
     """
     settings = get_settings()
+    _check_configuration(settings)
     click.echo(f"database: {'embedded PostgreSQL' if settings.embedded else 'DATABASE_URL'}")
     db_url = warehouse_url(settings)
     click.echo(migrate.upgrade_and_describe(db_url))
@@ -108,7 +128,7 @@ def run(demo: bool) -> None:
         else f"{changed:,} rows written"
     )
     click.echo("Dagster UI: make dev, then open http://127.0.0.1:3000")
-    click.echo(f"psql: psql '{db_url}'")
+    click.echo("psql: rm-pipeline db psql (analysts: see `rm-pipeline db url --analyst`)")
 
 
 @click.command()
@@ -144,6 +164,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
     `make dev` the analytics follow the new prices by themselves; otherwise `rm-pipeline run`.
     """
     settings = get_settings()
+    _check_configuration(settings)
     today = date.today()
     first_day, last_day = start.date(), (end.date() if end else today)
     history_start, _ = history_range(settings, today)

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from rm_pipeline.cli import cli
+from rm_pipeline.cli.commands import cli
 from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.app.conftest import JWT_SECRET, PEPPER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from rm_pipeline.cli import cli
+from rm_pipeline.cli.commands import cli
 from rm_pipeline.settings import get_settings
 
 

@@ -6,7 +6,7 @@ import psycopg
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from rm_pipeline.cli import cli
+from rm_pipeline.cli.commands import cli
 from rm_pipeline.db import migrate
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def run_cli(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -25,3 +28,51 @@ def test_an_unreachable_database_is_one_line_and_the_traceback_needs_verbose() -
     assert "Traceback" not in quiet.stderr and len(quiet.stderr.splitlines()) == 2
     verbose = run_cli("--verbose", "db", "upgrade", env=env)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def test_an_invalid_setting_names_its_variable(tmp_path: Path) -> None:
+    env = {**os.environ, "RM_PROVIDER": "bogus", "RM_HISTORY_START": "yesterday"}
+    result = run_cli("providers", "bars", "AAPL", env=env)
+    assert_one_line(
+        result,
+        "Error: invalid setting RM_PROVIDER='bogus': Input should be 'synthetic', 'yfinance' or "
+        "'files'; RM_HISTORY_START='yesterday': Input should be a valid date",
+    )
+
+
+def test_a_broken_securities_file_names_its_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "AAPL.csv").write_text("Date,Close\n2025-01-02,100\n", encoding="utf-8")
+    (tmp_path / "securities.csv").write_text(
+        "ticker,name,security_type\nAAPL,Apple,stonk\n", encoding="utf-8"
+    )
+    result = run_cli(
+        "providers", "securities", "AAPL", "--files-dir", str(tmp_path), env=dict(os.environ)
+    )
+    assert_one_line(result, "securities.csv, line 2, field 'security_type': 'stonk' is not one of")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"RM_PROVIDER": "files"}, "Error: RM_PROVIDER=files needs RM_PROVIDER_FILES_DIR"),
+        ({"RM_UNIVERSE_FILE": "{dir}/universe.yaml"}, "expected a top-level 'securities:' list"),
+    ],
+)
+def test_run_refuses_a_bad_configuration_before_starting(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    (tmp_path / "universe.yaml").write_text("securities: 5\n", encoding="utf-8")
+    env = {**os.environ, "RM_DATA_DIR": str(tmp_path / "state")}
+    env |= {name: value.format(dir=tmp_path) for name, value in settings.items()}
+    for command in (["run"], ["backfill", "--start", "2025-01-02"]):
+        result = run_cli(*command, env=env)
+        assert_one_line(result, message)
+        assert not (tmp_path / "state").exists()  # nothing started, nothing created
