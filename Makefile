@@ -7,10 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format dev bench lock clean help
+.PHONY: run test e2e lint format dev bench lock clean help
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: $(STAMP)  ## the main job end to end on the embedded database (or DATABASE_
 
 test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL (one worker a core)
 	$(BIN)/pytest -n auto
+
+e2e: $(STAMP)  ## the Dagster UI in Debian's chromium: catalog, graph, price_history, a run (screenshots)
+	$(BIN)/pytest e2e -p no:cacheprovider
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
