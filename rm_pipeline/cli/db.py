@@ -22,7 +22,7 @@ def db() -> None:
 
 NO_ANALYST_ROLE = (
     "role rm_analyst does not exist on this server: a superuser runs "
-    "`CREATE ROLE rm_analyst LOGIN;`, then `rm-pipeline db grant-analyst` grants it read access"
+    "`CREATE ROLE rm_analyst LOGIN;` and `\\password rm_analyst` in psql, then `rm-pipeline db grant-analyst` grants it read access"
 )
 
 

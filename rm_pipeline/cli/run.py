@@ -120,14 +120,14 @@ def run(demo: bool) -> None:
         _echo_job(summary)
     _echo_warehouse(db_url)
     if not all(summary.success for summary in summaries):
-        raise click.ClickException("a job failed: open the run in the Dagster UI (make dev)")
+        raise click.ClickException("a job failed: open the run in the Dagster UI (rm-pipeline dev)")
     changed = changed_rows(summaries)
     click.echo(
         "nothing changed: the warehouse was already up to date"
         if changed == 0
         else f"{changed:,} rows written"
     )
-    click.echo("Dagster UI: make dev, then open http://127.0.0.1:3000")
+    click.echo("Dagster UI: rm-pipeline dev (or make dev), then open http://127.0.0.1:3000")
     click.echo("psql: rm-pipeline db psql (analysts: see `rm-pipeline db url --analyst`)")
 
 
@@ -176,7 +176,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
     if first < history_start:
         raise click.BadParameter(
             f"--start {first_day} is before the history start {history_start}: set "
-            f"RM_HISTORY_START={first} (environment or .env) and restart `make dev` so the "
+            f"RM_HISTORY_START={first} (environment or .env) and restart `rm-pipeline dev` so the "
             "partitions cover it, then run this again"
         )
     migrate.upgrade(warehouse_url(settings))
@@ -186,4 +186,6 @@ def backfill(start: datetime, end: datetime | None) -> None:
     _echo_job(summary)
     click.echo(f"took {time.monotonic() - began:.1f} s")
     if not summary.success:
-        raise click.ClickException("the backfill failed: open the run in the Dagster UI (make dev)")
+        raise click.ClickException(
+            "the backfill failed: open the run in the Dagster UI (rm-pipeline dev)"
+        )
