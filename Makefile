@@ -42,6 +42,7 @@ dev: $(STAMP)  ## Dagster UI and daemon (schedules and sensors fire)
 bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/valuations.py
+	$(BIN)/python bench/backfill.py
 
 lock: $(STAMP)  ## re-pin constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

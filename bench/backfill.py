@@ -1,0 +1,311 @@
+"""Pipeline benchmark: `make run`, a backfill at scale and the nightly run, against baselines
+measured in the same run.
+
+Every scenario runs the real pipeline, as a user runs it, on its own embedded PostgreSQL in a
+scratch data directory (DATABASE_URL is ignored), with the synthetic provider:
+
+1. `make run`: `rm-pipeline run` on a fresh data directory with the default universe, then again
+   with nothing to change. Prints each run's wall time and its breakdown by job and step, read
+   back from the Dagster instance. Targets: the first within 40 s, the second faster still.
+2. Backfill: `rm-pipeline run --no-demo` (securities, the price job as one range run, its checks,
+   the analytics) for --securities securities and --years years of history on a fresh data
+   directory, against the raw COPY of the same rows into a copy of `price_history` (same
+   indexes, same foreign key) on the same server. Target: at most 3x. The peak resident memory
+   of its largest process is printed beside that of the same load over --short-years: it must
+   not grow with the years loaded.
+3. Nightly: in both warehouses (the long and the short history), the latest day is removed and
+   loaded again as the nightly schedule loads it (one partition of `ingest_price_history`), then
+   `refresh_analytics` runs. Target: the long history's night within 20% of the short one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import psycopg
+
+from rm_pipeline.db import embedded
+from rm_pipeline.db.engine import warehouse_url
+from rm_pipeline.defs.partitions import nearest_weekday, range_tags
+from rm_pipeline.pipeline import launch_job, prepare_dagster
+from rm_pipeline.providers.universe import default_tickers
+from rm_pipeline.settings import get_settings
+
+RM_PIPELINE = str(Path(sys.executable).parent / "rm-pipeline")
+BAR_COLUMNS = "security_id, date, open, high, low, close, volume, data_source"
+MAKE_RUN_TARGET_SECONDS = 40.0
+BACKFILL_TARGET_RATIO = 3.0
+NIGHTLY_TOLERANCE = 0.20
+
+
+@dataclass
+class Measured:
+    """A command's wall time and the peak resident memory of its largest process."""
+
+    seconds: float
+    peak_rss_mb: float = 0.0
+    output: str = ""
+
+
+@dataclass
+class Scenario:
+    """One scratch data directory and the environment every command of it runs with."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """This scenario's settings in this process (for the Dagster instance and the
+        warehouse), restored afterwards."""
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            get_settings.cache_clear()
+
+
+def scenario(root: Path, name: str, **settings: str) -> Scenario:
+    data_dir = root / name
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "RM_DATABASE_URL")}
+    env |= {"RM_DATA_DIR": str(data_dir), "RM_PROVIDER": "synthetic", **settings}
+    return Scenario(data_dir, env)
+
+
+def run_command(arguments: list[str], scenario: Scenario) -> Measured:
+    """Run an `rm-pipeline` command to completion; its peak memory is that of the largest
+    process running with the scenario's data directory (the runs execute in processes of their
+    own, not children of the command)."""
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        wanted = str(scenario.data_dir)
+        while not done.wait(0.2):
+            for process in psutil.process_iter(["environ", "memory_info"]):
+                environ = process.info.get("environ") or {}
+                if environ.get("RM_DATA_DIR") == wanted and process.info["memory_info"]:
+                    peak = max(peak, process.info["memory_info"].rss / 2**20)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    result = subprocess.run(
+        [RM_PIPELINE, *arguments], env=scenario.env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(arguments)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return Measured(seconds, peak, result.stdout)
+
+
+def breakdown(scenario: Scenario, since: float) -> list[str]:
+    """Each run created after `since` (a Unix time): its duration and its steps'."""
+    lines = []
+    with scenario.active():
+        instance = prepare_dagster(get_settings())
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(created_after=datetime.fromtimestamp(since, tz=UTC))
+        )
+        for record in sorted(records, key=lambda r: r.create_timestamp):
+            run_seconds = (record.end_time or 0) - (record.start_time or 0)
+            lines.append(f"    {record.dagster_run.job_name}: {run_seconds:.1f} s in the run")
+            for step in instance.get_run_step_stats(record.dagster_run.run_id):
+                step_seconds = (step.end_time or 0) - (step.start_time or 0)
+                lines.append(f"      step {step.step_key}: {step_seconds:.1f} s")
+    return lines
+
+
+def raw_copy_seconds(scenario: Scenario) -> tuple[float, int]:
+    """Seconds to COPY every stored bar into an empty copy of `price_history` with the same
+    indexes and foreign key, on the same server (the bars are read out first, untimed)."""
+    with scenario.active(), psycopg.connect(warehouse_url(get_settings())) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        conn.execute("CREATE TABLE bench_raw_copy (LIKE price_history INCLUDING ALL)")
+        conn.execute(
+            "ALTER TABLE bench_raw_copy ADD FOREIGN KEY (security_id) "
+            "REFERENCES securities (id) ON DELETE CASCADE"
+        )
+        conn.commit()
+        bars = io.BytesIO()
+        with conn.cursor().copy(
+            f"COPY price_history ({BAR_COLUMNS}) TO STDOUT (FORMAT csv)"
+        ) as copy:
+            for chunk in copy:
+                bars.write(chunk)
+        bars.seek(0)
+        started = time.perf_counter()
+        with conn.cursor().copy(
+            f"COPY bench_raw_copy ({BAR_COLUMNS}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            while chunk := bars.read(1 << 20):
+                copy.write(chunk)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        rows = conn.execute("SELECT count(*) FROM bench_raw_copy").fetchone()
+        conn.execute("DROP TABLE bench_raw_copy")
+        conn.commit()
+    return seconds, int(rows[0] if rows else 0)
+
+
+def night(scenario: Scenario) -> tuple[float, float]:
+    """Remove the latest day's bars and load that day again as the nightly schedule does, then
+    refresh the analytics; the two runs' wall times, launch included."""
+    with scenario.active():
+        settings = get_settings()
+        with psycopg.connect(warehouse_url(settings)) as conn:
+            latest = conn.execute("SELECT max(date) FROM price_history").fetchone()
+            assert latest and latest[0], "no prices stored"
+            day: date = latest[0]
+            conn.execute("DELETE FROM price_history WHERE date = %s", (day,))
+        instance = prepare_dagster(settings)
+        partition = nearest_weekday(day, step=-1).isoformat()
+        started = time.perf_counter()
+        prices = launch_job(instance, "ingest_price_history", range_tags(partition, partition))
+        loaded = time.perf_counter()
+        analytics = launch_job(instance, "refresh_analytics")
+        finished = time.perf_counter()
+        assert prices.success and analytics.success, "the nightly runs failed"
+    return loaded - started, finished - loaded
+
+
+def scenario_processes(scenario: Scenario) -> list[psutil.Process]:
+    """The processes running with the scenario's data directory, its database server's aside."""
+    wanted = str(scenario.data_dir)
+    found = []
+    for process in psutil.process_iter(["environ", "name"]):
+        environ = process.info.get("environ") or {}
+        if environ.get("RM_DATA_DIR") == wanted and process.info["name"] != "postgres":
+            found.append(process)
+    return found
+
+
+def stop_server(scenario: Scenario, timeout_seconds: float = 120) -> None:
+    """Stop the scenario's database server once its code servers have exited (each lingers for
+    a while after its last run) and nothing else of it is left."""
+    deadline = time.monotonic() + timeout_seconds
+    while scenario_processes(scenario) and time.monotonic() < deadline:
+        time.sleep(1)
+    embedded.stop(scenario.data_dir.resolve() / "pgdata")
+
+
+def universe_file(root: Path, securities: int) -> Path:
+    """A universe of the default tickers, topped up with made-up US symbols."""
+    tickers = list(default_tickers())[:securities]
+    tickers += [f"ZB{number:04d}" for number in range(securities - len(tickers))]
+    path = root / f"universe-{securities}.yaml"
+    path.write_text("securities:\n" + "".join(f"  - {ticker}\n" for ticker in tickers))
+    return path
+
+
+def history_start(years: float) -> str:
+    return (date.today() - timedelta(days=round(years * 365.25))).isoformat()
+
+
+def verdict(passed: bool) -> str:
+    return "met" if passed else "NOT met"
+
+
+def bench_make_run(root: Path) -> None:
+    print("1. make run (rm-pipeline run, default universe, fresh data directory)", flush=True)
+    case = scenario(root, "make-run")
+    for label in ("fresh", "no change"):
+        since = time.time()
+        measured = run_command(["run"], case)
+        print(f"  {label}: {measured.seconds:.1f} s")
+        print("\n".join(breakdown(case, since)))
+        if label == "fresh":
+            first = measured.seconds
+    print(
+        f"  target: fresh within {MAKE_RUN_TARGET_SECONDS:.0f} s "
+        f"({verdict(first <= MAKE_RUN_TARGET_SECONDS)}), no change faster "
+        f"({verdict(measured.seconds < first)})"
+    )
+    stop_server(case)
+
+
+def load(root: Path, name: str, securities: Path, years: float) -> tuple[Scenario, Measured]:
+    case = scenario(
+        root, name, RM_UNIVERSE_FILE=str(securities), RM_HISTORY_START=history_start(years)
+    )
+    return case, run_command(["run", "--no-demo"], case)
+
+
+def bench_backfill(root: Path, securities: int, years: float, short_years: float) -> None:
+    universe = universe_file(root, securities)
+    print(f"\n2. backfill: {securities} securities x {years:g} years, fresh", flush=True)
+    long_case, long_load = load(root, "long", universe, years)
+    copy_seconds, rows = raw_copy_seconds(long_case)
+    ratio = long_load.seconds / copy_seconds
+    print(f"  pipeline (securities, price job, checks, analytics): {long_load.seconds:.1f} s")
+    print(
+        f"  raw COPY of the same {rows:,} bars into a copy of price_history: {copy_seconds:.1f} s"
+    )
+    print(
+        f"  ratio {ratio:.2f}x, target at most {BACKFILL_TARGET_RATIO:g}x: {verdict(ratio <= BACKFILL_TARGET_RATIO)}"
+    )
+    long_night = night(long_case)
+    stop_server(long_case)
+
+    print(f"\n   the same securities x {short_years:g} years, fresh", flush=True)
+    short_case, short_load = load(root, "short", universe, short_years)
+    print(f"  pipeline: {short_load.seconds:.1f} s")
+    print(
+        f"  peak RSS of the largest process: {long_load.peak_rss_mb:.0f} MB for {years:g} years, "
+        f"{short_load.peak_rss_mb:.0f} MB for {short_years:g} years "
+        f"(ratio {long_load.peak_rss_mb / short_load.peak_rss_mb:.2f})"
+    )
+    short_night = night(short_case)
+    stop_server(short_case)
+
+    print("\n3. nightly: the latest day again, then the analytics", flush=True)
+    for label, (prices, analytics) in (
+        (f"{short_years:g} years stored", short_night),
+        (f"{years:g} years stored", long_night),
+    ):
+        print(f"  {label}: price run {prices:.1f} s, analytics {analytics:.1f} s")
+    ratio = sum(long_night) / sum(short_night)
+    print(
+        f"  ratio {ratio:.2f}, target within {NIGHTLY_TOLERANCE:.0%}: "
+        f"{verdict(abs(ratio - 1) <= NIGHTLY_TOLERANCE)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--securities", type=int, default=500, help="universe size (500)")
+    parser.add_argument("--years", type=float, default=15, help="long history in years (15)")
+    parser.add_argument("--short-years", type=float, default=2, help="short history (2)")
+    parser.add_argument("--skip-make-run", action="store_true", help="only scenarios 2 and 3")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rm-bench-") as scratch:
+        root = Path(scratch)
+        if not options.skip_make_run:
+            bench_make_run(root)
+        bench_backfill(root, options.securities, options.years, options.short_years)
+
+
+if __name__ == "__main__":
+    main()
