@@ -58,8 +58,9 @@ Materialize = Callable[..., dg.ExecuteInProcessResult]
 
 
 @pytest.fixture
-def materialize(database_url: str) -> Materialize:
-    """Materialize assets in-process with the test warehouse and a chosen provider."""
+def materialize(database_url: str, dagster_instance: dg.DagsterInstance) -> Materialize:
+    """Materialize assets in-process with the test warehouse and a chosen provider, on the
+    test's Dagster instance (unless the call names another)."""
 
     def run(
         assets: Sequence[Any],
@@ -68,6 +69,7 @@ def materialize(database_url: str) -> Materialize:
         **kwargs: Any,
     ) -> dg.ExecuteInProcessResult:
         TEST_PROVIDER[:] = [provider or SyntheticProvider(seed=7)]
+        kwargs.setdefault("instance", dagster_instance)
         return dg.materialize(
             assets,
             resources={
