@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import dagster as dg
 import psycopg
 import pytest
 from psycopg import sql
@@ -98,15 +97,3 @@ def db(database_url: str) -> Iterator[Engine]:
     yield engine
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
-
-
-@pytest.fixture(autouse=True)
-def dagster_instance() -> Iterator[dg.DagsterInstance]:
-    """An ephemeral Dagster instance for each test, entered for its duration.
-
-    Entering an instance makes its state storage the one Dagster reads when it loads
-    definitions, and leaving it does not undo that: after an instance used by an earlier test
-    is garbage collected, loading definitions would fail on its dead weak reference. Each test
-    therefore starts inside a live instance of its own."""
-    with dg.DagsterInstance.ephemeral() as instance:
-        yield instance

@@ -58,28 +58,34 @@ Materialize = Callable[..., dg.ExecuteInProcessResult]
 
 
 @pytest.fixture
-def materialize(database_url: str, dagster_instance: dg.DagsterInstance) -> Materialize:
-    """Materialize assets in-process with the test warehouse and a chosen provider, on the
-    test's Dagster instance (unless the call names another)."""
+def materialize(database_url: str) -> Materialize:
+    """Materialize assets in-process with the test warehouse and a chosen provider.
+
+    Each run happens inside a fresh ephemeral instance (the run's own unless the call names
+    another): entering an instance makes its state storage the one Dagster reads when it loads
+    definitions, and leaving it does not undo that, so a run outside one would read the storage
+    of whatever instance was entered last, which may have been garbage collected since."""
 
     def run(
         assets: Sequence[Any],
         provider: MarketDataProvider | None = None,
         resources: dict[str, Any] | None = None,
+        instance: dg.DagsterInstance | None = None,
         **kwargs: Any,
     ) -> dg.ExecuteInProcessResult:
         TEST_PROVIDER[:] = [provider or SyntheticProvider(seed=7)]
-        kwargs.setdefault("instance", dagster_instance)
-        return dg.materialize(
-            assets,
-            resources={
-                "warehouse": WarehouseResource(),
-                "market_data": ProviderDouble(),
-                "alerts": AlertsResource(),
-                **(resources or {}),
-            },
-            **kwargs,
-        )
+        with dg.DagsterInstance.ephemeral() as ephemeral:
+            return dg.materialize(
+                assets,
+                instance=instance or ephemeral,
+                resources={
+                    "warehouse": WarehouseResource(),
+                    "market_data": ProviderDouble(),
+                    "alerts": AlertsResource(),
+                    **(resources or {}),
+                },
+                **kwargs,
+            )
 
     return run
 
