@@ -87,6 +87,12 @@ def dagster_environment(settings: Settings) -> dict[str, str]:
         # event log in batches of this size instead of one transaction each, which dominated
         # long backfills (bench/backfill.py).
         "DAGSTER_EVENT_BATCH_SIZE": os.environ.get("DAGSTER_EVENT_BATCH_SIZE", "1000"),
+        # ... and announces it with one planned event for the whole range, not one per
+        # partition (which the event log writes one at a time). A failed range run then leaves
+        # its partitions missing rather than failed; the failed run itself is alerted on.
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": os.environ.get(
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true"
+        ),
         "RM_DAGSTER_ARTIFACTS": str(state / "storage"),
         "RM_DAGSTER_COMPUTE_LOGS": str(state / "logs"),
     }

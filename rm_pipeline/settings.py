@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     )
 
     ingest_batch_size: int = Field(
-        default=50, description="Tickers per provider call and per load transaction."
+        default=50,
+        description="Tickers per provider call and per load transaction over up to two years; "
+        "proportionally fewer over a longer range, so a batch's memory does not grow with it.",
     )
     history_years: float = Field(
         default=2.0, description="Years of history `make run` loads when RM_HISTORY_START is unset."

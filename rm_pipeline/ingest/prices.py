@@ -118,6 +118,19 @@ def batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(items[start : start + size])
 
 
+BATCH_REFERENCE_DAYS = 731
+"""The range a full batch of tickers is sized for (two years): a longer range gets proportionally
+fewer tickers per batch, so a batch holds about as many bars and memory does not grow with the
+years loaded."""
+
+
+def tickers_per_batch(batch_size: int, start: date, end: date) -> int:
+    """`batch_size` tickers for a range up to BATCH_REFERENCE_DAYS long, fewer for a longer one
+    (at least one)."""
+    days = (end - start).days + 1
+    return max(1, min(batch_size, batch_size * BATCH_REFERENCE_DAYS // days))
+
+
 def ingest_prices(
     engine: Engine,
     provider: MarketDataProvider,
@@ -127,12 +140,14 @@ def ingest_prices(
     progress: Progress = log.info,
     run_id: str | None = None,
 ) -> PriceLoadReport:
-    """Load bars and corporate actions for every active security over [start, end]; rows set
-    aside go to the quarantine with `run_id`."""
+    """Load bars and corporate actions for every active security over [start, end], at most
+    `batch_size` tickers at a time (fewer over long ranges: `tickers_per_batch`); rows set aside
+    go to the quarantine with `run_id`."""
     with engine.connect() as conn:
         ids = active_securities(conn)
     report = PriceLoadReport(start=start, end=end, tickers=len(ids), run_id=run_id)
     tickers = sorted(ids)
+    batch_size = tickers_per_batch(batch_size, start, end)
     total_batches = max(1, -(-len(tickers) // batch_size))
     for number, batch in enumerate(batches(tickers, batch_size), start=1):
         _ingest_batch(engine, provider, batch, ids, report)

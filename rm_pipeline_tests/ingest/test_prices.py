@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from rm_pipeline.ingest.prices import ingest_prices
+from rm_pipeline.ingest.prices import ingest_prices, tickers_per_batch
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.validation import bars_result
 
@@ -255,3 +255,16 @@ def test_rejected_rows_are_kept_with_their_values_source_and_run(
         "scripted",
         "run-1",
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (date(2025, 1, 1), date(2025, 1, 1), 50),
+        (date(2024, 1, 1), date(2025, 12, 31), 50),
+        (date(2011, 1, 1), date(2025, 12, 31), 6),
+        (date(1900, 1, 1), date(2025, 12, 31), 1),
+    ],
+)
+def test_long_ranges_load_fewer_tickers_per_batch(start: date, end: date, expected: int) -> None:
+    assert tickers_per_batch(50, start, end) == expected
