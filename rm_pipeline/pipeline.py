@@ -15,15 +15,18 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from sqlalchemy import Engine, text
 
 from rm_pipeline.db.engine import dagster_url, with_driver
@@ -38,6 +41,8 @@ WORKSPACE = PACKAGE_DIR / "workspace.yaml"
 INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 POLL_SECONDS = 0.5
+LOCATION = "rm_pipeline"
+CODE_SERVER_START_SECONDS = 120.0
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
 """Per-partition counts: a range run's total is their sum over its partitions. Other values (the
 corporate actions, the failed tickers) are the run's own, recorded the same on every partition."""
@@ -116,12 +121,47 @@ def history_range(settings: Settings, today: date) -> tuple[str, str]:
     return start.isoformat(), nearest_weekday(today, step=-1).isoformat()
 
 
+@contextmanager
+def code_server() -> Iterator[Path]:
+    """One code server for the runs launched inside the block, named as the workspace's
+    `rm_pipeline` location; yields a workspace file naming it.
+
+    Launched against the packaged workspace, each `dagster job launch` starts a server of its
+    own (loading the definitions again) and waits for it to stop after the run; against this
+    one it returns once the run is created. The server stops when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="rm-pipeline-code-") as scratch:
+        socket = Path(scratch) / "grpc.sock"
+        workspace = Path(scratch) / "workspace.yaml"
+        entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
+        workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
+        target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
+        where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
+        server = subprocess.Popen([dagster_command(), "api", "grpc", *target, *where])
+        try:
+            _wait_for_socket(server, socket)
+            yield workspace
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def _wait_for_socket(server: subprocess.Popen[bytes], socket: Path) -> None:
+    deadline = time.monotonic() + CODE_SERVER_START_SECONDS
+    while not socket.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise JobLaunchError("the code server did not start: see its output above")
+        time.sleep(0.1)
+
+
 def launch_job(
-    instance: dg.DagsterInstance, name: str, tags: Mapping[str, str] | None = None
+    instance: dg.DagsterInstance,
+    name: str,
+    tags: Mapping[str, str] | None = None,
+    workspace: Path = WORKSPACE,
 ) -> JobSummary:
     """Launch one run of job `name` in the workspace's code location, wait for it, summarize it."""
     run_id = str(uuid.uuid4())
-    command = [dagster_command(), "job", "launch", "-w", str(WORKSPACE), "-j", name]
+    command = [dagster_command(), "job", "launch", "-w", str(workspace), "-j", name]
     command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
     if tags:
         command += ["--tags", json.dumps(dict(tags))]
@@ -179,14 +219,15 @@ def run_main_job(
         ("refresh_analytics", None),
     ]
     summaries = []
-    for name, tags in steps:
-        if name == "refresh_analytics" and seed is not None:
-            progress(seed())
-        progress(f"running {name}" + (f" for {first} to {last}" if tags else ""))
-        summary = launch_job(instance, name, tags)
-        summaries.append(summary)
-        if not summary.success:
-            break
+    with code_server() as workspace:
+        for name, tags in steps:
+            if name == "refresh_analytics" and seed is not None:
+                progress(seed())
+            progress(f"running {name}" + (f" for {first} to {last}" if tags else ""))
+            summary = launch_job(instance, name, tags, workspace)
+            summaries.append(summary)
+            if not summary.success:
+                break
     return summaries
 
 

@@ -395,3 +395,32 @@ def test_bad_files_cost_only_themselves_and_good_files_load_completely(
         ("7203.T", date(2025, 3, 20), "not_a_session"),
         ("CELL", date(2025, 3, 5), "unparseable"),
     ]
+
+
+def test_row_count_steady_allows_a_holiday_and_flags_a_day_missing_most_bars(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    steady = dg.AssetSelection.checks(price_history_checks)
+    thanksgiving = range_tags("2025-11-24", "2025-11-27")  # US markets closed on the 27th
+    holiday = materialize([price_history, price_history_checks], tags=thanksgiving)
+    verdicts = {e.check_name: e.passed for e in holiday.get_asset_check_evaluations()}
+    assert verdicts["row_count_steady"]
+    us_bars = count(
+        db,
+        "SELECT count(*) FROM price_history p JOIN securities s ON s.id = p.security_id "
+        "WHERE p.date = '2025-11-27' AND s.currency = 'USD' AND s.security_type <> 'crypto'",
+    )
+    assert us_bars == 0
+
+    with db.begin() as conn:
+        conn.execute(  # the markets open that day lose their bars; 24/7 ones keep theirs
+            text(
+                "DELETE FROM price_history WHERE date = '2025-11-27' AND security_id IN "
+                "(SELECT id FROM securities WHERE security_type <> 'crypto')"
+            )
+        )
+    assert count(db, "SELECT count(*) FROM price_history WHERE date = '2025-11-27'") > 0
+    shrunk = materialize([price_history, price_history_checks], selection=steady)
+    verdicts = {e.check_name: e.passed for e in shrunk.get_asset_check_evaluations()}
+    assert not verdicts["row_count_steady"]

@@ -44,9 +44,10 @@ RECENT_DATES = text(
     WHERE s.is_active AND p.date >= :since
     """
 )
-ROWS_PER_DAY = text(
-    "SELECT date, count(*) AS rows FROM price_history GROUP BY date ORDER BY date DESC LIMIT 2"
+LATEST_DAY_ROWS = text(
+    "SELECT date, count(*) AS rows FROM price_history GROUP BY date ORDER BY date DESC LIMIT 1"
 )
+ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active")
 GAP_WINDOW_DAYS = 90
 """How far back the gap check looks, in calendar days."""
 
@@ -58,7 +59,8 @@ CHECKS = {
     "RM_FRESHNESS_LAG_DAYS sessions of lag.",
     "no_calendar_gaps": "No session of a security's exchange is missing between its first and "
     "last bar over the last 90 days.",
-    "row_count_steady": "The latest day has at least half as many bars as the day before it.",
+    "row_count_steady": "The latest day has bars for at least half the active securities whose "
+    "exchange held a session that day (a holiday of one market is no shrinking).",
 }
 BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
 
@@ -110,10 +112,16 @@ def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
 
 
 def shrinking_day(conn: Connection) -> pd.DataFrame:
-    days = pd.read_sql_query(ROWS_PER_DAY, conn)
-    if len(days) == 2 and days["rows"].iloc[0] * 2 < days["rows"].iloc[1]:
-        return days
-    return days.iloc[0:0]
+    """The latest day with its bars and the bars its sessions call for, when it has fewer than
+    half of them; empty otherwise."""
+    latest = pd.read_sql_query(LATEST_DAY_ROWS, conn)
+    if latest.empty:
+        return latest.assign(expected=[])
+    day = pd.Timestamp(latest["date"].iloc[0]).date()
+    tickers = conn.execute(ACTIVE_TICKERS).scalars()
+    expected = sum(day in ticker_sessions(ticker, day, day) for ticker in tickers)
+    latest = latest.assign(expected=expected)
+    return latest if latest["rows"].iloc[0] * 2 < expected else latest.iloc[0:0]
 
 
 @dg.multi_asset_check(
