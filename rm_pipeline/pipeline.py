@@ -43,6 +43,7 @@ FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 POLL_SECONDS = 0.5
 LOCATION = "rm_pipeline"
 CODE_SERVER_START_SECONDS = 120.0
+CODE_SERVER_STOP_SECONDS = 5.0
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
 """Per-partition counts: a range run's total is their sum over its partitions. Other values (the
 corporate actions, the failed tickers) are the run's own, recorded the same on every partition."""
@@ -141,8 +142,19 @@ def code_server() -> Iterator[Path]:
             _wait_for_socket(server, socket)
             yield workspace
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            _stop(server)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the code server; it may keep waiting on its finished runs' processes after SIGTERM,
+    so it is killed when it has not stopped within CODE_SERVER_STOP_SECONDS (the runs, by then
+    finished, are processes of their own and unaffected)."""
+    server.terminate()
+    try:
+        server.wait(timeout=CODE_SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _wait_for_socket(server: subprocess.Popen[bytes], socket: Path) -> None:
