@@ -197,8 +197,7 @@ FROM pg_roles WHERE rolname = current_user
 ROLE_SKIPPED = (
     "role rm_analyst not created: %s may not create roles (needs CREATEROLE), so the analyst "
     "views have no reader yet; later a superuser runs `CREATE ROLE rm_analyst LOGIN;` and "
-    "`\\password rm_analyst` in psql, "
-    "then `rm-pipeline db grant-analyst` grants it read access"
+    "`\\password rm_analyst` in psql, then `rm-pipeline db grant-analyst` grants it read access"
 )
 
 

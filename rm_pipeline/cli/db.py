@@ -22,7 +22,8 @@ def db() -> None:
 
 NO_ANALYST_ROLE = (
     "role rm_analyst does not exist on this server: a superuser runs "
-    "`CREATE ROLE rm_analyst LOGIN;` and `\\password rm_analyst` in psql, then `rm-pipeline db grant-analyst` grants it read access"
+    "`CREATE ROLE rm_analyst LOGIN;` and `\\password rm_analyst` in psql, then "
+    "`rm-pipeline db grant-analyst` grants it read access"
 )
 
 
@@ -89,7 +90,7 @@ def grant_analyst() -> None:
     """Grant rm_analyst the read access the applied migrations grant it (safe to run again).
 
     For a server where the migrating user could not create roles: migration 0005 then creates the
-    views without the role; once a superuser has run `CREATE ROLE rm_analyst LOGIN;`, this applies
+    views without the role; once a superuser has created the role (with a password), this applies
     the grants it skipped. Run it as the user that ran the migrations (the tables' owner).
     """
     db_url = warehouse_url()
