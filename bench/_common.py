@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,15 +47,23 @@ class Timing:
 
 
 @contextmanager
-def measured() -> Iterator[Timing]:
-    """Wall time of the block and the process's peak resident memory while it ran."""
-    process = psutil.Process()
-    timing = Timing(peak_rss_mb=process.memory_info().rss / 2**20)
+def measured(
+    resident_mb: Callable[[], float] | None = None, interval: float = 0.02
+) -> Iterator[Timing]:
+    """Wall time of the block and the peak of `resident_mb` while it ran, sampled every
+    `interval` seconds; by default this process's resident memory."""
+    if resident_mb is None:
+        process = psutil.Process()
+
+        def resident_mb() -> float:
+            return process.memory_info().rss / 2**20
+
+    timing = Timing(peak_rss_mb=resident_mb())
     done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.02):
-            timing.peak_rss_mb = max(timing.peak_rss_mb, process.memory_info().rss / 2**20)
+        while not done.wait(interval):
+            timing.peak_rss_mb = max(timing.peak_rss_mb, resident_mb())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

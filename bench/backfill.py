@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +36,10 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import measured
 
 from rm_pipeline.db import embedded
 from rm_pipeline.db.engine import warehouse_url
@@ -95,30 +98,13 @@ def run_command(arguments: list[str], scenario: Scenario) -> Measured:
     """Run an `rm-pipeline` command to completion; its peak memory is that of the largest
     process running with the scenario's data directory (the runs execute in processes of their
     own, not children of the command)."""
-    peak = 0.0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        wanted = str(scenario.data_dir)
-        while not done.wait(0.2):
-            for process in psutil.process_iter(["environ", "memory_info"]):
-                environ = process.info.get("environ") or {}
-                if environ.get("RM_DATA_DIR") == wanted and process.info["memory_info"]:
-                    peak = max(peak, process.info["memory_info"].rss / 2**20)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    result = subprocess.run(
-        [RM_PIPELINE, *arguments], env=scenario.env, capture_output=True, text=True, check=False
-    )
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
+    with measured(lambda: largest_resident_mb(scenario), interval=0.2) as timing:
+        result = subprocess.run(
+            [RM_PIPELINE, *arguments], env=scenario.env, capture_output=True, text=True, check=False
+        )
     if result.returncode != 0:
         sys.exit(f"{' '.join(arguments)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return Measured(seconds, peak, result.stdout)
+    return Measured(timing.seconds, timing.peak_rss_mb, result.stdout)
 
 
 def breakdown(scenario: Scenario, since: float, total: float) -> list[str]:
@@ -199,21 +185,31 @@ def night(scenario: Scenario) -> tuple[float, float]:
 
 
 def scenario_processes(scenario: Scenario) -> list[psutil.Process]:
-    """The processes running with the scenario's data directory, its database server's aside."""
+    """Every process running with the scenario's data directory, its database server's too."""
     wanted = str(scenario.data_dir)
-    found = []
-    for process in psutil.process_iter(["environ", "name"]):
-        environ = process.info.get("environ") or {}
-        if environ.get("RM_DATA_DIR") == wanted and process.info["name"] != "postgres":
-            found.append(process)
-    return found
+    return [
+        process
+        for process in psutil.process_iter(["environ", "name", "memory_info"])
+        if (process.info.get("environ") or {}).get("RM_DATA_DIR") == wanted
+    ]
+
+
+def largest_resident_mb(scenario: Scenario) -> float:
+    """The resident memory of the scenario's largest process, in MB (0 when none runs)."""
+    sizes = [
+        p.info["memory_info"].rss for p in scenario_processes(scenario) if p.info["memory_info"]
+    ]
+    return max(sizes, default=0) / 2**20
 
 
 def stop_server(scenario: Scenario, timeout_seconds: float = 120) -> None:
     """Stop the scenario's database server once its code servers have exited (each lingers for
     a while after its last run) and nothing else of it is left."""
     deadline = time.monotonic() + timeout_seconds
-    while scenario_processes(scenario) and time.monotonic() < deadline:
+    while (
+        any(p.info["name"] != "postgres" for p in scenario_processes(scenario))
+        and time.monotonic() < deadline
+    ):
         time.sleep(1)
     embedded.stop(scenario.data_dir.resolve() / "pgdata")
 

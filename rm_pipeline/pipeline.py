@@ -1,8 +1,8 @@
 """Jobs launched as the UI launches them, and the main job end to end, as `make run` runs it.
 
-Every run goes through `dagster job launch` with the packaged `workspace.yaml`, so it belongs to
-the `rm_pipeline` code location: it shows in the UI's job pages and re-executes there like a
-scheduled run. The instance (the packaged dagster.yaml, in a Dagster home under the data directory)
+Every run goes through `dagster job launch` in the `rm_pipeline` code location (the packaged
+`workspace.yaml`'s, or for `make run`'s three runs one code server of their own under that name):
+it shows in the UI's job pages and re-executes there like a scheduled run. The instance (the packaged dagster.yaml, in a Dagster home under the data directory)
 launches runs at once, in a process of their own; this module waits for each and reads what it did
 back from the instance. Both files ship inside the package (links to the repository's top-level
 files), so an installed `rm-pipeline` runs from any directory.
