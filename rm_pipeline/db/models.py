@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     Numeric,
     String,
@@ -45,6 +46,7 @@ FALSE = text("false")
 Money = Numeric(20, 2)
 Price = Numeric(20, 6)
 Ratio = Numeric(10, 4)
+FxRateNumeric = Numeric(20, 10)
 Multiple = Numeric(10, 2)
 Timestamp = TIMESTAMP(timezone=False)
 
@@ -171,6 +173,8 @@ class Trade(Base):
     activated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     analysis_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(10), server_default=text("'USD'"))
+    notional: Mapped[Decimal | None] = mapped_column(Money)
 
     user: Mapped[User] = relationship(back_populates="trades")
     positions: Mapped[list[Position]] = relationship(
@@ -178,6 +182,7 @@ class Trade(Base):
     )
 
     __table_args__ = (
+        CheckConstraint("notional > 0", name="valid_notional"),
         Index("idx_trades_user", "user_id"),
         Index("idx_trades_status", "status"),
         Index("idx_trades_created", text("created_at DESC")),
@@ -209,6 +214,10 @@ class Position(Base):
     updated_at: Mapped[datetime | None] = _updated_at()
     opened_at: Mapped[datetime | None] = mapped_column(Timestamp)
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    entry_fx_rate: Mapped[Decimal | None] = mapped_column(FxRateNumeric)
+    exit_price: Mapped[Decimal | None] = mapped_column(Price)
+    realized_pnl: Mapped[Decimal | None] = mapped_column(Money)
+    split_factor: Mapped[Decimal] = mapped_column(FxRateNumeric, server_default=text("1"))
 
     trade: Mapped[Trade] = relationship(back_populates="positions")
     security: Mapped[Security] = relationship()
@@ -217,6 +226,7 @@ class Position(Base):
         CheckConstraint(
             "allocation_percent > 0 AND allocation_percent <= 100", name="valid_allocation"
         ),
+        CheckConstraint("split_factor > 0", name="valid_split_factor"),
         Index("idx_positions_trade", "trade_id"),
         Index("idx_positions_security", "security_id"),
         Index("idx_positions_type", "position_type"),
@@ -394,3 +404,34 @@ class Quarantine(Base):
         ),
         Index("idx_quarantine_ticker_date", "ticker", "date"),
     )  # fmt: skip
+
+
+class CurrencyUnit(Base):
+    """A minor currency unit and its major currency, e.g. GBp: 100 to the GBP (revision 0008)."""
+
+    __tablename__ = "currency_units"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    major_currency: Mapped[str] = mapped_column(String(10))
+    units_per_major: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("units_per_major > 0", name="valid_units_per_major"),)
+
+
+class FxRate(Base):
+    """One day's exchange rate: `rate` units of the quote currency per base unit (revision 0008)."""
+
+    __tablename__ = "fx_rates"
+
+    base_currency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    quote_currency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(FxRateNumeric)
+    data_source: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime | None] = _created_at()
+    updated_at: Mapped[datetime | None] = _updated_at()
+
+    __table_args__ = (
+        CheckConstraint("rate > 0", name="valid_fx_rate"),
+        CheckConstraint("base_currency <> quote_currency", name="distinct_fx_currencies"),
+    )
