@@ -87,7 +87,10 @@ def database_url(server_url: str) -> Iterator[str]:
     drop_database(server_url, url)
 
 
-TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+REFERENCE_TABLES = frozenset({"currency_units"})  # rows of migration 0008, not of a test
+TABLES = ", ".join(
+    table.name for table in Base.metadata.sorted_tables if table.name not in REFERENCE_TABLES
+)
 
 
 @pytest.fixture

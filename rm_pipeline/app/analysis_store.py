@@ -2,17 +2,27 @@
 
 A trade needs analysis when it is a draft or an active trade and either it was never analyzed
 (`analyzed_at` is NULL; setting it to NULL forces a new analysis) or the fingerprint of its inputs
-(the view `trade_input_fingerprints` of migration 0003: name, description and every position's id,
-security, side, type and allocation) differs from the `analysis_fingerprint` stored with the
-results. Closed and archived trades keep the analysis they had. The rule is SQL, so trades and
-positions written by other applications straight into the database are noticed too.
+(the view `trade_input_fingerprints` of migrations 0003 and 0006: name, description and every
+position's id, security, side, type, allocation and its security's latest bar) differs from the
+`analysis_fingerprint` stored with the results. Closed and archived trades keep the analysis they
+had. The rule is SQL, so trades and positions written by other applications straight into the
+database are noticed too. An analysis older than `MAX_ANALYSIS_AGE_DAYS` (7) is also redone: how
+recent its prices are was judged on the day it was made, and prices that stop coming (a delisted or
+failing ticker) change no fingerprint, so an analysis that called them current comes to call them
+stale within a week of that.
 
-`analyze_pending` reads a batch of trades with their fingerprints in one statement, analyzes them
-outside any transaction (an analyzer may be slow), then writes all results of the batch in one
-transaction, each only if the trade's live fingerprint still equals the one analyzed. A trade
-changed meanwhile is left alone and stays pending. `analyzed_at` is the writing transaction's
-CURRENT_TIMESTAMP, the same instant the `updated_at` triggers stamp on the rows it writes, so
-`analyzed_at >= updated_at` holds afterwards as well.
+`analyze_pending` reads a batch of trades with their fingerprints in one statement, and in a second
+the closes each trade's analysis wants: for every trade, its securities' closes from the first of
+the last `history_days` dates on which all of them have a close (each security's later closes
+included, so the analyzer sees how far each one reaches), or each security's last `history_days`
+closes when they share no date. Each position carries its exchange's calendar: `24/7` for a
+security whose `security_type` is `crypto`, otherwise the calendar of the market its ticker names
+(`rm_pipeline.providers.markets`), as the price checks use. It analyzes them as of the caller's
+clock's date (today by default), outside any transaction (an analyzer may be slow), then writes all
+results of the batch in one transaction, each only if the trade's live fingerprint still equals the
+one analyzed. A trade changed meanwhile is left alone and stays pending. `analyzed_at` is the
+writing transaction's CURRENT_TIMESTAMP, the same instant the `updated_at` triggers stamp on the
+rows it writes, so `analyzed_at >= updated_at` holds afterwards as well.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.app.clock import Clock, utc_now
 from rm_pipeline.core.analysis import (
     HORIZONS,
     Analyzer,
@@ -36,12 +47,16 @@ from rm_pipeline.core.analysis import (
     TradeAnalysis,
     TradeInput,
 )
+from rm_pipeline.providers.calendars import ALWAYS_OPEN
+from rm_pipeline.providers.markets import market_for
 
 log = logging.getLogger(__name__)
 
 ANALYZED_STATUSES = ["draft", "active"]
 SIDES = frozenset(side.value for side in Side)
 DEFAULT_ANALYZER = StatisticalAnalyzer()
+MAX_ANALYSIS_AGE_DAYS = 7
+"""An analysis older than this is redone even when its inputs are unchanged (see above)."""
 
 PENDING_SQL = text(
     """
@@ -49,7 +64,9 @@ PENDING_SQL = text(
     FROM trades t
     JOIN trade_input_fingerprints f ON f.trade_id = t.id
     WHERE t.status = ANY(:statuses)
-      AND (t.analyzed_at IS NULL OR t.analysis_fingerprint IS DISTINCT FROM f.fingerprint)
+      AND (t.analyzed_at IS NULL
+           OR t.analysis_fingerprint IS DISTINCT FROM f.fingerprint
+           OR t.analyzed_at < LOCALTIMESTAMP - make_interval(days => :max_age_days))
     ORDER BY t.created_at, t.id
     """
 )
@@ -57,7 +74,8 @@ PENDING_SQL = text(
 INPUTS_SQL = text(
     """
     SELECT t.id AS trade_id, t.trade_name, t.trade_description, f.fingerprint,
-           p.id AS position_id, p.security_id, s.ticker, p.position_type, p.allocation_percent
+           p.id AS position_id, p.security_id, s.ticker, s.security_type, p.position_type,
+           p.allocation_percent
     FROM trades t
     JOIN trade_input_fingerprints f ON f.trade_id = t.id
     LEFT JOIN positions p ON p.trade_id = t.id
@@ -69,15 +87,35 @@ INPUTS_SQL = text(
 
 CLOSES_SQL = text(
     """
-    SELECT s.id AS security_id, h.date, h.close::float8 AS close
-    FROM securities s
+    WITH legs AS (
+        SELECT DISTINCT trade_id, security_id
+        FROM unnest(CAST(:trade_ids AS uuid[]), CAST(:security_ids AS uuid[]))
+            AS l(trade_id, security_id)
+    ),
+    windows AS (
+        SELECT t.trade_id, (
+            SELECT min(common.date) FROM (
+                SELECT h.date
+                FROM legs AS l JOIN price_history AS h ON h.security_id = l.security_id
+                WHERE l.trade_id = t.trade_id
+                GROUP BY h.date
+                HAVING count(*) = t.legs
+                ORDER BY h.date DESC
+                LIMIT :days
+            ) AS common
+        ) AS since
+        FROM (SELECT trade_id, count(*) AS legs FROM legs GROUP BY trade_id) AS t
+    )
+    SELECT l.trade_id, l.security_id, h.date, h.close::float8 AS close
+    FROM legs AS l
+    JOIN windows AS w ON w.trade_id = l.trade_id
     CROSS JOIN LATERAL (
         SELECT date, close FROM price_history
-        WHERE security_id = s.id
+        WHERE security_id = l.security_id AND date >= coalesce(w.since, '-infinity'::date)
         ORDER BY date DESC
-        LIMIT :days
-    ) h
-    WHERE s.id = ANY(:security_ids)
+        LIMIT CASE WHEN w.since IS NULL THEN :days END
+    ) AS h
+    ORDER BY l.trade_id
     """
 )
 
@@ -145,7 +183,8 @@ class AnalysisSummary:
 
 def trades_needing_analysis(conn: Connection) -> list[uuid.UUID]:
     """Ids of the trades that need analysis, oldest first."""
-    return list(conn.execute(PENDING_SQL, {"statuses": ANALYZED_STATUSES}).scalars())
+    params = {"statuses": ANALYZED_STATUSES, "max_age_days": MAX_ANALYSIS_AGE_DAYS}
+    return list(conn.execute(PENDING_SQL, params).scalars())
 
 
 def load_trade_inputs(
@@ -186,6 +225,7 @@ def pending_trade(rows: Sequence[Any]) -> PendingTrade:
                     side=Side(row.position_type),
                     allocation_percent=float(row.allocation_percent),
                     ticker=row.ticker,
+                    calendar=calendar_for(row.ticker, row.security_type),
                 )
                 for row in positions
             ),
@@ -194,15 +234,34 @@ def pending_trade(rows: Sequence[Any]) -> PendingTrade:
     )
 
 
-def load_closes(conn: Connection, security_ids: Sequence[str], days: int) -> pd.DataFrame:
-    """The last `days` daily closes of each security: rows by date, a column per security id."""
-    rows = conn.execute(CLOSES_SQL, {"security_ids": list(security_ids), "days": days}).all()
-    if not rows:
-        return pd.DataFrame(dtype=float)
-    frame = pd.DataFrame(rows, columns=["security_id", "date", "close"])
-    frame["security_id"] = frame["security_id"].astype(str)
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame.pivot(index="date", columns="security_id", values="close").sort_index()
+def calendar_for(ticker: str, security_type: str) -> str:
+    """The exchange calendar a security trades on: every day for crypto, else its market's."""
+    return ALWAYS_OPEN if security_type == "crypto" else market_for(ticker).calendar
+
+
+def load_closes(
+    conn: Connection, trades: Sequence[PendingTrade], days: int
+) -> dict[uuid.UUID, pd.DataFrame]:
+    """Per trade, its securities' closes over its last `days` common dates and after (see the
+    module docstring): rows by date, a column per security id."""
+    legs = [(t.id, p.security) for t in trades for p in t.trade.positions]
+    rows = conn.execute(
+        CLOSES_SQL,
+        {
+            "trade_ids": [trade_id for trade_id, _ in legs],
+            "security_ids": [security for _, security in legs],
+            "days": days,
+        },
+    ).all()
+    frames = {t.id: pd.DataFrame(dtype=float) for t in trades}
+    for trade_id, trade_rows in groupby(rows, key=lambda row: row.trade_id):
+        frame = pd.DataFrame(
+            [(str(r.security_id), r.date, r.close) for r in trade_rows],
+            columns=["security_id", "date", "close"],
+        )
+        frame["date"] = pd.to_datetime(frame["date"])
+        frames[trade_id] = frame.pivot(index="date", columns="security_id", values="close")
+    return frames
 
 
 def write_analyses(
@@ -249,9 +308,15 @@ def write_analyses(
 
 
 def analyze_pending(
-    engine: Engine, analyzer: Analyzer = DEFAULT_ANALYZER, *, batch_size: int = 100
+    engine: Engine,
+    analyzer: Analyzer = DEFAULT_ANALYZER,
+    *,
+    batch_size: int = 100,
+    clock: Clock = utc_now,
 ) -> AnalysisSummary:
-    """Analyze every trade that needs it and store the results; see the module docstring."""
+    """Analyze every trade that needs it as of the clock's date and store the results; see the
+    module docstring."""
+    as_of = clock().date()
     with engine.connect() as conn:
         pending = trades_needing_analysis(conn)
     analyzed: list[uuid.UUID] = []
@@ -260,10 +325,9 @@ def analyze_pending(
         batch = pending[start : start + batch_size]
         with engine.connect() as conn:
             inputs, problems = load_trade_inputs(conn, batch)
-            securities = sorted({p.security for t in inputs for p in t.trade.positions})
-            closes = load_closes(conn, securities, analyzer.history_days)
+            closes = load_closes(conn, inputs, analyzer.history_days)
         invalid.update(problems)
-        results = [(item, analyzer.analyze(item.trade, closes)) for item in inputs]
+        results = [(item, analyzer.analyze(item.trade, closes[item.id], as_of)) for item in inputs]
         with engine.begin() as conn:
             analyzed += write_analyses(conn, results)
     done = set(analyzed) | set(invalid)

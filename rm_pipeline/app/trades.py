@@ -4,6 +4,13 @@ Lifecycle: draft → active → closed → archived, and draft → archived for 
 went live; nothing else. Activating stamps `activated_at` and needs at least one position; closing
 stamps `closed_at`. Positions are added and removed only while the trade is a draft.
 
+Trades are executed on paper, in the trade's currency (`currency`, USD unless given, a 3-letter
+code) with its `notional` (positive, at most 2 decimals; none given: `DEFAULT_NOTIONAL` of that
+currency). Activating opens every position at its security's latest close, converted at that
+close's rate; closing closes them at the latest closes and records their realized P&L. Either
+refuses, naming every position without a close or a rate, and then changes nothing: a trade is
+never half-opened or half-closed. The formulas are in `rm_pipeline.warehouse.valuations`.
+
 A position names an active security by ticker (matched upper-case), and by exchange too when the
 ticker is listed on several; its security type is the security's. Each allocation is in (0, 100]
 with at most 2 decimals, a trade's allocations add up to at most 100 (the rest is cash), and a trade
@@ -15,6 +22,7 @@ concurrent calls cannot together break the rules.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -31,9 +39,19 @@ from rm_pipeline.app.clock import Clock, utc_now
 from rm_pipeline.app.errors import Conflict, InvalidInput, NotFound
 from rm_pipeline.core.analysis import HORIZONS, Side
 from rm_pipeline.db.models import Position, Security, Trade
+from rm_pipeline.warehouse.valuations import (
+    MissingQuote,
+    close_trade_positions,
+    open_trade_positions,
+)
 
 MAX_TOTAL_ALLOCATION = Decimal(100)
 MAX_NAME_LENGTH = 255
+DEFAULT_CURRENCY = "USD"
+DEFAULT_NOTIONAL = Decimal(100_000)
+"""What activating a trade without a notional invests, in the trade's currency."""
+MAX_NOTIONAL = Decimal(10) ** 18  # trades.notional is NUMERIC(20,2)
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 class TradeStatus(StrEnum):
@@ -87,6 +105,8 @@ class PositionSpec:
 
 @dataclass(frozen=True)
 class PositionView:
+    """A position; prices in `currency` (its security's), amounts in its trade's currency."""
+
     id: uuid.UUID
     ticker: str
     exchange: str | None
@@ -94,6 +114,41 @@ class PositionView:
     security_type: str
     allocation_percent: Decimal
     rationale: str | None
+    status: str | None
+    currency: str
+    quantity: Decimal | None
+    entry_price: Decimal | None
+    entry_fx_rate: Decimal | None
+    current_price: Decimal | None
+    exit_price: Decimal | None
+    market_value: Decimal | None
+    unrealized_pnl: Decimal | None
+    realized_pnl: Decimal | None
+    split_factor: Decimal
+
+    @classmethod
+    def of(cls, position: Position) -> PositionView:
+        security = position.security
+        return cls(
+            id=position.id,
+            ticker=security.ticker,
+            exchange=security.exchange,
+            side=position.position_type,
+            security_type=position.security_type,
+            allocation_percent=position.allocation_percent,
+            rationale=position.rationale,
+            status=position.status,
+            currency=security.currency or DEFAULT_CURRENCY,
+            quantity=position.quantity,
+            entry_price=position.entry_price,
+            entry_fx_rate=position.entry_fx_rate,
+            current_price=position.current_price,
+            exit_price=position.exit_price,
+            market_value=position.market_value,
+            unrealized_pnl=position.unrealized_pnl,
+            realized_pnl=position.realized_pnl,
+            split_factor=position.split_factor,
+        )
 
 
 @dataclass(frozen=True)
@@ -102,6 +157,8 @@ class TradeView:
     name: str
     description: str
     status: str
+    currency: str
+    notional: Decimal | None
     positions: tuple[PositionView, ...]
     created_at: datetime | None
     activated_at: datetime | None
@@ -127,18 +184,9 @@ class TradeView:
             name=trade.trade_name,
             description=trade.trade_description,
             status=trade.status or TradeStatus.DRAFT,
-            positions=tuple(
-                PositionView(
-                    id=p.id,
-                    ticker=p.security.ticker,
-                    exchange=p.security.exchange,
-                    side=p.position_type,
-                    security_type=p.security_type,
-                    allocation_percent=p.allocation_percent,
-                    rationale=p.rationale,
-                )
-                for p in positions
-            ),
+            currency=trade.currency,
+            notional=trade.notional,
+            positions=tuple(PositionView.of(p) for p in positions),
             created_at=trade.created_at,
             activated_at=trade.activated_at,
             closed_at=trade.closed_at,
@@ -184,6 +232,27 @@ def refused_character(text: str, multiline: bool) -> str | None:
     return None
 
 
+def notional_amount(notional: Decimal | None) -> Decimal | None:
+    """The notional as given, or InvalidInput saying what is wrong with it."""
+    if notional is None:
+        return None
+    if not notional.is_finite() or not Decimal(0) < notional < MAX_NOTIONAL:
+        raise InvalidInput(f"the trade's notional {notional} must be more than 0 and below 10^18")
+    if notional != notional.quantize(Decimal("0.01")):
+        raise InvalidInput(f"the trade's notional {notional} has more than 2 decimals")
+    return notional
+
+
+def currency_code(currency: str) -> str:
+    """The currency as given (trimmed), or InvalidInput unless it is 3 capital letters."""
+    code = currency.strip()
+    if not CURRENCY_CODE.fullmatch(code):
+        raise InvalidInput(
+            f"the trade's currency {currency!r} must be a 3-letter code in capitals, e.g. USD"
+        )
+    return code
+
+
 def text_field(value: str, label: str, max_length: int | None = None) -> str:
     cleaned = value.strip()
     if not cleaned:
@@ -207,14 +276,20 @@ class TradeService:
         name: str,
         description: str,
         positions: Sequence[PositionSpec] = (),
+        *,
+        notional: Decimal | None = None,
+        currency: str = DEFAULT_CURRENCY,
     ) -> TradeView:
-        """A new draft trade with the given positions (all of them valid, or none stored)."""
+        """A new draft trade with the given positions (all of them valid, or none stored), in
+        `currency`, investing `notional` once active (None: `DEFAULT_NOTIONAL`)."""
         trade = Trade(
             id=uuid.uuid4(),
             user_id=user_id,
             trade_name=text_field(name, "name", MAX_NAME_LENGTH),
             trade_description=text_field(description, "description"),
             status=TradeStatus.DRAFT.value,
+            currency=currency_code(currency),
+            notional=notional_amount(notional),
         )
         labelled = [(f"position {i} ({spec})", spec) for i, spec in enumerate(positions, 1)]
         with Session(self._engine) as session, session.begin():
@@ -283,11 +358,20 @@ class TradeService:
                 )
             if target is TradeStatus.ACTIVE and not self._positions_of(session, trade.id):
                 raise Conflict(f"trade {trade_id} has no positions; add one before activating")
-            trade.status = target.value
+            now = self._clock()
             if target is TradeStatus.ACTIVE:
-                trade.activated_at = self._clock()
+                conn = session.connection()
+                raise_unexecuted(
+                    trade_id,
+                    "activated",
+                    open_trade_positions(conn, trade.id, now, DEFAULT_NOTIONAL),
+                )
+                trade.activated_at = now
             if target is TradeStatus.CLOSED:
-                trade.closed_at = self._clock()
+                conn = session.connection()
+                raise_unexecuted(trade_id, "closed", close_trade_positions(conn, trade.id, now))
+                trade.closed_at = now
+            trade.status = target.value
             session.flush()
             return self._view(session, trade.id)
 
@@ -351,6 +435,15 @@ class TradeService:
                 allocation_percent=spec.allocation_percent,
             )
             for label, spec in labelled
+        )
+
+
+def raise_unexecuted(trade_id: uuid.UUID, action: str, missing: Sequence[MissingQuote]) -> None:
+    """Conflict naming every position the paper execution lacks a price or a rate for."""
+    if missing:
+        raise Conflict(
+            f"trade {trade_id} cannot be {action}, nothing changed; positions lacking a price or "
+            f"an exchange rate: {'; '.join(str(m) for m in missing)}"
         )
 
 

@@ -80,11 +80,12 @@ def _dates(start: datetime | None, end: datetime | None, days: int) -> tuple[dat
     return first, last
 
 
-def _show(result: ProviderResult, per_ticker: int | None = None) -> None:
-    """Print the frame (the last rows per ticker when asked), the outcomes and the rejections."""
+def _show(result: ProviderResult, per_ticker: int | None = None, key: str = "ticker") -> None:
+    """Print the frame (the last rows per `key` value when asked), the outcomes and the
+    rejections."""
     frame = result.frame
     if per_ticker is not None:
-        frame = frame.groupby("ticker", sort=False).tail(per_ticker)
+        frame = frame.groupby(key, sort=False).tail(per_ticker)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
         click.echo("\nOutcomes:")
@@ -130,6 +131,42 @@ def bars(
     """
     first, last = _dates(start, end, days)
     _show(_build(provider, files_dir).daily_bars(list(tickers), first, last), per_ticker=rows)
+
+
+@providers.command()
+@click.argument("currencies", nargs=-1, required=True)
+@_provider_options
+@_range_options(default_days=7)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Rates shown per currency.",
+)
+def fx(
+    currencies: tuple[str, ...],
+    provider: str | None,
+    files_dir: Path | None,
+    start: datetime | None,
+    end: datetime | None,
+    days: int,
+    rows: int,
+) -> None:
+    """Daily exchange rates of CURRENCIES in US dollars (USD per unit) over a date range.
+
+    CURRENCIES are major ISO codes (EUR, GBP, JPY; not USD, not minor units such as GBp). Each
+    is fetched as Yahoo's pair ticker, which names its outcome: EUR as EURUSD=X (the files
+    provider reads EURUSD=X.csv).
+
+    \b
+    Examples:
+      rm-pipeline providers fx EUR GBP JPY --days 5
+      rm-pipeline providers fx CHF --provider yfinance --start 2024-01-01 --end 2024-01-31
+    """
+    first, last = _dates(start, end, days)
+    result = _build(provider, files_dir).fx_rates(list(currencies), first, last)
+    _show(result, per_ticker=rows, key="base_currency")
 
 
 @providers.command()

@@ -84,10 +84,13 @@ def _seed_demo(db_url: str) -> str:
     trades = seed_demo_trades(engine)
     line = (
         f"demo: {demo.users_created} users, {demo.portfolios_created} portfolios and "
-        f"{trades.created} trades created; {len(demo.synced)} portfolios synced"
+        f"{trades.created} trades created; {len(demo.synced)} portfolios synced; "
+        f"{trades.activated} trades activated"
     )
     if skipped := demo.skipped + trades.skipped:
         line += f"; skipped, their securities not in the warehouse: {'; '.join(skipped)}"
+    if trades.not_activated:
+        line += f"; not activated: {'; '.join(trades.not_activated)}"
     return line
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import click
 
 from rm_pipeline.app.analysis_store import analyze_pending
 from rm_pipeline.app.trades import (
+    DEFAULT_CURRENCY,
+    DEFAULT_NOTIONAL,
     POSITION_SYNTAX,
     PositionSpec,
+    PositionView,
     TradeService,
     TradeStatus,
     TradeView,
@@ -35,6 +38,22 @@ class PositionParam(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class AmountParam(click.ParamType):
+    """A decimal amount, e.g. 250000, 250_000 or 1250.50."""
+
+    name = "amount"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(str(value).strip())
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a number", param, ctx)
+
+
 def service() -> TradeService:
     return TradeService(get_engine())
 
@@ -43,15 +62,45 @@ def percent(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{float(value):+.2%}"
 
 
+def amount(value: Decimal | None, currency: str) -> str:
+    """A number with its currency, or n/a when unknown."""
+    return "n/a" if value is None else f"{value:,} {currency}"
+
+
+def execution(p: PositionView, trade_currency: str) -> str:
+    """A position's paper execution: prices in its security's currency, amounts in the trade's."""
+    quantity = "n/a" if p.quantity is None else f"{p.quantity:,}"
+    entry = amount(p.entry_price, p.currency)
+    if p.entry_fx_rate is not None:
+        entry += f" at {p.entry_fx_rate} {trade_currency}/{p.currency}"
+    parts = [
+        f"{p.status or 'unknown'}",
+        f"quantity {quantity}",
+        f"entry {entry}",
+        f"current {amount(p.current_price, p.currency)}",
+        f"market value {amount(p.market_value, trade_currency)}",
+        f"unrealized P&L {amount(p.unrealized_pnl, trade_currency)}",
+        f"realized P&L {amount(p.realized_pnl, trade_currency)}",
+    ]
+    if p.exit_price is not None:
+        parts.append(f"exit {amount(p.exit_price, p.currency)}")
+    if p.split_factor != 1:
+        parts.append(f"split-adjusted x{p.split_factor.normalize()}")
+    return ", ".join(parts)
+
+
 def echo_trade(trade: TradeView) -> None:
     click.echo(f"trade {trade.id}: {trade.name} [{trade.status}]")
     click.echo(f"  description: {trade.description}")
+    notional = amount(trade.notional or DEFAULT_NOTIONAL, trade.currency)
+    click.echo(f"  notional: {notional}" + (" (the default)" if trade.notional is None else ""))
     click.echo(f"  positions ({trade.total_allocation}% allocated):")
     for p in trade.positions:
         security = f"{p.ticker}@{p.exchange}" if p.exchange else p.ticker
         click.echo(
             f"    {p.id}  {security:<16} {p.side:<5} {p.allocation_percent:>6}%  {p.security_type}"
         )
+        click.echo(f"      {execution(p, trade.currency)}")
         if p.rationale:
             click.echo(f"      {p.rationale}")
     if trade.analyzed_at is None:
@@ -88,16 +137,40 @@ def trades() -> None:
     "Name the exchange (SAP@XETRA:long:10) when the ticker is listed on several. Allocations are "
     "percent of capital, more than 0, at most 100 in total.",
 )
-def create(token: str, name: str, description: str, positions: tuple[PositionSpec, ...]) -> None:
+@click.option(
+    "--notional",
+    type=AmountParam(),
+    help=f"The amount activating the trade invests, in its currency: more than 0, at most 2 "
+    f"decimals. Default: {DEFAULT_NOTIONAL:,}.",
+)
+@click.option(
+    "--currency",
+    default=DEFAULT_CURRENCY,
+    show_default=True,
+    help="The trade's currency, a 3-letter code: its notional, market values and P&L are in it.",
+)
+def create(
+    token: str,
+    name: str,
+    description: str,
+    positions: tuple[PositionSpec, ...],
+    notional: Decimal | None,
+    currency: str,
+) -> None:
     """Create a draft trade with its positions."""
-    echo_trade(service().create(authenticated(token), name, description, positions))
+    user = authenticated(token)
+    echo_trade(
+        service().create(user, name, description, positions, notional=notional, currency=currency)
+    )
 
 
 @trades.command()
 @click.argument("trade_id", type=click.UUID)
 @token_option
 def show(trade_id: uuid.UUID, token: str) -> None:
-    """Show a trade with its positions and its latest analysis."""
+    """Show a trade with its positions, their paper execution and its latest analysis.
+
+    Prices are in each security's currency, market values and P&L in the trade's."""
     echo_trade(service().get(authenticated(token), trade_id))
 
 
@@ -148,8 +221,12 @@ def add_transition_command(action: str, summary: str) -> None:
 
 
 for _action, _summary in (
-    ("activate", "Make a draft trade active (it needs at least one position)."),
-    ("close", "Close an active trade."),
+    (
+        "activate",
+        "Make a draft trade active: its positions open at their latest closes (it needs at "
+        "least one position, and a price and an exchange rate for each).",
+    ),
+    ("close", "Close an active trade: its positions close at their latest closes."),
     ("archive", "Archive a closed trade, or a draft that will never go live."),
 ):
     add_transition_command(_action, _summary)

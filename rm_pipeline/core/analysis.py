@@ -6,26 +6,49 @@ Pure computations on pandas and numpy: no database, no Dagster, no clock. The ca
   per security key (any string the positions use, e.g. the security's id), NaN where a security has
   no close that day;
 * a `TradeInput`: the trade's name and description and its positions (security key, side,
-  allocation percent, ticker for the text).
+  allocation percent, ticker for the text, and the exchange calendar its security trades on:
+  an `exchange_calendars` name such as `XNYS`, or `24/7` for crypto);
+* `as_of`: the date of the analysis, from the caller's clock.
 
 `Analyzer` is the interface; `StatisticalAnalyzer` is the deterministic default. Its method:
 
-* Returns. Per security, the drift is the mean daily log return over its available closes. The
-  estimate for a horizon of `h` trading days is `exp(drift * h) - 1` for a long position and its
+* Period. Every statistic comes from the same dates for every leg: the dates on which each of the
+  trade's securities has a positive close (its *common dates*), the most recent `horizon + 1` of
+  them for the longest horizon (757 common sessions, or 1096 days for a 24/7 trade). Legs that
+  trade on different calendars thus describe the same period, and a leg's extra history (or extra
+  recent closes) does not enter. The rationale names the period: first and last common date and
+  the number of returns. A trade with a security without closes, or whose securities share no
+  date, gets no estimate and no risk level, and the rationale says which.
+* Calendar. When every position trades every day (calendar `24/7`), returns are annualized over
+  365 periods a year and the horizons are calendar days (1m 30, 3m 91, 6m 182, 1y 365, 3y 1095).
+  Otherwise, a mix of 24/7 and session-traded legs included (their common dates are then the
+  sessions of the session-traded legs), over 252 periods with horizons in trading sessions
+  (1m 21, 3m 63, 6m 126, 1y 252, 3y 756).
+* Returns. Per security, the drift is the mean daily log return over the common dates. The
+  estimate for a horizon of `h` periods is `exp(drift * h) - 1` for a long position and its
   negative for a short one (borrow costs ignored), weighted by allocation; unallocated capital is
-  cash earning nothing. A horizon is estimated only when every position's security has at least `h`
-  daily returns, otherwise it is None.
+  cash earning nothing. A horizon is estimated only when the period holds at least `h` returns,
+  otherwise it is None.
 * Risk. The portfolio's daily return is the allocation-weighted sum of its positions' simple daily
-  returns (shorts negated, constant weights, i.e. rebalanced daily) on the dates where all of its
-  securities have closes. Its annualized volatility (sample standard deviation times sqrt(252)) and
-  maximum drawdown (largest fall of the compounded value from its running peak) give the level:
-  HIGH from 30% volatility or a 25% drawdown, LOW below 15% volatility and a 10% drawdown,
-  MODERATE in between. Fewer than 21 portfolio returns: the risk is unknown (None).
+  returns over the common dates (shorts negated, constant weights, i.e. rebalanced daily). Its
+  annualized volatility (sample standard deviation times the square root of the periods a year)
+  and maximum drawdown (largest fall of the compounded value from its running peak) give the
+  level: HIGH from 30% volatility or a 25% drawdown, LOW below 15% volatility and a 10% drawdown,
+  MODERATE in between. Fewer portfolio returns than the 1-month horizon: the risk is unknown
+  (None).
+* Staleness. The newest common date is compared with `as_of`: the prices are stale when the
+  exchanges of all the legs have together held more than `STALE_AFTER_SESSIONS` (5) sessions
+  after it and before `as_of` (sessions every leg's calendar holds; `as_of` itself is left out, as
+  its session may still be open). A holiday of one exchange therefore never makes prices stale,
+  while a leg whose prices stopped does. The rationale states the newest common date either way.
+  Stale prices raise the risk level one step (LOW to MODERATE, MODERATE to HIGH) and a
+  recommendation that would be RECOMMENDED becomes CONDITIONAL: an estimate from old prices is
+  never recommended outright.
 * Recommendation, from the 1-year estimate `r` and the volatility `v`: NOT_RECOMMENDED when the
   risk or `r` is unknown, or `r <= 0`; otherwise, with the return-to-risk ratio `r / v` (infinite
   when `v` is 0), RECOMMENDED for LOW or MODERATE risk with a ratio of at least 0.5, CONDITIONAL
   for LOW or MODERATE risk below it and for HIGH risk at or above it, NOT_RECOMMENDED for HIGH risk
-  below it.
+  below it; then the staleness cap above.
 
 Estimates are fractions (0.0523 is 5.23%) rounded to 4 decimals and clamped to what a NUMERIC(10,4)
 column holds.
@@ -34,8 +57,9 @@ column holds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -43,9 +67,21 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from rm_pipeline.providers.calendars import ALWAYS_OPEN, sessions
+
 TRADING_DAYS_PER_YEAR = 252
+CALENDAR_DAYS_PER_YEAR = 365
 HORIZONS: Mapping[str, int] = {"1m": 21, "3m": 63, "6m": 126, "1y": 252, "3y": 756}
-MIN_RISK_OBSERVATIONS = 21
+"""Horizons in trading sessions; their names are also the trade's `return_*` columns."""
+CALENDAR_DAY_HORIZONS: Mapping[str, int] = {
+    "1m": 30,
+    "3m": 91,
+    "6m": 182,
+    "1y": 365,
+    "3y": 1095,
+}
+"""Horizons in calendar days, for trades whose every leg trades every day."""
+STALE_AFTER_SESSIONS = 5
 
 LOW_VOLATILITY = 0.15
 HIGH_VOLATILITY = 0.30
@@ -71,6 +107,11 @@ class RiskLevel(StrEnum):
     MODERATE = "MODERATE"
     HIGH = "HIGH"
 
+    def raised(self) -> RiskLevel:
+        """One step up; HIGH stays HIGH."""
+        levels = list(RiskLevel)
+        return levels[min(levels.index(self) + 1, len(levels) - 1)]
+
 
 class Recommendation(StrEnum):
     RECOMMENDED = "RECOMMENDED"
@@ -84,6 +125,8 @@ class PositionInput:
     side: Side
     allocation_percent: float
     ticker: str
+    calendar: str
+    """The `exchange_calendars` name of the security's exchange, or `24/7`."""
 
     @property
     def weight(self) -> float:
@@ -110,14 +153,45 @@ class TradeAnalysis:
 
 
 class Analyzer(Protocol):
-    """Anything that turns a trade and its securities' closes into a `TradeAnalysis`."""
+    """Anything that turns a trade, its securities' closes and the analysis date into a
+    `TradeAnalysis`."""
 
     @property
     def history_days(self) -> int:
-        """How many of the most recent daily closes per security the analyzer wants."""
+        """How many of the most recent dates on which all of a trade's securities have a close
+        the analyzer wants."""
         ...
 
-    def analyze(self, trade: TradeInput, closes: pd.DataFrame) -> TradeAnalysis: ...
+    def analyze(self, trade: TradeInput, closes: pd.DataFrame, as_of: date) -> TradeAnalysis: ...
+
+
+@dataclass(frozen=True)
+class Basis:
+    """How a trade's returns are counted: periods a year, horizons and the unit of both."""
+
+    periods_per_year: int
+    horizons: Mapping[str, int]
+    unit: str
+
+    @property
+    def window(self) -> int:
+        """Closes needed for the longest horizon: one more than its number of returns."""
+        return max(self.horizons.values()) + 1
+
+    @property
+    def min_risk_returns(self) -> int:
+        return self.horizons["1m"]
+
+
+SESSIONS = Basis(TRADING_DAYS_PER_YEAR, HORIZONS, "trading sessions")
+EVERY_DAY = Basis(CALENDAR_DAYS_PER_YEAR, CALENDAR_DAY_HORIZONS, "calendar days")
+
+
+def basis_for(positions: tuple[PositionInput, ...]) -> Basis:
+    """Calendar days when every position trades every day, trading sessions otherwise."""
+    if positions and all(p.calendar == ALWAYS_OPEN for p in positions):
+        return EVERY_DAY
+    return SESSIONS
 
 
 @dataclass(frozen=True)
@@ -128,10 +202,11 @@ class SeriesStats:
     daily_drift: float
     annual_volatility: float
     max_drawdown: float
+    periods_per_year: int = TRADING_DAYS_PER_YEAR
 
     @property
     def annual_drift(self) -> float:
-        return self.daily_drift * TRADING_DAYS_PER_YEAR
+        return self.daily_drift * self.periods_per_year
 
 
 def log_returns(closes: pd.Series) -> pd.Series:
@@ -140,12 +215,15 @@ def log_returns(closes: pd.Series) -> pd.Series:
     return np.log(prices).diff().dropna()
 
 
-def annualized_volatility(simple_returns: pd.Series) -> float:
-    """Sample standard deviation of daily returns times sqrt(252); NaN below two returns.
+def annualized_volatility(
+    simple_returns: pd.Series, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> float:
+    """Sample standard deviation of daily returns times sqrt(periods a year); NaN below two
+    returns.
 
     Rounded to 12 decimals, so constant returns give exactly 0 rather than floating-point dust.
     """
-    return round(float(simple_returns.std(ddof=1)) * math.sqrt(TRADING_DAYS_PER_YEAR), 12)
+    return round(float(simple_returns.std(ddof=1)) * math.sqrt(periods_per_year), 12)
 
 
 def max_drawdown(simple_returns: pd.Series) -> float:
@@ -158,26 +236,34 @@ def max_drawdown(simple_returns: pd.Series) -> float:
     return float((1 - wealth / peaks).max())
 
 
-def series_stats(closes: pd.Series) -> SeriesStats:
+def series_stats(closes: pd.Series, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> SeriesStats:
     """Drift, volatility and drawdown of one security's closes."""
     logs = log_returns(closes)
     simple = np.expm1(logs)
     return SeriesStats(
         observations=len(logs),
         daily_drift=float(logs.mean()) if len(logs) else math.nan,
-        annual_volatility=annualized_volatility(simple),
+        annual_volatility=annualized_volatility(simple, periods_per_year),
         max_drawdown=max_drawdown(simple) if len(simple) else math.nan,
+        periods_per_year=periods_per_year,
     )
+
+
+def common_closes(closes: pd.DataFrame, securities: Iterable[str], limit: int) -> pd.DataFrame:
+    """The closes of `securities` on the last `limit` dates on which each has a positive close;
+    no rows when one of them has no column."""
+    columns = sorted(set(securities))
+    if not set(columns) <= set(closes.columns):
+        return pd.DataFrame(columns=columns, dtype=float)
+    prices = closes[columns]
+    return prices.where(prices > 0).dropna().sort_index().iloc[-limit:]
 
 
 def portfolio_returns(closes: pd.DataFrame, positions: tuple[PositionInput, ...]) -> pd.Series:
     """Daily returns of the constant-weight portfolio on dates where all its securities trade."""
     if not positions:
         return pd.Series(dtype=float)
-    columns = sorted({p.security for p in positions})
-    if not set(columns) <= set(closes.columns):
-        return pd.Series(dtype=float)
-    prices = closes[columns].where(closes[columns] > 0).dropna().sort_index()
+    prices = common_closes(closes, (p.security for p in positions), len(closes))
     simple = prices.pct_change().iloc[1:]
     return sum((p.weight * simple[p.security] for p in positions), pd.Series(0.0, simple.index))
 
@@ -194,6 +280,54 @@ def portfolio_horizon_return(
     if not positions or any(stats[p.security].observations < days for p in positions):
         return None
     return sum(p.weight * horizon_return(stats[p.security].daily_drift, days) for p in positions)
+
+
+def sessions_between(after: date, before: date, calendars: Iterable[str]) -> int:
+    """The sessions every one of `calendars` holds strictly between `after` and `before`.
+
+    Looked up from a week before `after`: `exchange_calendars` refuses a span without any
+    session (a weekend), and a week always holds one.
+    """
+    common: set[date] | None = None
+    for calendar in set(calendars):
+        held = {
+            day
+            for day in sessions(calendar, after - timedelta(days=7), max(after, before))
+            if after < day < before
+        }
+        common = held if common is None else common & held
+    return len(common or ())
+
+
+@dataclass(frozen=True)
+class Period:
+    """The common dates the statistics come from, and how recent the newest of them is."""
+
+    first: date
+    last: date
+    returns: int
+    sessions_since: int
+    as_of: date
+
+    @property
+    def stale(self) -> bool:
+        return self.sessions_since > STALE_AFTER_SESSIONS
+
+
+def common_period(
+    window: pd.DataFrame, positions: tuple[PositionInput, ...], as_of: date
+) -> Period | None:
+    """The period of the aligned closes; None without a common date."""
+    if window.empty:
+        return None
+    last = window.index[-1].date()
+    return Period(
+        first=window.index[0].date(),
+        last=last,
+        returns=len(window) - 1,
+        sessions_since=sessions_between(last, as_of, (p.calendar for p in positions)),
+        as_of=as_of,
+    )
 
 
 def signed_percent(value: float) -> str:
@@ -226,7 +360,7 @@ def return_to_risk(expected_return: float, volatility: float) -> float:
 
 
 def recommend(
-    return_1y: float | None, risk: RiskLevel | None, volatility: float
+    return_1y: float | None, risk: RiskLevel | None, volatility: float, *, stale: bool = False
 ) -> tuple[Recommendation, str]:
     """The recommendation and the sentence explaining it (rules in the module docstring)."""
     if risk is None or return_1y is None:
@@ -246,7 +380,41 @@ def recommend(
         verdict = Recommendation.CONDITIONAL if good_ratio else Recommendation.NOT_RECOMMENDED
     else:
         verdict = Recommendation.RECOMMENDED if good_ratio else Recommendation.CONDITIONAL
+    if stale and verdict is Recommendation.RECOMMENDED:
+        verdict = Recommendation.CONDITIONAL
+        why += ", but prices this old are never recommended outright"
     return verdict, f"{verdict.replace('_', ' ').capitalize()}: the {why}."
+
+
+def describe_period(period: Period, basis: Basis) -> str:
+    period_text = (
+        f"Period: the {period.returns + 1} dates on which every position's security has a close, "
+        f"{period.first} to {period.last} ({period.returns} daily returns, "
+        f"{basis.periods_per_year} a year)."
+    )
+    since = (
+        f"{period.sessions_since} sessions of the positions' exchanges were held after it and "
+        f"before {period.as_of}"
+    )
+    if period.stale:
+        freshness = (
+            f"Stale prices: the newest common close is {period.last}; {since}, more than "
+            f"{STALE_AFTER_SESSIONS}, so the risk level is raised one step (HIGH stays HIGH) "
+            "and the trade is not recommended outright."
+        )
+    else:
+        freshness = (
+            f"Newest common close {period.last}: current ({since}, at most "
+            f"{STALE_AFTER_SESSIONS} allowed)."
+        )
+    return f"{period_text} {freshness}"
+
+
+def describe_no_period(positions: tuple[PositionInput, ...], closes: pd.DataFrame) -> str:
+    unpriced = [p.ticker for p in positions if latest_close(closes, p.security) is None]
+    if unpriced:
+        return f"No estimate: no price history for {', '.join(dict.fromkeys(unpriced))}."
+    return "No estimate: the positions' securities have no date on which all of them have a close."
 
 
 def describe_returns(returns: Mapping[str, Decimal | None]) -> str:
@@ -257,35 +425,59 @@ def describe_returns(returns: Mapping[str, Decimal | None]) -> str:
     return "Expected returns: " + ", ".join(parts) + "."
 
 
-def describe_risk(risk: RiskLevel | None, portfolio: pd.Series) -> str:
+def describe_risk(
+    risk: RiskLevel | None, portfolio: pd.Series, basis: Basis, raised_from: RiskLevel | None
+) -> str:
     if risk is None:
         return (
             f"Risk unknown: {len(portfolio)} daily portfolio returns, "
-            f"{MIN_RISK_OBSERVATIONS} needed."
+            f"{basis.min_risk_returns} needed."
         )
+    level = (
+        f"{raised_from} risk, raised to {risk} for stale prices" if raised_from else f"{risk} risk"
+    )
     return (
-        f"Portfolio annualized volatility {annualized_volatility(portfolio):.2%} and maximum "
-        f"drawdown {max_drawdown(portfolio):.2%} over {len(portfolio)} days: {risk} risk "
+        f"Portfolio annualized volatility "
+        f"{annualized_volatility(portfolio, basis.periods_per_year):.2%} and maximum "
+        f"drawdown {max_drawdown(portfolio):.2%} over {len(portfolio)} days: {level} "
         f"(HIGH from {HIGH_VOLATILITY:.0%} volatility or {HIGH_DRAWDOWN:.0%} drawdown, "
         f"LOW below {LOW_VOLATILITY:.0%} and {LOW_DRAWDOWN:.0%})."
     )
 
 
-def describe_position(position: PositionInput, stats: SeriesStats) -> str:
+def latest_close(closes: pd.DataFrame, security: str) -> date | None:
+    """The date of a security's latest positive close in the frame, if any."""
+    if security not in closes.columns:
+        return None
+    dates = closes.index[(closes[security] > 0).to_numpy()]
+    return dates.max().date() if len(dates) else None
+
+
+def describe_position(
+    position: PositionInput, stats: SeriesStats, closes: pd.DataFrame, basis: Basis, aligned: bool
+) -> str:
+    """The position's own closes, then what its security did over the common dates (`aligned`:
+    there are some)."""
     head = f"{position.ticker} {position.side} {position.allocation_percent:.2f}%"
-    if stats.observations == 0:
+    latest = latest_close(closes, position.security)
+    if latest is None:
         return f"{head}: no price history, so no estimate."
-    one_year = HORIZONS["1y"]
+    closes_text = f"latest close {latest}"
+    if not aligned:
+        return f"{head}: {closes_text}, none on a date all positions share, so no estimate."
+    if stats.observations == 0:
+        return f"{head}: {closes_text}, a single common close and no return, so no estimate."
+    one_year = basis.horizons["1y"]
     if stats.observations >= one_year:
         one_year_part = position.weight * horizon_return(stats.daily_drift, one_year)
         contribution = f"contributes {signed_percent(one_year_part)} to the 1-year estimate"
     else:
         contribution = f"too short a history for the 1-year estimate ({one_year} returns needed)"
     return (
-        f"{head}: over {stats.observations} daily returns the security's annualized drift is "
-        f"{signed_percent(stats.annual_drift)}, its annualized volatility "
-        f"{stats.annual_volatility:.2%} and its maximum drawdown {stats.max_drawdown:.2%}; "
-        f"{contribution}."
+        f"{head}: {closes_text}; over the {stats.observations} common daily returns the "
+        f"security's annualized drift is {signed_percent(stats.annual_drift)}, its annualized "
+        f"volatility {stats.annual_volatility:.2%} and its maximum drawdown "
+        f"{stats.max_drawdown:.2%}; {contribution}."
     )
 
 
@@ -295,27 +487,46 @@ class StatisticalAnalyzer:
 
     @property
     def history_days(self) -> int:
-        """Enough closes for the longest horizon: one more than its number of returns."""
-        return max(HORIZONS.values()) + 1
+        """Enough common dates for the longest horizon of either basis."""
+        return max(SESSIONS.window, EVERY_DAY.window)
 
-    def analyze(self, trade: TradeInput, closes: pd.DataFrame) -> TradeAnalysis:
-        stats = {p.security: self._stats(closes, p.security) for p in trade.positions}
+    def analyze(self, trade: TradeInput, closes: pd.DataFrame, as_of: date) -> TradeAnalysis:
+        basis = basis_for(trade.positions)
+        window = common_closes(closes, (p.security for p in trade.positions), basis.window)
+        period = common_period(window, trade.positions, as_of)
+        stale = period is not None and period.stale
+        stats = {
+            p.security: series_stats(window[p.security], basis.periods_per_year)
+            for p in trade.positions
+        }
         raw_returns = {
             name: portfolio_horizon_return(trade.positions, stats, days)
-            for name, days in HORIZONS.items()
+            for name, days in basis.horizons.items()
         }
-        portfolio = portfolio_returns(closes, trade.positions)
-        volatility = annualized_volatility(portfolio)
-        risk = (
+        portfolio = portfolio_returns(window, trade.positions)
+        volatility = annualized_volatility(portfolio, basis.periods_per_year)
+        measured = (
             risk_level(volatility, max_drawdown(portfolio))
-            if len(portfolio) >= MIN_RISK_OBSERVATIONS
+            if len(portfolio) >= basis.min_risk_returns
             else None
         )
-        recommendation, reason = recommend(raw_returns["1y"], risk, volatility)
+        risk = measured.raised() if stale and measured else measured
+        recommendation, reason = recommend(raw_returns["1y"], risk, volatility, stale=stale)
         returns = {name: to_ratio(value) for name, value in raw_returns.items()}
-        no_positions = () if trade.positions else ("The trade has no positions.",)
+        if not trade.positions:
+            coverage = "The trade has no positions."
+        elif period is None:
+            coverage = describe_no_period(trade.positions, closes)
+        else:
+            coverage = describe_period(period, basis)
+        raised_from = measured if risk != measured else None
         rationale = " ".join(
-            (*no_positions, describe_returns(returns), describe_risk(risk, portfolio), reason)
+            (
+                coverage,
+                describe_returns(returns),
+                describe_risk(risk, portfolio, basis, raised_from),
+                reason,
+            )
         )
         return TradeAnalysis(
             returns=returns,
@@ -323,11 +534,7 @@ class StatisticalAnalyzer:
             recommendation=recommendation,
             rationale=rationale,
             position_rationales=tuple(
-                describe_position(p, stats[p.security]) for p in trade.positions
+                describe_position(p, stats[p.security], closes, basis, period is not None)
+                for p in trade.positions
             ),
         )
-
-    @staticmethod
-    def _stats(closes: pd.DataFrame, security: str) -> SeriesStats:
-        column = closes[security] if security in closes.columns else pd.Series(dtype=float)
-        return series_stats(column)

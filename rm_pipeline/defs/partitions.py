@@ -6,6 +6,7 @@ A range of partitions is loaded as one run (`price_history`'s single-run backfil
 names its range with Dagster's two range tags, which `range_tags` builds.
 """
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import dagster as dg
@@ -15,6 +16,7 @@ from rm_pipeline.settings import get_settings
 SATURDAY = 5
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 
 def trading_days(start: date) -> dg.TimeWindowPartitionsDefinition:
@@ -44,6 +46,13 @@ def partition_key_of(day: date) -> str:
 def range_tags(first: str, last: str) -> dict[str, str]:
     """Tags making a run of the price job load the partitions `first` to `last` as one range."""
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+def last_partition_day(tags: Mapping[str, str]) -> date | None:
+    """The day of a run's last partition (its range's end, or its one partition), from its tags;
+    None for a run of no partition."""
+    key = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    return date.fromisoformat(key) if key else None
 
 
 TRADING_DAYS = trading_days(get_settings().history_start_date(date.today()))

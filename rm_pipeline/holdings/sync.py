@@ -6,6 +6,15 @@ row and the portfolio get `last_synced_at` = the transaction's timestamp; the po
 `cash_balance` becomes the broker's. Every security is resolved before anything is written, so a
 portfolio naming an unknown security is left exactly as it was. Re-running a sync with unchanged
 holdings changes nothing but the sync timestamps. Valuation columns are `value_portfolios`' job.
+
+Holdings are matched to active securities only (`match_securities`): a security the universe
+dropped is unknown to a sync, and a security that moved exchange is one row, found on its new
+exchange. A holding naming an exchange matches the active listing on that exchange, or failing
+that one whose exchange is unknown (a price-files universe without one). A holding naming no
+exchange matches its ticker's active listing; when the ticker is listed on several exchanges
+that is ambiguous, and stays so only until the broker's data names the exchange: the warehouse
+never guesses between listings, whose prices and currencies differ. An unknown or ambiguous
+holding fails its portfolio's sync with a message naming it.
 """
 
 from __future__ import annotations
@@ -37,8 +46,8 @@ BROKER_PORTFOLIOS = text(
     "SELECT id FROM portfolios WHERE broker = :broker AND is_active IS NOT FALSE ORDER BY id"
 )
 
-# A holding naming an exchange matches that listing; failing that, a security whose exchange is
-# unknown (a price-files universe without one), since the warehouse cannot tell them apart.
+# The candidates of each holding among active securities (see the module docstring); `exact` when
+# the holding's exchange is the security's.
 MATCH_SECURITIES = text(
     """
     SELECT wanted.position, s.id, coalesce(s.exchange = wanted.exchange, false) AS exact
@@ -46,6 +55,7 @@ MATCH_SECURITIES = text(
         WITH ORDINALITY AS wanted(ticker, exchange, position)
     JOIN securities AS s
         ON s.ticker = wanted.ticker
+        AND s.is_active
         AND (wanted.exchange IS NULL OR s.exchange IS NULL OR s.exchange = wanted.exchange)
     """
 )
@@ -201,8 +211,9 @@ class SecurityMatches:
 
 
 def match_securities(conn: Connection, holdings: Sequence[BrokerHolding]) -> SecurityMatches:
-    """Match each holding to a security: on its ticker and exchange, or its ticker alone when
-    the holding names no exchange or only a security with an unknown exchange has the ticker."""
+    """Match each holding to an active security: on its ticker and exchange, or its ticker alone
+    when the holding names no exchange or only a security with an unknown exchange has the
+    ticker (the module docstring has the rules)."""
     exact: dict[int, list[uuid.UUID]] = defaultdict(list)
     loose: dict[int, list[uuid.UUID]] = defaultdict(list)
     rows = conn.execute(

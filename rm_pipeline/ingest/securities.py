@@ -3,11 +3,31 @@
 It changes only on evidence: a security is created or refreshed from reference data the provider
 sent, and deactivated only when the universe no longer names it. A ticker the provider failed on
 or had nothing for is left as it is: neither created nor deactivated.
+
+One identity per security. A listing that moves exchange (the provider now reports the ticker on
+NASDAQ instead of NYSE) keeps its row, its `id`, and so its price history, holdings and positions:
+its `exchange` is updated in place. A ticker moves when all of these hold:
+
+- the universe names the ticker on exactly one exchange, and not on its stored one: a ticker the
+  universe names on two exchanges is a dual listing, each listing its own security;
+- the ticker has exactly one active stored listing: with two or more, which one moved is unknown,
+  so the one named is inserted and the others are deactivated as usual;
+- no stored row, active or not, already holds the ticker on the new exchange. Such a row is a
+  former listing there with a history of its own: it is reactivated and the moving one
+  deactivated, as before, and a warning says so; histories are never merged.
+
+A move back (NASDAQ to NYSE again) is just another move of the same row. An exchange a universe
+file entry sets is the one stored (`select_universe`), so a move the provider reports does not move
+a security the file pins; editing the entry's exchange does. Every move is logged and reported in
+`SecuritiesSync.moved`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +38,8 @@ from sqlalchemy import Connection, text
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.providers.frames import SECURITY_TYPES
 from rm_pipeline.providers.tickers import normalize_ticker
+
+log = logging.getLogger(__name__)
 
 REFERENCE_COLUMNS = (
     "ticker",
@@ -48,6 +70,17 @@ DEACTIVATE_DROPPED = text(
     """
 )
 
+STORED_LISTINGS = text(
+    """
+    SELECT id, ticker, exchange, is_active IS TRUE AS active
+    FROM securities WHERE ticker = ANY(CAST(:tickers AS text[]))
+    """
+)
+
+MOVE_EXCHANGE = text(
+    "UPDATE securities SET exchange = :exchange, last_updated = CURRENT_TIMESTAMP WHERE id = :id"
+)
+
 
 UNIVERSE_FIELDS = ("exchange", "currency", "name", "security_type", "country", "sector", "industry")
 """What a universe entry may set besides its ticker; each replaces the provider's value."""
@@ -62,9 +95,36 @@ class UniverseEntry:
 
 
 @dataclass(frozen=True)
+class StoredListing:
+    """One stored row of a ticker."""
+
+    security_id: uuid.UUID
+    ticker: str
+    exchange: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class ExchangeMove:
+    """A security now listed on another exchange: its row, and so its id, moves with it."""
+
+    security_id: uuid.UUID
+    ticker: str
+    old_exchange: str | None
+    new_exchange: str | None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.ticker}: {self.old_exchange or 'no exchange'} -> "
+            f"{self.new_exchange or 'no exchange'}"
+        )
+
+
+@dataclass(frozen=True)
 class SecuritiesSync:
     load: LoadResult
     deactivated: int
+    moved: tuple[ExchangeMove, ...] = ()
 
 
 class UniverseFileError(ValueError):
@@ -132,13 +192,15 @@ def sync_securities(
     data_source: str,
     unanswered: Collection[str] = (),
 ) -> SecuritiesSync:
-    """Upsert the reference rows as active and deactivate every active security that is neither
-    among them nor `unanswered` (tickers the universe names but the provider failed on or sent
-    nothing for: no evidence either way)."""
+    """Move the securities listed on a new exchange (see the module docstring), upsert the
+    reference rows as active and deactivate every active security that is neither among them nor
+    `unanswered` (tickers the universe names but the provider failed on or sent nothing for: no
+    evidence either way)."""
     frame = reference.loc[:, list(REFERENCE_COLUMNS)].assign(
         data_source=data_source, is_active=True
     )
     frame = frame.astype(object).where(frame.notna(), None)
+    moved = move_exchanges(conn, zip(frame["ticker"], frame["exchange"], strict=True))
     load = upsert_frame(conn, frame, SECURITIES)
     deactivated = conn.execute(
         DEACTIVATE_DROPPED,
@@ -148,4 +210,54 @@ def sync_securities(
             "unanswered": list(unanswered),
         },
     ).rowcount
-    return SecuritiesSync(load, deactivated)
+    return SecuritiesSync(load, deactivated, moved)
+
+
+def move_exchanges(
+    conn: Connection, listings: Iterable[tuple[str, str | None]]
+) -> tuple[ExchangeMove, ...]:
+    """Update in place the exchange of every security the universe now names elsewhere."""
+    named: dict[str, set[str | None]] = defaultdict(set)
+    for ticker, exchange in listings:
+        named[ticker].add(exchange)
+    stored = [
+        StoredListing(*row) for row in conn.execute(STORED_LISTINGS, {"tickers": list(named)})
+    ]
+    moves = plan_exchange_moves(stored, named)
+    if moves:
+        conn.execute(
+            MOVE_EXCHANGE, [{"id": m.security_id, "exchange": m.new_exchange} for m in moves]
+        )
+    for move in moves:
+        log.info("security %s moved exchange, keeping its id %s", move, move.security_id)
+    return moves
+
+
+def plan_exchange_moves(
+    stored: Iterable[StoredListing], named: Mapping[str, Collection[str | None]]
+) -> tuple[ExchangeMove, ...]:
+    """The moves the universe's listings (`named`: ticker to the exchanges it is named on) imply
+    for the stored rows, by the rules of the module docstring; logs a move that a former listing
+    on the new exchange prevents."""
+    rows: dict[str, list[StoredListing]] = defaultdict(list)
+    for listing in stored:
+        rows[listing.ticker].append(listing)
+    moves = []
+    for ticker, exchanges in named.items():
+        active = [listing for listing in rows[ticker] if listing.active]
+        if len(exchanges) != 1 or len(active) != 1:
+            continue
+        [new_exchange], [current] = exchanges, active
+        if current.exchange == new_exchange:
+            continue
+        if any(listing.exchange == new_exchange for listing in rows[ticker]):
+            log.warning(
+                "%s is now named on %s, where a former listing of it is stored: that listing is "
+                "reactivated and the one on %s deactivated; their histories stay apart",
+                ticker,
+                new_exchange or "no exchange",
+                current.exchange or "no exchange",
+            )
+            continue
+        moves.append(ExchangeMove(current.security_id, ticker, current.exchange, new_exchange))
+    return tuple(moves)

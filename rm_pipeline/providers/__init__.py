@@ -14,6 +14,7 @@ from rm_pipeline.providers.frames import (
     CorporateActionFrame,
     DailyBarFrame,
     FundamentalsFrame,
+    FxRateFrame,
     RejectedFrame,
     SecurityFrame,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "CorporateActionFrame",
     "DailyBarFrame",
     "FundamentalsFrame",
+    "FxRateFrame",
     "InvalidTickerError",
     "MarketDataProvider",
     "ProviderResult",

@@ -93,3 +93,9 @@ class MarketDataProvider(Protocol):
     def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
         """The latest fundamentals snapshot (FundamentalsFrame)."""
         ...
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Daily rates (FxRateFrame) of each major currency in US dollars (USD per unit) dated
+        from start to end, both included; one outcome per currency, named by its pair ticker
+        (`EURUSD=X`, see fx.py). USD and minor units (`GBp`) are `invalid`: never fetched."""
+        ...

@@ -8,7 +8,10 @@ Layout (docs/PROVIDERS.md has examples):
   spaces and punctuation;
 * optional `securities.csv` with the SecurityFrame columns (ticker, name, security_type
   required);
-* optional `actions.csv` with ticker, date, action (split or dividend), value.
+* optional `actions.csv` with ticker, date, action (split or dividend), value;
+* exchange rates: a pair's file is `<PAIR>.csv` or `.parquet` named by Yahoo's pair ticker
+  (`EURUSD=X.csv`: US dollars per euro), in the same layouts; the rate is the Close. Pair files
+  are not securities.
 
 A failure costs only what failed. A price file that cannot be read at all (empty, binary, wrong
 columns) fails its own ticker, `invalid` with the file named; a cell that cannot be parsed (`abc`
@@ -26,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Final, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +47,7 @@ from rm_pipeline.providers.frames import (
     columns,
     concat_frames,
 )
+from rm_pipeline.providers.fx import concat_raw_rates, pair_currency, raw_rates, start_fx_outcomes
 from rm_pipeline.providers.markets import guessed_security
 from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
 from rm_pipeline.providers.tickers import InvalidTickerError, normalize_ticker
@@ -52,12 +56,15 @@ from rm_pipeline.providers.validation import (
     actions_result,
     bars_result,
     frame_result,
+    fx_result,
     raw_values,
     start_outcomes,
     validate_bars,
 )
 
 log = logging.getLogger(__name__)
+
+Parsed = TypeVar("Parsed")
 
 SECURITIES_FILE: Final = "securities.csv"
 ACTIONS_FILE: Final = "actions.csv"
@@ -260,23 +267,48 @@ def _parse_prices(ticker: str, path: Path) -> _PriceFile:
         if c in names
     ]
     actions = [a[a["value"].fillna(0) != 0] for a in actions]
+    good = ~bars.index.isin(list(table.problems))
+    return _PriceFile(
+        bars[good],
+        concat_frames([a[good[a.index]] for a in actions], CorporateActionFrame),
+        _unparseable(ticker, table, dates),
+        reports_dividends="dividends" in names,
+    )
+
+
+def _unparseable(ticker: str, table: _Table, dates: pd.Series) -> pd.DataFrame:
+    """A RejectedFrame of the rows of a lenient table with a cell that could not be parsed."""
     bad = sorted(table.problems)
-    unparseable = pd.DataFrame(
+    return pd.DataFrame(
         {
             "ticker": ticker,
-            "date": bars["date"].iloc[bad],
+            "date": dates.iloc[bad],
             "reason": [f"{RejectReason.UNPARSEABLE}: {table.problems[i]}" for i in bad],
             "raw": raw_values(table.frame.iloc[bad].astype(object)),
         },
         columns=columns(RejectedFrame),
     )
-    good = ~bars.index.isin(bad)
-    return _PriceFile(
-        bars[good],
-        concat_frames([a[good[a.index]] for a in actions], CorporateActionFrame),
-        unparseable,
-        reports_dividends="dividends" in names,
-    )
+
+
+@dataclass(frozen=True)
+class _RateFile:
+    """One pair's parsed file: raw rates (FX_RAW_COLUMNS, not yet validated) and the rows whose
+    cells could not be parsed."""
+
+    rates: pd.DataFrame
+    unparseable: pd.DataFrame
+
+
+def _parse_rates(pair: str, path: Path) -> _RateFile:
+    """A pair's file in any price layout: only the date and the close (the rate) are read."""
+    table = replace(_read(path), lenient=True)
+    table.require("date", "close")
+    if table.frame.empty:
+        raise FilesInputError(path, "no rows under the header")
+    dates = table.dates("date")
+    rates = raw_rates(pair, dates, table.numbers("close"))
+    good = ~rates.index.isin(list(table.problems))
+    return _RateFile(rates[good], _unparseable(pair, table, dates))
 
 
 def _parse_securities(path: Path) -> pd.DataFrame:
@@ -359,12 +391,17 @@ class FilesProvider:
         return found, conflicts
 
     def _parse_each(
-        self, tickers: Sequence[str], files: dict[str, Path], conflicts: dict[str, str]
-    ) -> tuple[dict[str, _PriceFile], list[TickerOutcome]]:
-        """Each ticker's parsed file (from `price_files`), and an outcome for every ticker that
-        has none: no file, two files, or a file that cannot be read (`invalid`: retrying will not
-        help)."""
-        parsed, outcomes = {}, []
+        self,
+        tickers: Sequence[str],
+        files: dict[str, Path],
+        conflicts: dict[str, str],
+        parse: Callable[[str, Path], Parsed],
+    ) -> tuple[dict[str, Parsed], list[TickerOutcome]]:
+        """Each ticker's file (from `price_files`) parsed by `parse`, and an outcome for every
+        ticker that has none: no file, two files, or a file that cannot be read (`invalid`:
+        retrying will not help)."""
+        parsed: dict[str, Parsed] = {}
+        outcomes = []
         for ticker in tickers:
             if ticker in conflicts:
                 outcomes.append(TickerOutcome(ticker, TickerStatus.INVALID, conflicts[ticker]))
@@ -372,7 +409,7 @@ class FilesProvider:
                 outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, "no file for it"))
             else:
                 try:
-                    parsed[ticker] = _parse_prices(ticker, files[ticker])
+                    parsed[ticker] = parse(ticker, files[ticker])
                 except FilesInputError as err:
                     log.warning("%s: %s", ticker, err)
                     outcomes.append(TickerOutcome(ticker, TickerStatus.INVALID, str(err)))
@@ -386,16 +423,18 @@ class FilesProvider:
 
     def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
         """Rows of securities.csv; a ticker with only a price file gets reference guessed from
-        its symbol. None means every ticker in securities.csv or with a price file."""
+        its symbol. None means every ticker in securities.csv or with a price file (exchange-rate
+        pair files excepted)."""
         listed = self._optional(SECURITIES_FILE, _parse_securities, SecurityFrame)
         files, conflicts = self.price_files()
-        known = list(dict.fromkeys([*listed["ticker"], *files, *conflicts]))
+        in_files = [t for t in [*files, *conflicts] if pair_currency(t) is None]
+        known = list(dict.fromkeys([*listed["ticker"], *in_files]))
         valid, invalid = start_outcomes(known if tickers is None else tickers)
         by_ticker = {
             str(row["ticker"]): {str(k): v for k, v in row.items()}
             for row in listed.to_dict("records")
         }
-        parsed, outcomes = self._parse_each(valid, files, conflicts)
+        parsed, outcomes = self._parse_each(valid, files, conflicts, _parse_prices)
         rows: list[dict[str, object]] = []
         for ticker, price_file in parsed.items():
             if validate_bars(price_file.bars, self._today())[0].empty:
@@ -413,7 +452,7 @@ class FilesProvider:
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         valid, invalid = start_outcomes(tickers)
-        parsed, failed = self._parse_each(valid, *self.price_files())
+        parsed, failed = self._parse_each(valid, *self.price_files(), _parse_prices)
         raw = concat_frames([f.bars for f in parsed.values()], DailyBarFrame)
         unparseable = concat_frames([f.unparseable for f in parsed.values()], RejectedFrame)
         outcomes = [TickerOutcome(t, TickerStatus.OK) for t in parsed] + failed + invalid
@@ -424,7 +463,7 @@ class FilesProvider:
         valid, invalid = start_outcomes(tickers)
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
         listed = listed[listed["ticker"].isin(valid)]
-        parsed, failed = self._parse_each(valid, *self.price_files())
+        parsed, failed = self._parse_each(valid, *self.price_files(), _parse_prices)
         in_files = [f.actions for f in parsed.values()]
         raw = concat_frames([listed, *in_files], CorporateActionFrame).drop_duplicates()
         answered = set(parsed) | set(listed["ticker"])
@@ -438,7 +477,7 @@ class FilesProvider:
         valid, invalid = start_outcomes(tickers)
         listed_path = self.directory / ACTIONS_FILE
         listed = self._optional(ACTIONS_FILE, _parse_actions, CorporateActionFrame)
-        parsed, failed = self._parse_each(valid, *self.price_files())
+        parsed, failed = self._parse_each(valid, *self.price_files(), _parse_prices)
         rows = [
             _snapshot_row(f, listed[listed["ticker"] == t], listed_path.is_file(), self._today())
             for t, f in parsed.items()
@@ -446,6 +485,15 @@ class FilesProvider:
         raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
         outcomes = [TickerOutcome(t, TickerStatus.OK) for t in parsed] + failed + invalid
         return frame_result(FundamentalsFrame, raw, outcomes)
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Rates from each pair's file (`EURUSD=X.csv`): its Close, in US dollars per unit."""
+        pairs, invalid = start_fx_outcomes(currencies)
+        parsed, failed = self._parse_each(pairs, *self.price_files(), _parse_rates)
+        raw = concat_raw_rates([f.rates for f in parsed.values()])
+        unparseable = concat_frames([f.unparseable for f in parsed.values()], RejectedFrame)
+        outcomes = [TickerOutcome(p, TickerStatus.OK) for p in parsed] + failed + invalid
+        return fx_result(raw, outcomes, start, end, self._today(), set_aside=unparseable)
 
 
 def _snapshot_row(

@@ -22,6 +22,8 @@ from rm_pipeline.providers.tickers import MAX_TICKER_LENGTH
 
 SECURITY_TYPES: Final = ("equity", "bond", "option", "future", "index", "etf", "crypto")
 ACTION_TYPES: Final = ("split", "dividend")
+CURRENCY_PATTERN: Final = r"^[A-Z]{3}$"
+"""A major currency's ISO 4217 code; minor units (`GBp`) are not exchange-rate currencies."""
 
 
 def _ticker_field() -> Any:
@@ -120,6 +122,27 @@ class FundamentalsFrame(_Frame):
 
     class Config:
         unique = ["ticker"]
+
+
+class FxRateFrame(_Frame):
+    """Daily exchange rates, one row per currency pair and date: `rate` units of
+    `quote_currency` buy one unit of `base_currency` at the day's close (EUR/USD 1.08)."""
+
+    base_currency: Series[str] = pa.Field(str_matches=CURRENCY_PATTERN)
+    quote_currency: Series[str] = pa.Field(str_matches=CURRENCY_PATTERN)
+    date: Series[pd.Timestamp] = pa.Field(nullable=False)
+    rate: Series[float] = pa.Field(gt=0)
+
+    @pa.check("date", name="date_at_midnight")
+    def _date_at_midnight(cls, dates: Series[pd.Timestamp]) -> pd.Series:
+        return _at_midnight(dates)
+
+    @pa.dataframe_check(name="distinct_currencies")
+    def _distinct(cls, frame: pd.DataFrame) -> pd.Series:
+        return frame["base_currency"] != frame["quote_currency"]
+
+    class Config:
+        unique = ["base_currency", "quote_currency", "date"]
 
 
 class RejectedFrame(_Frame):

@@ -1,15 +1,16 @@
-"""Fundamentals that a price history alone can tell, shared by the offline providers."""
+"""Fundamentals that a price history alone can tell, shared by the offline providers.
+
+The statistics and their windows are defined in `rm_pipeline.core.market_statistics`; the
+warehouse computes the same figures from the same bars (`rm_pipeline.warehouse.market_stats`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-AVG_VOLUME_SESSIONS = 63
-"""About three months of sessions, the window Yahoo uses for `averageVolume`."""
-
-_YEAR = np.timedelta64(365, "D")
+from rm_pipeline.core.market_statistics import TRAILING_YEAR, in_window, trailing_statistics
 
 
 @dataclass(frozen=True)
@@ -28,38 +29,27 @@ class TickerHistory:
 
 
 def price_snapshot(history: TickerHistory) -> dict[str, object]:
-    """As of the last bar: price, volume, 3-month average volume, 52-week range, dividend yield.
+    """As of the last bar: price, volume, average volume, 52-week range and dividend yield.
 
-    The dividend yield is the trailing 12 months of dividends over the last close, as a fraction,
-    or None when the source reports no dividend data at all. Returns an empty dict when there are
+    The dividend yield is the trailing year's dividends over the last close, as a fraction, or
+    None when the source reports no dividend data at all. Returns an empty dict when there are
     no bars.
     """
-    if len(history.dates) == 0:
+    statistics = trailing_statistics(
+        history.dates,
+        history.high.astype(float),
+        history.low.astype(float),
+        history.close.astype(float),
+        history.volume.astype(float),
+    )
+    if statistics is None:
         return {}
-    as_of = history.dates[-1]
-    year = history.dates > as_of - _YEAR
-    paid = (history.dividend_dates > as_of - _YEAR) & (history.dividend_dates <= as_of)
-    price = float(history.close[-1])
+    paid = in_window(history.dividend_dates, statistics.as_of, TRAILING_YEAR)
     return {
-        "as_of": as_of,
-        "current_price": price,
-        "volume": _known(float(history.volume[-1])),
-        "avg_volume": _mean_of_known(history.volume[-AVG_VOLUME_SESSIONS:]),
-        "fifty_two_week_high": float(history.high[year].max()),
-        "fifty_two_week_low": float(history.low[year].min()),
+        **asdict(statistics),
         "dividend_yield": (
-            float(history.dividend_values[paid].sum()) / price
+            float(history.dividend_values[paid].sum()) / statistics.current_price
             if history.reports_dividends
             else None
         ),
     }
-
-
-def _known(value: float) -> float | None:
-    return None if np.isnan(value) else value
-
-
-def _mean_of_known(values: np.ndarray) -> float | None:
-    """The mean of the volumes the source reported; None when it reported none."""
-    known = values[~np.isnan(values)]
-    return float(known.mean()) if len(known) else None

@@ -31,6 +31,7 @@ from rm_pipeline.providers.frames import (
     columns,
     concat_frames,
 )
+from rm_pipeline.providers.fx import concat_raw_rates, pair_currency, raw_rates, start_fx_outcomes
 from rm_pipeline.providers.markets import guessed_security, market_for
 from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
 from rm_pipeline.providers.universe import default_tickers, default_universe
@@ -38,6 +39,7 @@ from rm_pipeline.providers.validation import (
     actions_result,
     bars_result,
     frame_result,
+    fx_result,
     start_outcomes,
 )
 
@@ -102,6 +104,26 @@ SPLITS: Final[dict[str, tuple[tuple[date, float], ...]]] = {
     "7203.T": ((date(2021, 9, 29), 5.0),),
     "SHOP.TO": ((date(2022, 6, 29), 10.0),),
 }  # fmt: skip
+
+
+FX_LEVELS: Final[dict[str, float]] = {
+    "EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CHF": 1.13, "CAD": 0.73, "HKD": 0.128,
+    "AUD": 0.66, "NZD": 0.60, "SEK": 0.095, "DKK": 0.145, "NOK": 0.093, "PLN": 0.25,
+    "CNY": 0.138, "TWD": 0.031, "KRW": 0.00073, "SGD": 0.74, "INR": 0.012, "BRL": 0.19,
+    "MXN": 0.055, "ZAR": 0.054, "ILS": 0.27,
+}  # fmt: skip
+"""US dollars per unit around which each currency's generated rate moves: every major currency
+of the markets in markets.py."""
+
+FX_PEGGED: Final = frozenset({"HKD"})
+"""Currencies held in a narrow band against USD: their rate barely moves."""
+
+FX_SWING: Final = 0.05
+"""Amplitude (in log terms) of a floating rate's slow swings around its level."""
+FX_DAILY_SD: Final = 0.004
+"""Standard deviation of a floating rate's day-to-day noise, in log terms."""
+FX_SWING_DAYS: Final = (520.0, 90.0)
+"""Periods of the two slow swings, in calendar days."""
 
 
 @cache
@@ -376,6 +398,41 @@ class SyntheticProvider:
         ]
         raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
         return frame_result(FundamentalsFrame, raw, _ok(valid) + invalid)
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Weekday rates from ORIGIN to today: each currency's level (FX_LEVELS) with slow
+        swings and small daily noise, the same for a date whatever range was asked for."""
+        today = self._today()
+        pairs, invalid = start_fx_outcomes(currencies)
+        known = [pair for pair in pairs if pair_currency(pair) in FX_LEVELS]
+        dates = pd.bdate_range(max(start, ORIGIN), min(end, today)).as_unit("ns")
+        raw = concat_raw_rates([raw_rates(p, dates, self._fx_path(p, dates)) for p in known])
+        outcomes = [
+            TickerOutcome(p, TickerStatus.OK)
+            if p in known
+            else TickerOutcome(p, TickerStatus.NO_DATA, f"no synthetic rate for {pair_currency(p)}")
+            for p in pairs
+        ]
+        return fx_result(raw, outcomes + invalid, start, end, today)
+
+    def _fx_path(self, pair: str, dates: pd.DatetimeIndex) -> np.ndarray:
+        currency = str(pair_currency(pair))
+        scale = 0.02 if currency in FX_PEGGED else 1.0
+        words = _seed_words(self.seed, pair)
+        phases = np.random.Generator(np.random.PCG64([*words, 0])).uniform(0, 2 * np.pi, 2)
+        days = (dates - pd.Timestamp(ORIGIN)).days.to_numpy(dtype=float)
+        swing = sum(
+            weight * np.sin(2 * np.pi * days / period + phase)
+            for weight, period, phase in zip((0.7, 0.3), FX_SWING_DAYS, phases, strict=True)
+        )
+        years, day_of_year = dates.year.to_numpy(), dates.day_of_year.to_numpy()
+        noise = np.zeros(len(dates))
+        for year in np.unique(years):
+            in_year = years == year
+            draws = np.random.Generator(np.random.PCG64([*words, int(year)])).standard_normal(366)
+            noise[in_year] = draws[day_of_year[in_year] - 1]
+        log_rate = np.log(FX_LEVELS[currency]) + scale * (FX_SWING * swing + FX_DAILY_SD * noise)
+        return np.round(np.exp(log_rate), 10)
 
 
 def _stitch(blocks: list[_Block], factor: float, today: date) -> _Window:

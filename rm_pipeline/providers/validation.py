@@ -22,6 +22,7 @@ from rm_pipeline.providers.frames import (
     CorporateActionFrame,
     DailyBarFrame,
     FrameModel,
+    FxRateFrame,
     RejectedFrame,
     columns,
     conform,
@@ -39,6 +40,12 @@ MAX_PRICE = 1e14
 """Prices are NUMERIC(20, 6): at most 14 digits before the point."""
 MAX_VOLUME = 9.2e18
 """Volumes are BIGINT (at most 9,223,372,036,854,775,807); floats are compared a little below."""
+RATE_RANGE = (1e-8, 1e10)
+"""Rates are NUMERIC(20, 10): below 1e10, and above 1e-8 so at least three significant digits
+survive the ten decimal places."""
+FX_RAW_COLUMNS = ["ticker", *columns(FxRateFrame)]
+"""Raw exchange rates as providers build them: the pair's ticker (`EURUSD=X`) and the
+FxRateFrame columns."""
 
 
 class RejectReason(StrEnum):
@@ -60,6 +67,9 @@ class RejectReason(StrEnum):
     FRACTIONAL_VOLUME = "fractional_volume"
     MISSING_VALUE = "missing_value"
     NON_POSITIVE_VALUE = "non_positive_value"
+    MISSING_RATE = "missing_rate"
+    NON_POSITIVE_RATE = "non_positive_rate"
+    RATE_OUT_OF_RANGE = "rate_out_of_range"
     DUPLICATE = "duplicate"
     UNEXPLAINED_JUMP = "unexplained_jump"
 
@@ -113,6 +123,16 @@ def _action_rules(today: date) -> list[Rule]:
         (RejectReason.FUTURE_DATE, lambda f: f["date"] > pd.Timestamp(today)),
         (RejectReason.MISSING_VALUE, lambda f: f["value"].isna()),
         (RejectReason.NON_POSITIVE_VALUE, lambda f: f["value"] <= 0),
+    ]
+
+
+def _rate_rules(today: date) -> list[Rule]:
+    low, high = RATE_RANGE
+    return [
+        (RejectReason.FUTURE_DATE, lambda f: f["date"] > pd.Timestamp(today)),
+        (RejectReason.MISSING_RATE, lambda f: f["rate"].isna()),
+        (RejectReason.NON_POSITIVE_RATE, lambda f: f["rate"] <= 0),
+        (RejectReason.RATE_OUT_OF_RANGE, lambda f: (f["rate"] < low) | (f["rate"] >= high)),
     ]
 
 
@@ -189,6 +209,19 @@ def validate_actions(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.D
     return conform(CorporateActionFrame, good), rejected
 
 
+def validate_rates(raw: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw exchange rates (FX_RAW_COLUMNS) into the good rows, still with their pair's
+    ticker, and a RejectedFrame.
+
+    Rejected: dates after `today`, missing or infinite rates, rates not above zero or outside
+    RATE_RANGE, and repeats of a pair and date (the first good row is kept).
+    """
+    source = raw[FX_RAW_COLUMNS].reset_index(drop=True)
+    frame = _numeric(source, ["rate"])
+    key = ["base_currency", "quote_currency", "date"]
+    return _set_aside(frame, source, _rate_rules(today), key)
+
+
 def start_outcomes(raw_tickers: Iterable[object]) -> tuple[list[str], list[TickerOutcome]]:
     """Normalize the requested tickers: the valid ones, and an `invalid` outcome per bad one."""
     valid, errors = split_valid(raw_tickers)
@@ -247,12 +280,36 @@ def bars_result(
     rows the provider already rejected (a RejectedFrame: cells it could not parse), counted with
     the others."""
     good, rejected = validate_bars(in_range(raw, start, end), today)
-    if set_aside is not None and not set_aside.empty:
-        dated = set_aside[
-            set_aside["date"].isna() | set_aside.index.isin(in_range(set_aside, start, end).index)
-        ]
-        rejected = conform(RejectedFrame, pd.concat([rejected, dated], ignore_index=True))
+    rejected = _with_set_aside(rejected, set_aside, start, end)
     return ProviderResult(good, _settle(outcomes, good, rejected, TickerStatus.NO_DATA), rejected)
+
+
+def fx_result(
+    raw: pd.DataFrame,
+    outcomes: Sequence[TickerOutcome],
+    start: date,
+    end: date,
+    today: date,
+    set_aside: pd.DataFrame | None = None,
+) -> ProviderResult:
+    """Trim raw exchange rates (FX_RAW_COLUMNS) to the range, validate them, and settle the
+    outcomes, one per pair ticker; `set_aside` as for `bars_result`."""
+    good, rejected = validate_rates(in_range(raw, start, end), today)
+    rejected = _with_set_aside(rejected, set_aside, start, end)
+    settled = _settle(outcomes, good, rejected, TickerStatus.NO_DATA)
+    return ProviderResult(conform(FxRateFrame, good.drop(columns="ticker")), settled, rejected)
+
+
+def _with_set_aside(
+    rejected: pd.DataFrame, set_aside: pd.DataFrame | None, start: date, end: date
+) -> pd.DataFrame:
+    """`rejected` and the rows of `set_aside` dated in the range (or undated)."""
+    if set_aside is None or set_aside.empty:
+        return rejected
+    dated = set_aside[
+        set_aside["date"].isna() | set_aside.index.isin(in_range(set_aside, start, end).index)
+    ]
+    return conform(RejectedFrame, pd.concat([rejected, dated], ignore_index=True))
 
 
 def actions_result(

@@ -1,4 +1,5 @@
-"""Yahoo Finance through yfinance: daily bars, corporate actions, reference data, fundamentals.
+"""Yahoo Finance through yfinance: daily bars, corporate actions, reference data, fundamentals,
+exchange rates (Yahoo's pair tickers, `EURUSD=X`: their Close is the rate).
 
 Each ticker is fetched with its own `Ticker.history` / `Ticker.info` call on a small thread
 pool, in batches. yfinance is asked to raise instead of logging (`hide_exceptions = False`), so
@@ -43,6 +44,7 @@ from rm_pipeline.providers.frames import (
     columns,
     concat_frames,
 )
+from rm_pipeline.providers.fx import concat_raw_rates, raw_rates, start_fx_outcomes
 from rm_pipeline.providers.http_cache import ResponseCache
 from rm_pipeline.providers.ratelimit import RateLimiter, RetryPolicy, with_retries
 from rm_pipeline.providers.universe import default_tickers
@@ -50,6 +52,7 @@ from rm_pipeline.providers.validation import (
     actions_result,
     bars_result,
     frame_result,
+    fx_result,
     start_outcomes,
 )
 from rm_pipeline.settings import Settings
@@ -226,6 +229,14 @@ class YFinanceProvider:
             [actions_from_history(t, h) for t, h in histories.items()], CorporateActionFrame
         )
         return actions_result(raw, outcomes + invalid, start, end, self._today())
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> ProviderResult:
+        """Each pair's history (`EURUSD=X`), downloaded like a ticker's bars; the rate is its
+        Close."""
+        pairs, invalid = start_fx_outcomes(currencies)
+        histories, outcomes = self._histories(pairs, start, end)
+        raw = concat_raw_rates([rates_from_history(p, h) for p, h in histories.items()])
+        return fx_result(raw, outcomes + invalid, start, end, self._today())
 
     def _histories(
         self, tickers: list[str], start: date, end: date
@@ -414,6 +425,13 @@ def bars_from_history(ticker: str, history: pd.DataFrame) -> pd.DataFrame:
         },
         columns=columns(DailyBarFrame),
     )
+
+
+def rates_from_history(pair: str, history: pd.DataFrame) -> pd.DataFrame:
+    """Raw rates (FX_RAW_COLUMNS) from a pair's `Ticker.history`: its Close, dated at the local
+    calendar date of Yahoo's stamp."""
+    close = history.get("Close", pd.Series(dtype=float))
+    return raw_rates(pair, _local_dates(close.index), close.to_numpy(float))
 
 
 def actions_from_history(ticker: str, history: pd.DataFrame) -> pd.DataFrame:

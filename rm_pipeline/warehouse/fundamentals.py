@@ -18,9 +18,16 @@ yield, prices, volumes) and a dividend yield above 1 (it is a fraction; above 1 
 by mistake) is rejected: that one field is stored as NULL, exactly as if the provider had not sent
 it, the rest of the row is applied, and the result names the ticker, field, value and reason.
 
-Rows are matched on ticker. Tickers absent from `securities` are reported as unknown; tickers that
-name several securities (one ticker on several exchanges) as ambiguous; both are skipped. When the
-snapshot holds a ticker twice, the row with the latest `as_of` wins.
+Rows are matched on ticker, against active securities only: an inactive security never receives
+fundamentals. Tickers no active security has are reported as unknown and skipped. When the snapshot
+holds a ticker twice, the row with the latest `as_of` wins.
+
+A snapshot names tickers only (`FundamentalsFrame` carries no exchange), and the provider answers
+for a ticker with one set of figures, the same that every listing of that ticker in the warehouse
+is loaded from. So when the universe names one ticker on several exchanges, each of those active
+securities receives the ticker's figures (reported in `shared_tickers`) rather than none of them,
+run after run; the quote fields still go only to those without price history. An exchange move
+(`rm_pipeline.ingest.securities`) keeps one row, so it never makes a ticker shared.
 """
 
 from __future__ import annotations
@@ -100,7 +107,7 @@ MATCH_TICKERS = text(
     SELECT s.ticker, s.id::text AS id,
            EXISTS (SELECT 1 FROM price_history AS p WHERE p.security_id = s.id) AS has_history
     FROM securities AS s
-    WHERE s.ticker = ANY(:tickers)
+    WHERE s.is_active AND s.ticker = ANY(:tickers)
     """
 )
 
@@ -120,15 +127,16 @@ class Rejection:
 class FundamentalsResult:
     """Counts of one snapshot's application.
 
-    `updated`: matched securities whose fundamentals or data source changed; `quotes_updated`:
-    securities without price history whose price, volume or 52-week fields changed.
+    `matched`: active securities the snapshot names; `updated`: those whose fundamentals or data
+    source changed; `quotes_updated`: those without price history whose price, volume or 52-week
+    fields changed; `shared_tickers`: tickers whose figures went to several securities.
     """
 
     matched: int
     updated: int
     quotes_updated: int
     unknown_tickers: tuple[str, ...]
-    ambiguous_tickers: tuple[str, ...]
+    shared_tickers: tuple[str, ...]
     rejections: tuple[Rejection, ...]
 
 
@@ -142,21 +150,24 @@ def apply_fundamentals(
         conn.execute(MATCH_TICKERS, {"tickers": latest["ticker"].tolist()}).mappings().all(),
         columns=["ticker", "id", "has_history"],
     )
-    per_ticker = matches["ticker"].value_counts()
-    ambiguous = per_ticker[per_ticker > 1].index
-    rows = latest.merge(matches[~matches["ticker"].isin(ambiguous)], on="ticker")
-
-    fundamentals, fundamental_rejections = validated(rows, FUNDAMENTAL_RULES)
-    fundamentals["data_source"] = data_source
-    unpriced = rows[~rows["has_history"].astype(bool)]
-    quotes, quote_rejections = validated(unpriced, QUOTE_RULES)
+    unpriced = matches[~matches["has_history"].astype(bool)]
+    known = latest[latest["ticker"].isin(matches["ticker"])]
+    fundamentals, fundamental_rejections = validated(known, FUNDAMENTAL_RULES)
+    quotes, quote_rejections = validated(
+        known[known["ticker"].isin(unpriced["ticker"])], QUOTE_RULES
+    )
+    listings = matches["ticker"].value_counts()
 
     result = FundamentalsResult(
-        matched=len(rows),
-        updated=update_frame(conn, fundamentals, FUNDAMENTALS_SPEC).updated,
-        quotes_updated=update_frame(conn, quotes, QUOTES_SPEC).updated,
+        matched=len(matches),
+        updated=update_frame(
+            conn,
+            per_security(fundamentals, matches).assign(data_source=data_source),
+            FUNDAMENTALS_SPEC,
+        ).updated,
+        quotes_updated=update_frame(conn, per_security(quotes, unpriced), QUOTES_SPEC).updated,
         unknown_tickers=tuple(sorted(set(latest["ticker"]) - set(matches["ticker"]))),
-        ambiguous_tickers=tuple(sorted(ambiguous)),
+        shared_tickers=tuple(sorted(listings[listings > 1].index)),
         rejections=tuple(fundamental_rejections + quote_rejections),
     )
     _log_problems(result)
@@ -169,14 +180,20 @@ def _require_columns(snapshot: pd.DataFrame) -> None:
         raise ValueError(f"fundamentals snapshot lacks the columns {', '.join(missing)}")
 
 
+def per_security(values: pd.DataFrame, securities: pd.DataFrame) -> pd.DataFrame:
+    """Each security's `id` with its ticker's values."""
+    return securities[["ticker", "id"]].merge(values, on="ticker").drop(columns="ticker")
+
+
 def validated(
     rows: pd.DataFrame, rules: tuple[FieldRule, ...]
 ) -> tuple[pd.DataFrame, list[Rejection]]:
-    """The rows' `id` and each rule's field rounded to its column's scale, invalid values nulled.
+    """The rows' `ticker` and each rule's field rounded to its column's scale, invalid values
+    nulled.
 
-    Returns the frame to store and one rejection per nulled value.
+    Returns the frame of values to store and one rejection per nulled value.
     """
-    clean = pd.DataFrame({"id": rows["id"]})
+    clean = pd.DataFrame({"ticker": rows["ticker"]})
     rejections: list[Rejection] = []
     for rule in rules:
         raw = rows[rule.field].astype("float64")
@@ -213,8 +230,8 @@ def _log_problems(result: FundamentalsResult) -> None:
         log.warning("fundamentals value rejected: %s", rejection)
     if result.unknown_tickers:
         log.warning("fundamentals for unknown tickers: %s", ", ".join(result.unknown_tickers))
-    if result.ambiguous_tickers:
-        log.warning(
-            "fundamentals for ambiguous tickers (several exchanges): %s",
-            ", ".join(result.ambiguous_tickers),
+    if result.shared_tickers:
+        log.info(
+            "fundamentals shared by the listings of one ticker on several exchanges: %s",
+            ", ".join(result.shared_tickers),
         )

@@ -1,18 +1,9 @@
 """The market data cached on `securities`, derived from `price_history` in one SQL statement.
 
-Every statistic is taken relative to the security's own latest bar, so a security whose history
-stops early keeps the figures of its last trading days instead of going blank:
-
-- `current_price`: the close of the latest bar.
-- `volume`: the volume of the latest bar.
-- `avg_volume`: the mean daily volume of the bars dated after (latest date - 3 calendar months), up
-  to and including the latest bar, rounded half away from zero to whole shares; bars without a
-  volume are left out. Calendar months rather than a count of 63 bars: a gap in the history then
-  shortens the sample instead of reaching further back in time.
-- `fifty_two_week_high` / `fifty_two_week_low`: the highest high and lowest low of the bars dated
-  after (latest date - 52 weeks), i.e. 364 days, up to and including the latest bar; a bar's close
-  stands in for its missing high or low.
-- `last_updated`: the transaction's timestamp, set only when one of the values above changed.
+`current_price`, `volume`, `avg_volume`, `fifty_two_week_high` and `fifty_two_week_low` are the
+statistics defined in `rm_pipeline.core.market_statistics`, whose window constants the statement
+is built from; the offline providers' snapshot computes the same figures from the same bars.
+`last_updated` is the transaction's timestamp, set only when one of them changed.
 
 Securities without any price history are left alone. Each security's trailing year is read through
 the (security_id, date) index, so the cost follows the number of securities, not the length of the
@@ -24,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
+
+from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
 
 REFRESH_MARKET_STATS = text(
     """
@@ -43,13 +36,14 @@ REFRESH_MARKET_STATS = text(
         FROM latest
         CROSS JOIN LATERAL (
             SELECT
-                round(avg(p.volume) FILTER (WHERE p.date > latest.date - interval '3 months'))
-                    ::bigint AS avg_volume,
+                round(avg(p.volume) FILTER (
+                    WHERE p.date > latest.date - CAST(:average_volume_days AS integer)
+                ))::bigint AS avg_volume,
                 max(coalesce(p.high, p.close)) AS fifty_two_week_high,
                 min(coalesce(p.low, p.close)) AS fifty_two_week_low
             FROM price_history AS p
             WHERE p.security_id = latest.security_id
-              AND p.date > latest.date - interval '52 weeks'
+              AND p.date > latest.date - CAST(:trailing_year_days AS integer)
         ) AS trailing_year
     ),
     changed AS (
@@ -72,6 +66,12 @@ REFRESH_MARKET_STATS = text(
     """
 )
 
+WINDOW_DAYS = {
+    "average_volume_days": AVERAGE_VOLUME_WINDOW.days,
+    "trailing_year_days": TRAILING_YEAR.days,
+}
+"""The statement's windows, in days: those of `rm_pipeline.core.market_statistics`."""
+
 
 @dataclass(frozen=True)
 class MarketStatsResult:
@@ -83,5 +83,5 @@ class MarketStatsResult:
 
 def refresh_market_stats(conn: Connection) -> MarketStatsResult:
     """Recompute every security's cached market statistics from its price history."""
-    priced, updated = conn.execute(REFRESH_MARKET_STATS).one()
+    priced, updated = conn.execute(REFRESH_MARKET_STATS, WINDOW_DAYS).one()
     return MarketStatsResult(priced=priced, updated=updated)

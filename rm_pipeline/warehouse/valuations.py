@@ -1,41 +1,85 @@
-"""Portfolio and trade valuations, computed inside the warehouse in one SQL statement each.
+"""Portfolio and trade valuations, and trades executed on paper, computed inside the warehouse in
+one SQL statement each.
+
+Currencies. A price is in its security's quote currency (`securities.currency`, minor units such
+as London's pence `GBp` included); a NULL security currency counts as USD, the seed schema's
+default, and so does a NULL portfolio currency. Every conversion is `fx_rate(from, to, date)` of
+migration 0008, which knows the minor units; a missing rate (none within 7 days of the date) is
+never guessed: whatever it would convert stays NULL and is counted.
 
 Prices. A security's current price is the close of its latest bar in `price_history`, falling back
 to `securities.current_price` when it has no history. Its previous close is the close of its latest
 bar dated before the valuation date, the latest date in `price_history` over all securities: a
 security that did not trade on the valuation date thus shows no change that day.
 
-Holdings (`portfolio_holdings`), with `quantity` always positive and `side` giving the direction:
+Holdings (`portfolio_holdings`), with `quantity` always positive and `side` giving the direction.
+`current_price` and `average_entry_price` are in the security's currency; every other value is in
+the portfolio's currency (`portfolios.currency`), converted at the valuation date's rate,
+`fx_rate(security currency, portfolio currency, valuation date)`:
 
-- `market_value` is signed: +quantity x price for a long, -quantity x price for a short (a short is
-  what the portfolio owes the lender; the proceeds of the short sale sit in the cash balance). Rounded
-  to cents.
-- `cost_basis` = quantity x average_entry_price, positive for both sides (for a short, the proceeds
-  received when it was opened). Rounded to cents.
+- `market_value` is signed: +quantity x price x rate for a long, -quantity x price x rate for a
+  short (a short is what the portfolio owes the lender; the proceeds of the short sale sit in the
+  cash balance). Rounded to cents.
+- `cost_basis` = quantity x average_entry_price x rate, positive for both sides (for a short, the
+  proceeds received when it was opened). The purchase dates are unknown, so the cost is converted
+  at the valuation date's rate too: the P&L is the price move, translated at today's rate, and
+  leaves out what the currency did since the purchase. Rounded to cents.
 - `unrealized_pnl`: long = market_value - cost_basis; short = cost_basis + market_value, i.e.
-  (entry - current) x quantity. Taken from the rounded figures, so the identities hold to the cent.
+  (entry - current) x quantity x rate. Taken from the rounded figures, so the identities hold to
+  the cent.
 - `unrealized_pnl_percent` = unrealized_pnl / cost_basis, a fraction (0.1 = 10%) rounded to four
   places; NULL when the cost basis is zero or the ratio does not fit NUMERIC(10,4).
 
-Portfolios (`portfolios`), with a NULL cash balance counted as zero:
+Without a rate, a holding's market value, cost basis and P&L are NULL (its current price is still
+written) and its portfolio is left unvalued, as for a holding with no price.
+
+Portfolios (`portfolios`), every amount in the portfolio's currency, the cash balance taken to be
+in it already, a NULL cash balance counted as zero:
 
 - `equity_value` = the sum of the holdings' signed market values (0 without holdings);
   `total_value` = cash_balance + equity_value. Both, and both returns, are NULL when any holding has
-  no price at all: a partial sum would misstate the portfolio silently.
+  no price or no rate: a partial sum would misstate the portfolio silently.
 - `total_return` = sum of unrealized P&L / sum of cost bases over the holdings: the unrealized return
   on the capital committed to the current holdings (cash, deposits and realized gains are outside
   it, as the warehouse does not record them). NULL without holdings.
 - `day_return` = (equity_value - previous equity) / (cash_balance + previous equity), the previous
-  equity being the same holdings at their previous closes: the day's change of the current holdings
-  over the portfolio's previous total value. NULL when a holding has no previous close or the
-  previous total value is not positive.
+  equity being the same holdings at their previous closes, each converted at the rate of its
+  close's date: the day's change of the current holdings, currency moves included, over the
+  portfolio's previous total value. NULL when a holding has no previous close or no rate on its
+  date, or the previous total value is not positive.
 
 Returns are fractions rounded to four places, NULL when they do not fit NUMERIC(10,4).
+
+Trade positions (`positions`), executed on paper. A position's prices (`entry_price`,
+`current_price`, `exit_price`) are in its security's currency; `market_value`, `unrealized_pnl` and
+`realized_pnl` in its trade's currency (`trades.currency`). Direction is +1 for a long, -1 for a
+short, and every rate is `fx_rate(security currency, trade currency, date of the close used)`:
+
+- Opening (a trade's activation, `open_trade_positions`): `entry_price` is the latest close,
+  `entry_fx_rate` its rate (to the 10 decimals the column keeps), `quantity` = notional x
+  allocation% / (entry_price x entry_fx_rate), to the column's 6 decimals; `status` 'open'.
+- The nightly valuation (`value_trade_positions`, open positions of active trades): `current_price`
+  is the current price as for holdings, market value = direction x quantity x current_price x rate
+  rounded to cents, unrealized P&L = direction x (quantity x current_price x rate - quantity x
+  entry_price x entry_fx_rate), each product rounded to cents. Without a rate (or without an entry
+  rate) they are NULL and counted.
+- Closing (`close_trade_positions`): `exit_price` is the latest close, `realized_pnl` the unrealized
+  P&L's formula at that close and its rate; the position is settled: `current_price` = exit_price,
+  `market_value` = 0 and `unrealized_pnl` = 0 (it holds nothing any more), `status` 'closed'.
+  Opening and closing refuse, changing nothing, when a position has no close or no rate.
+- Splits (`apply_splits`, run before every valuation and every closing): an open position's
+  `split_factor` is the product of the ratios of its security's splits dated after its opening
+  date. When the stored factor differs (a new split, or a corrected or withdrawn one), `quantity`
+  is multiplied and `entry_price` and `exit_price` divided by new / old factor, so each split is
+  applied exactly once however often this runs.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
@@ -52,28 +96,56 @@ VALUE_PORTFOLIOS = text(
     quotes AS MATERIALIZED (  -- once per security, not once per holding
         SELECT
             s.id AS security_id,
-            coalesce(
-                (SELECT p.close FROM price_history AS p
-                 WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1),
-                s.current_price
-            ) AS current_price,
-            (SELECT p.close FROM price_history AS p, valuation_date AS v
-             WHERE p.security_id = s.id AND p.date < v.day ORDER BY p.date DESC LIMIT 1)
-                AS previous_close
+            s.ticker,
+            coalesce(s.currency, 'USD') AS currency,
+            coalesce(latest.close, s.current_price) AS current_price,
+            previous.close AS previous_close,
+            previous.date AS previous_date
         FROM securities AS s
+        CROSS JOIN valuation_date AS v
+        LEFT JOIN LATERAL (
+            SELECT p.close FROM price_history AS p
+            WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
+        ) AS latest ON true
+        LEFT JOIN LATERAL (
+            SELECT p.date, p.close FROM price_history AS p
+            WHERE p.security_id = s.id AND p.date < v.day ORDER BY p.date DESC LIMIT 1
+        ) AS previous ON true
         WHERE s.id IN (SELECT security_id FROM portfolio_holdings)
     ),
-    amounts AS (
+    converted AS (
         SELECT
             h.id,
             h.portfolio_id,
-            CASE h.side WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
+            h.quantity,
+            h.average_entry_price,
+            q.ticker,
+            q.currency,
             q.current_price,
-            round(h.quantity * q.current_price, 2) AS gross_value,
-            round(h.quantity * q.previous_close, 2) AS previous_gross_value,
-            round(h.quantity * h.average_entry_price, 2) AS cost_basis
+            q.previous_close,
+            coalesce(p.currency, 'USD') AS portfolio_currency,
+            CASE h.side WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
+            fx_rate(q.currency, coalesce(p.currency, 'USD'), v.day) AS rate,
+            fx_rate(q.currency, coalesce(p.currency, 'USD'), q.previous_date) AS previous_rate
         FROM portfolio_holdings AS h
+        JOIN portfolios AS p ON p.id = h.portfolio_id
         JOIN quotes AS q ON q.security_id = h.security_id
+        CROSS JOIN valuation_date AS v
+    ),
+    amounts AS (
+        SELECT
+            id,
+            portfolio_id,
+            ticker,
+            currency,
+            portfolio_currency,
+            rate,
+            direction,
+            current_price,
+            round(quantity * current_price * rate, 2) AS gross_value,
+            round(quantity * previous_close * previous_rate, 2) AS previous_gross_value,
+            round(quantity * average_entry_price * rate, 2) AS cost_basis
+        FROM converted
     ),
     holding_values AS (
         SELECT
@@ -171,36 +243,164 @@ VALUE_PORTFOLIOS = text(
         (SELECT count(*) FROM updated_holdings),
         (SELECT count(*) FROM holding_values WHERE market_value IS NULL),
         (SELECT count(*) FROM portfolio_values),
-        (SELECT count(*) FROM updated_portfolios)
+        (SELECT count(*) FROM updated_portfolios),
+        (SELECT count(*) FROM amounts WHERE rate IS NULL),
+        (SELECT coalesce(array_agg(DISTINCT
+                    ticker || ' (' || currency || ' to ' || portfolio_currency || ')'
+                    ORDER BY ticker || ' (' || currency || ' to ' || portfolio_currency || ')'),
+                '{}')
+         FROM amounts WHERE rate IS NULL)
+    """
+)
+
+POSITION_QUOTES = """
+    SELECT
+        pos.id,
+        pos.trade_id,
+        pos.status,
+        t.status AS trade_status,
+        s.ticker,
+        s.exchange,
+        pos.position_type,
+        CASE pos.position_type WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
+        pos.allocation_percent,
+        pos.quantity,
+        pos.entry_price,
+        pos.entry_fx_rate,
+        coalesce(s.currency, 'USD') AS currency,
+        t.currency AS trade_currency,
+        t.notional,
+        bar.date,
+        bar.close,
+        s.current_price AS cached_price
+    FROM positions AS pos
+    JOIN trades AS t ON t.id = pos.trade_id
+    JOIN securities AS s ON s.id = pos.security_id
+    LEFT JOIN LATERAL (
+        SELECT p.date, p.close FROM price_history AS p
+        WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
+    ) AS bar ON true
+"""
+"""Each position with its trade, its security's currency and its security's latest bar."""
+
+MARKET_VALUE = "direction * round(quantity * price * rate, 2)"
+PNL = (
+    "direction * (round(quantity * price * rate, 2)"
+    " - round(quantity * entry_price * entry_fx_rate, 2))"
+)
+"""A position's market value and P&L in its trade's currency at `price` and `rate`."""
+
+LACKING = """
+    SELECT ticker, exchange, position_type, currency, trade_currency, date, close IS NULL
+    FROM quotes WHERE close IS NULL OR rate IS NULL
+    ORDER BY ticker, exchange, position_type
+"""
+"""The positions of `quotes` that have no close or no rate for it."""
+
+OPEN_POSITIONS = text(
+    f"""
+    WITH quotes AS MATERIALIZED (
+        SELECT q.*, round(fx_rate(q.currency, q.trade_currency, q.date), 10) AS rate
+        FROM ({POSITION_QUOTES}) AS q
+        WHERE q.trade_id = :trade_id
+    ),
+    opened AS (
+        UPDATE positions AS pos
+        SET status = 'open',
+            opened_at = :at,
+            closed_at = NULL,
+            entry_price = q.close,
+            entry_fx_rate = q.rate,
+            quantity = coalesce(q.notional, :default_notional) * q.allocation_percent / 100
+                / (q.close * q.rate),
+            split_factor = 1,
+            current_price = NULL,
+            market_value = NULL,
+            unrealized_pnl = NULL,
+            exit_price = NULL,
+            realized_pnl = NULL
+        FROM quotes AS q
+        WHERE pos.id = q.id
+          AND NOT EXISTS (SELECT FROM quotes WHERE close IS NULL OR rate IS NULL)
+    )
+    {LACKING}
+    """  # noqa: S608 (composed of this module's SQL constants only)
+)
+
+CLOSE_POSITIONS = text(
+    f"""
+    WITH quotes AS MATERIALIZED (
+        SELECT q.*, q.close AS price, fx_rate(q.currency, q.trade_currency, q.date) AS rate
+        FROM ({POSITION_QUOTES}) AS q
+        WHERE q.trade_id = :trade_id AND q.status = 'open'
+    ),
+    settled AS (
+        SELECT id, price, {PNL} AS realized_pnl FROM quotes
+    ),
+    closed AS (
+        UPDATE positions AS pos
+        SET status = 'closed',
+            closed_at = :at,
+            exit_price = v.price,
+            realized_pnl = v.realized_pnl,
+            current_price = v.price,
+            market_value = 0,
+            unrealized_pnl = 0
+        FROM settled AS v
+        WHERE pos.id = v.id
+          AND NOT EXISTS (SELECT FROM quotes WHERE close IS NULL OR rate IS NULL)
+    )
+    {LACKING}
+    """  # noqa: S608 (composed of this module's SQL constants only)
+)
+
+APPLY_SPLITS = text(
+    """
+    WITH factors AS (
+        SELECT
+            pos.id,
+            coalesce(
+                (SELECT round(exp(sum(ln(a.value))), 10) FROM corporate_actions AS a
+                 WHERE a.security_id = pos.security_id AND a.action = 'split'
+                   AND a.date > pos.opened_at::date),
+                1
+            ) AS factor
+        FROM positions AS pos
+        JOIN trades AS t ON t.id = pos.trade_id
+        WHERE pos.status = 'open' AND pos.opened_at IS NOT NULL AND t.status = 'active'
+          AND (CAST(:trade_id AS uuid) IS NULL OR pos.trade_id = CAST(:trade_id AS uuid))
+    )
+    UPDATE positions AS pos
+    SET quantity = pos.quantity * f.factor / pos.split_factor,
+        entry_price = pos.entry_price * pos.split_factor / f.factor,
+        exit_price = pos.exit_price * pos.split_factor / f.factor,
+        split_factor = f.factor
+    FROM factors AS f
+    WHERE pos.id = f.id AND pos.status = 'open' AND pos.split_factor <> f.factor
     """
 )
 
 VALUE_TRADE_POSITIONS = text(
-    """
-    WITH open_positions AS MATERIALIZED (  -- each price looked up once
+    f"""
+    WITH quotes AS MATERIALIZED (  -- each price and rate looked up once
         SELECT
-            pos.id,
-            CASE pos.position_type WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
-            pos.quantity,
-            pos.entry_price,
-            coalesce(
-                (SELECT p.close FROM price_history AS p
-                 WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1),
-                s.current_price
-            ) AS current_price
-        FROM positions AS pos
-        JOIN trades AS t ON t.id = pos.trade_id
-        JOIN securities AS s ON s.id = pos.security_id
-        WHERE pos.status = 'open' AND t.status = 'active'
+            q.*,
+            coalesce(q.close, q.cached_price) AS price,
+            fx_rate(q.currency, q.trade_currency, coalesce(q.date, CURRENT_DATE)) AS rate
+        FROM ({POSITION_QUOTES}) AS q
+        WHERE q.status = 'open' AND q.trade_status = 'active'
     ),
     position_values AS (
         SELECT
             id,
-            current_price,
-            direction * round(quantity * current_price, 2) AS market_value,
-            direction * (round(quantity * current_price, 2) - round(quantity * entry_price, 2))
-                AS unrealized_pnl
-        FROM open_positions
+            ticker,
+            currency,
+            trade_currency,
+            rate,
+            price AS current_price,
+            {MARKET_VALUE} AS market_value,
+            {PNL} AS unrealized_pnl
+        FROM quotes
     ),
     updated AS (
         UPDATE positions AS pos
@@ -209,43 +409,119 @@ VALUE_TRADE_POSITIONS = text(
             unrealized_pnl = v.unrealized_pnl
         FROM position_values AS v
         WHERE pos.id = v.id
+          AND pos.status = 'open'  -- re-checked should a closing commit meanwhile
           AND (pos.current_price, pos.market_value, pos.unrealized_pnl)
               IS DISTINCT FROM (v.current_price, v.market_value, v.unrealized_pnl)
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM position_values), (SELECT count(*) FROM updated)
-    """
+    SELECT
+        (SELECT count(*) FROM position_values),
+        (SELECT count(*) FROM updated),
+        (SELECT count(*) FROM position_values WHERE rate IS NULL),
+        (SELECT coalesce(array_agg(DISTINCT
+                    ticker || ' (' || currency || ' to ' || trade_currency || ')'
+                    ORDER BY ticker || ' (' || currency || ' to ' || trade_currency || ')'),
+                '{{}}')
+         FROM position_values WHERE rate IS NULL)
+    """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
 
 @dataclass(frozen=True)
 class PortfolioValuationResult:
-    """`unpriced_holdings`: holdings with no price at all, which leave their portfolio unvalued."""
+    """`unpriced_holdings`: holdings with no price or no rate, which leave their portfolio
+    unvalued; `holdings_without_rate` counts those lacking the rate, and `missing_rates` names
+    each security and conversion concerned, e.g. `SHEL.L (GBp to USD)`."""
 
     holdings: int
     holdings_updated: int
     unpriced_holdings: int
     portfolios: int
     portfolios_updated: int
+    holdings_without_rate: int
+    missing_rates: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class PositionValuationResult:
+    """`positions`: open positions of active trades valued; `split_adjusted`: positions whose
+    quantity and prices a split changed in this run; `without_rate` and `missing_rates` as for
+    portfolios."""
+
     positions: int
     updated: int
+    split_adjusted: int
+    without_rate: int
+    missing_rates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MissingQuote:
+    """A position that cannot be opened or closed: its security has no close (`date` None), or
+    no rate from its currency to the trade's for its close of `close_date`."""
+
+    ticker: str
+    exchange: str | None
+    side: str
+    currency: str
+    trade_currency: str
+    close_date: date | None
+    no_price: bool
+
+    def __str__(self) -> str:
+        security = f"{self.ticker}@{self.exchange}" if self.exchange else self.ticker
+        if self.no_price:
+            return f"{security} {self.side}: no price"
+        return (
+            f"{security} {self.side}: no {self.currency} to {self.trade_currency} rate "
+            f"for its close of {self.close_date}"
+        )
 
 
 def value_portfolios(conn: Connection) -> PortfolioValuationResult:
     """Value every holding and every portfolio (see the module docstring for the conventions)."""
-    row = conn.execute(VALUE_PORTFOLIOS).one()
-    return PortfolioValuationResult(*row)
+    holdings, updated, unpriced, portfolios, portfolios_updated, without_rate, missing = (
+        conn.execute(VALUE_PORTFOLIOS).one()
+    )
+    return PortfolioValuationResult(
+        holdings, updated, unpriced, portfolios, portfolios_updated, without_rate, tuple(missing)
+    )
+
+
+def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> int:
+    """Bring the open positions of active trades (of `trade_id` only, when given) in line with
+    the splits since their opening; returns how many changed."""
+    return conn.execute(APPLY_SPLITS, {"trade_id": trade_id}).rowcount
 
 
 def value_trade_positions(conn: Connection) -> PositionValuationResult:
-    """Value the open positions of active trades: current price, signed market value and P&L.
+    """Apply new splits, then value the open positions of active trades: current price, signed
+    market value and unrealized P&L in the trade's currency.
 
-    Market value and unrealized P&L follow the holdings' conventions; a position without a
-    quantity or an entry price gets no market value or no P&L.
+    A position without a quantity, an entry price or an entry rate gets no P&L.
     """
-    positions, updated = conn.execute(VALUE_TRADE_POSITIONS).one()
-    return PositionValuationResult(positions=positions, updated=updated)
+    adjusted = apply_splits(conn)
+    positions, updated, without_rate, missing = conn.execute(VALUE_TRADE_POSITIONS).one()
+    return PositionValuationResult(positions, updated, adjusted, without_rate, tuple(missing))
+
+
+def open_trade_positions(
+    conn: Connection, trade_id: uuid.UUID, at: datetime, default_notional: Decimal
+) -> list[MissingQuote]:
+    """Open every position of the trade at its security's latest close, investing the trade's
+    notional (`default_notional` when it has none); or, when a position has no close or no rate,
+    change nothing and return those positions."""
+    params = {"trade_id": trade_id, "at": at, "default_notional": default_notional}
+    return [MissingQuote(*r) for r in conn.execute(OPEN_POSITIONS, params)]
+
+
+def close_trade_positions(
+    conn: Connection, trade_id: uuid.UUID, at: datetime
+) -> list[MissingQuote]:
+    """Apply the trade's new splits, then close its open positions at their securities' latest
+    closes, recording the realized P&L; or, when a position has no close or no rate, close none
+    and return those positions."""
+    apply_splits(conn, trade_id)
+    return [
+        MissingQuote(*r) for r in conn.execute(CLOSE_POSITIONS, {"trade_id": trade_id, "at": at})
+    ]

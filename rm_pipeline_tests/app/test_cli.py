@@ -56,11 +56,27 @@ def token(env: dict[str, str]) -> str:
 
 @pytest.fixture
 def listed(db: Engine) -> None:
+    """AAPL at $200 and MSFT at $400, and Shell at 2500 pence with the pound at $1.30."""
     with db.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO securities (ticker, name, security_type, exchange) VALUES "
-                "('AAPL', 'Apple', 'equity', 'NASDAQ'), ('MSFT', 'Microsoft', 'equity', 'NASDAQ')"
+                "INSERT INTO securities (ticker, name, security_type, exchange, currency) VALUES "
+                "('AAPL', 'Apple', 'equity', 'NASDAQ', 'USD'), "
+                "('MSFT', 'Microsoft', 'equity', 'NASDAQ', 'USD'), "
+                "('SHEL.L', 'Shell', 'equity', 'LSE', 'GBp')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO price_history (security_id, date, close) "
+                "SELECT id, current_date, CASE ticker WHEN 'AAPL' THEN 200 WHEN 'MSFT' THEN 400 "
+                "ELSE 2500 END FROM securities"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fx_rates (base_currency, quote_currency, date, rate) "
+                "VALUES ('GBP', 'USD', current_date, 1.30)"
             )
         )
 
@@ -99,6 +115,8 @@ def test_create_show_list_and_activate_a_trade(token: str, listed: None) -> None
     assert re.search(r"AAPL@NASDAQ\s+long\s+60.00%\s+equity", created)
     assert re.search(r"MSFT@NASDAQ\s+short\s+40.00%\s+equity", created)
     assert "(100.00% allocated)" in created
+    assert "notional: 100,000 USD (the default)" in created
+    assert "recommended, quantity n/a, entry n/a, current n/a, market value n/a" in created
     assert "analysis: pending" in created
 
     assert ok("trades", "show", trade_id.group(1), "--token", token) == created
@@ -106,6 +124,71 @@ def test_create_show_list_and_activate_a_trade(token: str, listed: None) -> None
     activated = ok("trades", "activate", trade_id.group(1), "--token", token)
     assert activated == f"trade {trade_id.group(1)} is now active\n"
     assert "no trades" in ok("trades", "list", "--token", token, "--status", "draft")
+    shown = ok("trades", "show", trade_id.group(1), "--token", token)
+    assert (
+        "open, quantity 300.000000, entry 200.000000 USD at 1.0000000000 USD/USD, current n/a, "
+        "market value n/a, unrealized P&L n/a, realized P&L n/a"
+    ) in shown
+
+    ok("trades", "close", trade_id.group(1), "--token", token)
+    closed = ok("trades", "show", trade_id.group(1), "--token", token)
+    assert (
+        "closed, quantity 100.000000, entry 400.000000 USD at 1.0000000000 USD/USD, "
+        "current 400.000000 USD, market value 0.00 USD, unrealized P&L 0.00 USD, "
+        "realized P&L 0.00 USD, exit 400.000000 USD"
+    ) in closed
+
+
+def test_a_trade_in_another_currency_shows_prices_and_amounts_in_theirs(
+    token: str, listed: None
+) -> None:
+    created = ok(
+        "trades", "create", "--token", token, "--name", "Shell", "--description", "d",
+        "--position", "SHEL.L:long:50", "--notional", "13000", "--currency", "GBP",
+    )  # fmt: skip
+    assert "notional: 13,000.00 GBP" in created
+    trade_id = re.search(r"trade ([0-9a-f-]{36})", created)
+    assert trade_id is not None, created
+    ok("trades", "activate", trade_id.group(1), "--token", token)
+    # 6,500 pounds at 25 pounds a share (2500 pence, 0.01 pound a penny): 260 shares.
+    assert ("open, quantity 260.000000, entry 2,500.000000 GBp at 0.0100000000 GBP/GBp") in ok(
+        "trades", "show", trade_id.group(1), "--token", token
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--notional", "12.345", "Error: the trade's notional 12.345 has more than 2 decimals"),
+        ("--notional", "lots", "'lots' is not a number"),
+        ("--currency", "dollars", "Error: the trade's currency 'dollars' must be a 3-letter"),
+    ],
+)
+def test_a_bad_notional_or_currency_is_a_clean_error(
+    token: str, option: str, value: str, problem: str
+) -> None:
+    result = run(
+        "trades", "create", "--token", token, "--name", "n", "--description", "d", option, value
+    )
+    assert result.exit_code in (1, 2)
+    assert problem in result.output
+
+
+def test_activation_without_a_rate_is_refused_in_one_line(
+    db: Engine, token: str, listed: None
+) -> None:
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM fx_rates"))
+    created = ok(
+        "trades", "create", "--token", token, "--name", "n", "--description", "d",
+        "--position", "SHEL.L:long:50",
+    )  # fmt: skip
+    trade_id = re.search(r"trade ([0-9a-f-]{36})", created)
+    assert trade_id is not None, created
+    result = run("trades", "activate", trade_id.group(1), "--token", token)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: trade {trade_id.group(1)} cannot be activated")
+    assert "SHEL.L@LSE long: no GBp to USD rate" in result.output
 
 
 def test_analyze_reports_what_it_did(token: str, listed: None) -> None:

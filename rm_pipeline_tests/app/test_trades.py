@@ -1,17 +1,21 @@
-"""Trades: positions and their validations, status transitions, ownership, atomicity."""
+"""Trades: positions and their validations, status transitions, ownership, atomicity, and their
+execution on paper: opening, valuing, splitting and closing positions across currencies."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from rm_pipeline.app.errors import Conflict, InvalidInput, NotFound
 from rm_pipeline.app.trades import PositionSpec, TradeService, TradeStatus
 from rm_pipeline.core.analysis import Side
+from rm_pipeline.warehouse.valuations import value_trade_positions
 from rm_pipeline_tests.app.conftest import FakeClock
+from rm_pipeline_tests.warehouse.factories import add_bar, add_fx_rate, add_security
 
 LONG_AAPL = PositionSpec("AAPL", Side.LONG, Decimal(60))
 SHORT_MSFT = PositionSpec("MSFT", Side.SHORT, Decimal(40))
@@ -36,9 +40,44 @@ def set_status(db: Engine, trade_id: uuid.UUID, status: str) -> None:
         )
 
 
+OPENED = datetime(2024, 1, 3, 22, 0)
+DAY_1, DAY_2, DAY_3 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 5)
+EXECUTION = (
+    "status, quantity, entry_price, entry_fx_rate, current_price, exit_price, market_value, "
+    "unrealized_pnl, realized_pnl, split_factor"
+)
+
+
 @pytest.fixture
-def draft(trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]) -> uuid.UUID:
+def priced(db: Engine, securities: dict[str, uuid.UUID], clock: FakeClock) -> None:
+    """Closes of $200 for AAPL, $400 for MSFT and $500 for SPY on DAY_2, the evening the clock
+    shows."""
+    clock.now = OPENED
+    with db.begin() as conn:
+        for key, close in (("AAPL", 200), ("MSFT", 400), ("SPY", 500)):
+            add_bar(conn, securities[key], DAY_2, close)
+
+
+@pytest.fixture
+def draft(trades: TradeService, alice: uuid.UUID, priced: None) -> uuid.UUID:
     return trades.create(alice, "Pair", "Long Apple, short Microsoft", [LONG_AAPL, SHORT_MSFT]).id
+
+
+def execution(db: Engine, trade_id: uuid.UUID) -> dict[str, tuple[object, ...]]:
+    """The paper execution columns of the trade's positions, by ticker and side."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT (SELECT ticker FROM securities WHERE id = p.security_id) || ' ' || "
+                f"p.position_type, {EXECUTION} FROM positions p WHERE p.trade_id = :id"
+            ),
+            {"id": trade_id},
+        ).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def listed(conn: Connection, ticker: str, exchange: str, currency: str, close: int) -> None:
+    add_bar(conn, add_security(conn, ticker, exchange, currency=currency), DAY_2, close)
 
 
 def test_create_stores_a_draft_with_its_positions(
@@ -300,3 +339,198 @@ def test_list_filters_by_status(trades: TradeService, alice: uuid.UUID, draft: u
     trades.activate(alice, other.id)
     assert [t.id for t in trades.list_trades(alice, TradeStatus.ACTIVE)] == [other.id]
     assert [t.id for t in trades.list_trades(alice, TradeStatus.DRAFT)] == [draft]
+
+
+def test_activation_opens_each_position_at_its_latest_close_in_the_trade_currency(
+    db: Engine,
+    trades: TradeService,
+    alice: uuid.UUID,
+    securities: dict[str, uuid.UUID],
+    clock: FakeClock,
+) -> None:
+    """$250,000: 40% in Shell at 2600 pence ($0.013 a penny), 30% short Toyota at 3000 yen
+    ($0.0065 a yen), 30% in Apple at $200."""
+    clock.now = OPENED
+    with db.begin() as conn:
+        listed(conn, "SHEL.L", "LSE", "GBp", 2600)
+        listed(conn, "7203.T", "TSE", "JPY", 3000)
+        add_bar(conn, securities["AAPL"], DAY_1, 190)
+        add_bar(conn, securities["AAPL"], DAY_2, 200)
+        add_fx_rate(conn, "GBP", DAY_2, "1.30")
+        add_fx_rate(conn, "JPY", DAY_1, "0.0065")  # the day before: still the latest rate
+    specs = [
+        PositionSpec("SHEL.L", Side.LONG, Decimal(40)),
+        PositionSpec("7203.T", Side.SHORT, Decimal(30)),
+        PositionSpec("AAPL", Side.LONG, Decimal(30)),
+    ]
+    trade = trades.create(alice, "World", "d", specs, notional=Decimal(250_000))
+    opened = trades.activate(alice, trade.id)
+
+    # 100,000 / (2600 x 0.013) = 2958.5798816...; 75,000 / (3000 x 0.0065) = 3846.1538461...
+    assert execution(db, trade.id) == {
+        "SHEL.L long": ("open", Decimal("2958.579882"), Decimal("2600.000000"),
+                        Decimal("0.0130000000"), None, None, None, None, None, Decimal(1)),
+        "7203.T short": ("open", Decimal("3846.153846"), Decimal("3000.000000"),
+                         Decimal("0.0065000000"), None, None, None, None, None, Decimal(1)),
+        "AAPL long": ("open", Decimal("375.000000"), Decimal("200.000000"),
+                      Decimal("1.0000000000"), None, None, None, None, None, Decimal(1)),
+    }  # fmt: skip
+    assert {p.status for p in opened.positions} == {"open"}
+    assert (opened.currency, opened.notional) == ("USD", Decimal("250000.00"))
+    with db.connect() as conn:
+        stamps = conn.execute(
+            text("SELECT DISTINCT opened_at FROM positions WHERE trade_id = :id"), {"id": trade.id}
+        ).scalars()
+        assert list(stamps) == [OPENED]
+
+
+def test_without_a_notional_activation_invests_the_default(
+    db: Engine, trades: TradeService, alice: uuid.UUID, draft: uuid.UUID
+) -> None:
+    trades.activate(alice, draft)
+    quantities = {key: values[1] for key, values in execution(db, draft).items()}
+    # 60% of 100,000 at $200 and 40% at $400.
+    assert quantities == {"AAPL long": Decimal(300), "MSFT short": Decimal(100)}
+
+
+def test_activation_without_a_price_or_a_rate_names_them_all_and_leaves_a_draft(
+    db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
+) -> None:
+    with db.begin() as conn:
+        add_bar(conn, securities["AAPL"], DAY_2, 200)
+        add_bar(conn, securities["SAP@XETRA"], DAY_2, 110)
+        conn.execute(
+            text("UPDATE securities SET currency = 'EUR' WHERE id = :id"),
+            {"id": securities["SAP@XETRA"]},
+        )
+    specs = [
+        LONG_AAPL,
+        PositionSpec("SAP", Side.LONG, Decimal(10), "XETRA"),
+        PositionSpec("MSFT", Side.SHORT, Decimal(20)),
+    ]
+    trade = trades.create(alice, "t", "d", specs)
+    with pytest.raises(Conflict) as refused:
+        trades.activate(alice, trade.id)
+    assert str(refused.value) == (
+        f"trade {trade.id} cannot be activated, nothing changed; positions lacking a price or "
+        "an exchange rate: MSFT@NASDAQ short: no price; "
+        "SAP@XETRA long: no EUR to USD rate for its close of 2024-01-03"
+    )
+    assert stored_status(db, trade.id) == TradeStatus.DRAFT
+    assert {values[:2] for values in execution(db, trade.id).values()} == {("recommended", None)}
+
+
+def test_closing_records_the_realized_pnl_at_the_closing_rate(
+    db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
+) -> None:
+    """A euro trade in Shell: up 4% in pence, but the pound fell against the euro."""
+    with db.begin() as conn:
+        listed(conn, "SHEL.L", "LSE", "GBp", 2500)
+        add_fx_rate(conn, "GBP", DAY_2, "1.32")
+        add_fx_rate(conn, "EUR", DAY_2, "1.10")  # 0.012 euro a penny
+    shell = [PositionSpec("SHEL.L", Side.LONG, Decimal(100))]
+    trade = trades.create(alice, "t", "d", shell, notional=Decimal(50_000), currency="EUR")
+    trades.activate(alice, trade.id)
+    with db.begin() as conn:
+        shell_id = conn.execute(text("SELECT id FROM securities WHERE ticker = 'SHEL.L'")).scalar()
+        assert shell_id is not None
+        add_bar(conn, shell_id, DAY_3, 2600)
+        add_fx_rate(conn, "GBP", DAY_3, "1.21")  # 0.011 euro a penny
+        add_fx_rate(conn, "EUR", DAY_3, "1.10")
+    trades.close(alice, trade.id)
+
+    # 1666.666667 shares: 2600 x 0.011 each now (47,666.67) against 2500 x 0.012 (50,000.00).
+    assert execution(db, trade.id) == {
+        "SHEL.L long": ("closed", Decimal("1666.666667"), Decimal("2500.000000"),
+                        Decimal("0.0120000000"), Decimal("2600.000000"), Decimal("2600.000000"),
+                        Decimal("0.00"), Decimal("0.00"), Decimal("-2333.33"), Decimal(1)),
+    }  # fmt: skip
+
+
+def test_closing_without_a_rate_refuses_and_keeps_the_trade_open(
+    db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
+) -> None:
+    with db.begin() as conn:
+        listed(conn, "SHEL.L", "LSE", "GBp", 2500)
+        add_fx_rate(conn, "GBP", DAY_2, "1.30")
+    trade = trades.create(alice, "t", "d", [PositionSpec("SHEL.L", Side.LONG, Decimal(50))])
+    trades.activate(alice, trade.id)
+    with db.begin() as conn:
+        shell_id = conn.execute(text("SELECT id FROM securities WHERE ticker = 'SHEL.L'")).scalar()
+        assert shell_id is not None
+        add_bar(conn, shell_id, date(2024, 1, 15), 2550)  # 12 days after the last rate
+    with pytest.raises(Conflict, match=r"SHEL\.L@LSE long: no GBp to USD rate .* of 2024-01-15"):
+        trades.close(alice, trade.id)
+    assert stored_status(db, trade.id) == TradeStatus.ACTIVE
+    assert execution(db, trade.id)["SHEL.L long"][0] == "open"
+
+
+def test_a_split_after_opening_is_applied_once_and_follows_a_correction(
+    db: Engine,
+    trades: TradeService,
+    alice: uuid.UUID,
+    draft: uuid.UUID,
+    securities: dict[str, uuid.UUID],
+) -> None:
+    """Apple opens with 300 shares at $200, then splits 4 for 1: its history is restated."""
+    trades.activate(alice, draft)
+    apple = securities["AAPL"]
+
+    def split(ratio: int, day: date = DAY_3) -> None:
+        with db.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO corporate_actions (security_id, date, action, value) "
+                    "VALUES (:id, :day, 'split', :ratio) ON CONFLICT (security_id, date, action) "
+                    "DO UPDATE SET value = excluded.value"
+                ),
+                {"id": apple, "day": day, "ratio": ratio},
+            )
+
+    def nightly() -> int:
+        with db.begin() as conn:
+            return value_trade_positions(conn).split_adjusted
+
+    split(3, DAY_2)  # dated on the opening day: already in the entry price, not applied
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE price_history SET close = 50 WHERE security_id = :id"), {"id": apple}
+        )
+        add_bar(conn, apple, DAY_3, 52)
+    split(4)
+    assert [nightly(), nightly()] == [1, 0]
+    # 1200 shares at $50 entry; now $52: worth 62,400, up 2,400.
+    assert execution(db, draft)["AAPL long"] == (
+        "open", Decimal("1200.000000"), Decimal("50.000000"), Decimal("1.0000000000"),
+        Decimal("52.000000"), None, Decimal("62400.00"), Decimal("2400.00"), None, Decimal(4),
+    )  # fmt: skip
+
+    split(2)  # the provider corrects the ratio: adjusted by 2 / 4, not applied again
+    assert [nightly(), nightly()] == [1, 0]
+    assert execution(db, draft)["AAPL long"][1:3] == (Decimal("600.000000"), Decimal("100.000000"))
+    assert execution(db, draft)["MSFT short"][-1] == Decimal(1)
+
+
+@pytest.mark.parametrize(
+    ("notional", "currency", "problem"),
+    [
+        (Decimal(0), "USD", "notional 0 must be more than 0"),
+        (Decimal("-5"), "USD", "notional -5 must be more than 0"),
+        (Decimal("100.001"), "USD", "notional 100.001 has more than 2 decimals"),
+        (Decimal("NaN"), "USD", "notional NaN must be more than 0"),
+        (None, "usd", "currency 'usd' must be a 3-letter code"),
+        (None, "GBp", "currency 'GBp' must be a 3-letter code"),
+        (None, "EURO", "currency 'EURO' must be a 3-letter code"),
+    ],
+)
+def test_a_bad_notional_or_currency_is_refused(
+    db: Engine,
+    trades: TradeService,
+    alice: uuid.UUID,
+    notional: Decimal | None,
+    currency: str,
+    problem: str,
+) -> None:
+    with pytest.raises(InvalidInput, match=problem):
+        trades.create(alice, "t", "d", notional=notional, currency=currency)
+    assert count(db, "trades") == 0

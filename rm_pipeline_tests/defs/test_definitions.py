@@ -11,6 +11,7 @@ from rm_pipeline.defs.market import checks
 ASSETS = {
     "securities",
     "price_history",
+    "fx_rates",
     "security_market_stats",
     "fundamentals",
     "broker_holdings",
@@ -30,7 +31,9 @@ FOLLOW_PRICES = {
 def test_definitions_list_the_expected_pieces() -> None:
     graph = defs.resolve_asset_graph()
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
-    assert {key.name for key in graph.asset_check_keys} == set(checks.CHECKS)
+    assert {key.name for key in graph.asset_check_keys} == set(checks.CHECKS) | set(
+        checks.FX_CHECKS
+    )
     assert defs.resolve_job_def("ingest_price_history").partitions_def is not None
     for job in ("refresh_securities", "refresh_analytics", "analyze_trades", "sync_holdings"):
         assert defs.resolve_job_def(job).partitions_def is None
@@ -43,6 +46,27 @@ def test_definitions_list_the_expected_pieces() -> None:
     assert defs.resolve_sensor_def("alert_on_failed_runs").default_status == (
         dg.DefaultSensorStatus.RUNNING
     )
+
+
+def test_exchange_rates_load_and_are_checked_wherever_prices_are() -> None:
+    graph = defs.resolve_asset_graph()
+    fx = graph.get(dg.AssetKey("fx_rates"))
+    prices = graph.get(dg.AssetKey("price_history"))
+    assert (fx.group_name, fx.partitions_def) == (prices.group_name, prices.partitions_def)
+    assert fx.backfill_policy == prices.backfill_policy
+    assert fx.parent_keys == {dg.AssetKey("securities")}
+    for valuation in ("portfolio_valuations", "trade_position_valuations"):
+        assert dg.AssetKey("fx_rates") in graph.get(dg.AssetKey(valuation)).parent_keys
+    load = defs.resolve_job_def("ingest_price_history")
+    assert {k.to_user_string() for k in load.asset_layer.selected_asset_keys} == {
+        "price_history",
+        "fx_rates",
+    }
+    for job in ("ingest_price_history", "check_prices"):
+        selected = {
+            k.name for k in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        }
+        assert set(checks.FX_CHECKS) <= selected, job
 
 
 def test_every_job_schedule_and_sensor_says_what_it_does() -> None:
@@ -89,6 +113,7 @@ def test_downstream_assets_follow_new_prices_and_do_not_wait_for_unloaded_histor
 
 
 def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
+    assert not any(spec.blocking for spec in checks.fx_rates_checks.check_specs)
     blocking = {spec.name: spec.blocking for spec in checks.price_history_checks.check_specs}
     assert blocking == {
         "ohlc_consistent": True,
@@ -100,4 +125,4 @@ def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
 
 
 def test_each_price_check_can_run_without_the_others_or_the_asset() -> None:
-    assert checks.price_history_checks.can_subset
+    assert checks.price_history_checks.can_subset and checks.fx_rates_checks.can_subset

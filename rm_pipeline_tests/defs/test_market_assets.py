@@ -1,8 +1,9 @@
-"""Materializing `securities` and `price_history` in-process against the real test database."""
+"""Materializing `securities`, `price_history` and `fx_rates` in-process against the real test
+database."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from rm_pipeline.defs.market.assets import price_history, securities
-from rm_pipeline.defs.market.checks import price_history_checks
+from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
+from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
@@ -24,6 +25,7 @@ from rm_pipeline_tests.defs.conftest import (
     metadata,
     partition_metadata,
 )
+from rm_pipeline_tests.defs.webhook import Webhook
 
 WEEK = ("2025-03-03", "2025-03-07")  # Monday to Friday, no US holiday
 
@@ -246,7 +248,9 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
     friday_evening = SyntheticProvider(seed=7, today=lambda: date(2025, 3, 7))
     materialize([securities], provider=friday_evening)
     materialize(
-        [price_history], provider=friday_evening, tags=range_tags("2025-02-24", "2025-03-07")
+        [price_history, fx_rates],
+        provider=friday_evening,
+        tags=range_tags("2025-02-24", "2025-03-07"),
     )
 
     instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
@@ -424,3 +428,156 @@ def test_row_count_steady_allows_a_holiday_and_flags_a_day_missing_most_bars(
     shrunk = materialize([price_history, price_history_checks], selection=steady)
     verdicts = {e.check_name: e.passed for e in shrunk.get_asset_check_evaluations()}
     assert not verdicts["row_count_steady"]
+
+
+UNIVERSE_CURRENCIES = "CAD, CHF, EUR, GBP, HKD, JPY"
+"""The major currencies of the synthetic default universe other than USD (GBp counts as GBP)."""
+
+
+def test_fx_rates_range_loads_once_and_reruns_change_nothing(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+
+    first = materialize([fx_rates], tags=range_tags(*WEEK))
+    loaded = metadata(first, "fx_rates")
+    assert loaded["currencies"] == UNIVERSE_CURRENCIES and loaded["failed_tickers"] == 0
+    assert loaded["rows_inserted"] == count(db, "SELECT count(*) FROM fx_rates") == 6 * 5
+    per_partition = partition_metadata(first, "fx_rates")
+    assert sorted(per_partition) == ["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06",
+                                     "2025-03-07"]  # fmt: skip
+    for own in per_partition.values():
+        assert own["rows_inserted"] == own["dagster/row_count"] == 6
+        assert (own["rows_updated"], own["rows_unchanged"], own["rows_rejected"]) == (0, 0, 0)
+    assert (
+        "preview" in per_partition["2025-03-07"] and "EUR" in per_partition["2025-03-07"]["preview"]
+    )
+    assert (
+        count(
+            db, "SELECT count(DISTINCT data_source) FROM fx_rates WHERE data_source = 'synthetic'"
+        )
+        == 1
+    )
+
+    again = metadata(materialize([fx_rates], tags=range_tags(*WEEK)), "fx_rates")
+    assert (again["rows_inserted"], again["rows_updated"], again["rows_unchanged"]) == (0, 0, 30)
+
+
+class FailingPair(SyntheticProvider):
+    """The synthetic provider, except that one pair fails as a source error would."""
+
+    def __init__(self, pair: str) -> None:
+        super().__init__(seed=7)
+        self.pair = pair
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> ProviderResult:
+        result = super().fx_rates(currencies, start, end)
+        failed = TickerOutcome(self.pair, TickerStatus.ERROR, "HTTP 500 from the source")
+        base = self.pair.removesuffix("USD=X")
+        return replace(
+            result,
+            frame=result.frame[result.frame["base_currency"] != base].reset_index(drop=True),
+            outcomes=[o if o.ticker != self.pair else failed for o in result.outcomes],
+        )
+
+
+@pytest.fixture
+def alerting_to(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """Alerts posted to the local webhook."""
+    from rm_pipeline.settings import get_settings
+
+    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
+    get_settings.cache_clear()
+    yield webhook
+    get_settings.cache_clear()
+
+
+def test_a_failing_pair_is_reported_and_alerted_and_the_others_load(
+    db: Engine, materialize: Materialize, alerting_to: Webhook
+) -> None:
+    materialize([securities])
+
+    result = materialize([fx_rates], provider=FailingPair("JPYUSD=X"), tags=range_tags(*WEEK))
+
+    assert result.success
+    loaded = metadata(result, "fx_rates")
+    assert loaded["failed_tickers"] == 1
+    assert "JPYUSD=X" in loaded["failures"] and "HTTP 500" in loaded["failures"]
+    stored = count(db, "SELECT string_agg(DISTINCT base_currency, ', ') FROM fx_rates")
+    assert stored == "CAD, CHF, EUR, GBP, HKD"
+    [alert] = alerting_to.received
+    assert alert["text"].startswith(
+        "fx_rates 2025-03-03 to 2025-03-09: 1 of 6 pairs failed: JPYUSD=X"
+    )
+
+
+def test_fx_checks_pass_on_good_rates_and_flag_jumps_and_stale_rates(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    good = materialize([fx_rates, fx_rates_checks], tags=range_tags(*WEEK))
+    verdicts = {e.check_name: e for e in good.get_asset_check_evaluations()}
+    assert verdicts["rates_fresh"].passed  # fresh as of the run's last partition
+    assert verdicts["rates_fresh"].metadata["as_of"].value == WEEK[1]
+    assert verdicts["no_implausible_rate_jumps"].passed
+
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE fx_rates SET rate = rate * 1.5 WHERE base_currency = 'EUR' AND date = '2025-03-05'"
+            )
+        )
+        conn.execute(
+            text("DELETE FROM fx_rates WHERE base_currency = 'CHF' AND date > '2025-03-04'")
+        )
+    friday = materialize(
+        [fx_rates, fx_rates_checks],
+        selection=dg.AssetSelection.checks(fx_rates_checks),
+        tags={"dagster/partition": WEEK[1]},
+    )
+    assert friday.get_asset_materialization_events() == []
+    verdicts = {e.check_name: e for e in friday.get_asset_check_evaluations()}
+    assert friday.success  # warnings: nothing downstream is held back
+    jumps = verdicts["no_implausible_rate_jumps"]
+    assert not jumps.passed and jumps.metadata["offending_rows"].value == 2  # up, then back down
+    stale = verdicts["rates_fresh"]
+    assert not stale.passed and stale.metadata["offending_rows"].value == 1
+    assert "CHF" in stale.metadata["sample"].value
+
+    today = materialize(
+        [fx_rates, fx_rates_checks], selection=dg.AssetSelection.checks(fx_rates_checks)
+    )
+    verdicts = {e.check_name: e for e in today.get_asset_check_evaluations()}
+    assert verdicts["rates_fresh"].metadata["offending_rows"].value == 6  # March 2025 is not today
+
+
+def test_the_nightly_run_goes_back_to_the_first_weekday_a_rate_is_missing(
+    db: Engine, materialize: Materialize
+) -> None:
+    from rm_pipeline.defs.market.schedules import nightly_price_history
+    from rm_pipeline.defs.resources import WarehouseResource
+
+    friday_evening = SyntheticProvider(seed=7, today=lambda: date(2025, 3, 7))
+    materialize([securities], provider=friday_evening)
+    materialize(
+        [price_history, fx_rates],
+        provider=friday_evening,
+        tags=range_tags("2025-02-24", "2025-03-07"),
+    )
+    instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
+
+    def first_partition(evening: str) -> str:
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
+            resources={"warehouse": WarehouseResource()},
+        )
+        tags = nightly_price_history.evaluate_tick(context).run_requests[0].tags
+        return tags["dagster/asset_partition_range_start"]
+
+    assert first_partition("2025-03-07") == "2025-03-07"
+    with db.begin() as conn:  # one pair failed on Tuesday
+        conn.execute(
+            text("DELETE FROM fx_rates WHERE base_currency = 'JPY' AND date = '2025-03-04'")
+        )
+    assert first_partition("2025-03-07") == "2025-03-04"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Row, text
 
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.partitions import range_tags
@@ -63,3 +65,40 @@ def test_sensor_requests_analysis_for_raw_sql_trades_until_analyzed(
         conn.execute(text("UPDATE positions SET allocation_percent = 80"))
     [second] = evaluate(db).run_requests or []
     assert second.run_key != first.run_key
+
+
+def trade_analysis_row(db: Engine) -> Row[Any]:
+    with db.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT t.return_1m, t.risk_level, t.ai_rationale, t.analyzed_at, p.rationale "
+                "FROM trades t JOIN positions p ON p.trade_id = t.id"
+            )
+        ).one()
+
+
+def test_a_trade_analyzed_before_its_prices_existed_is_analyzed_again_once_they_do(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])
+    with db.begin() as conn:
+        conn.execute(RAW_TRADE)
+    before = metadata(materialize([trade_analysis]), "trade_analysis")
+    unpriced = trade_analysis_row(db)
+    assert (before["pending"], before["analyzed"]) == (1, 1)
+    assert unpriced.return_1m is None and unpriced.risk_level is None
+    assert unpriced.ai_rationale.startswith("No estimate: no price history for AAPL.")
+    assert evaluate(db).skip_reason == dg.SkipReason("no trade needs analysis")
+
+    materialize([price_history], tags=range_tags("2025-01-06", "2025-06-27"))
+    assert evaluate(db).run_requests, "the new prices make the trade pending"
+    after = metadata(materialize([trade_analysis]), "trade_analysis")
+
+    priced = trade_analysis_row(db)
+    assert (after["pending"], after["analyzed"]) == (1, 1)
+    assert priced.analyzed_at > unpriced.analyzed_at
+    assert priced.return_1m is not None and priced.risk_level is not None
+    assert priced.ai_rationale.startswith("Period: the ")
+    assert "to 2025-06-27" in priced.ai_rationale
+    assert priced.rationale.startswith("AAPL long 60.00%: latest close 2025-06-27; over the ")
+    assert evaluate(db).skip_reason == dg.SkipReason("no trade needs analysis")

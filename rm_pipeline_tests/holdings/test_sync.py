@@ -154,6 +154,35 @@ def test_an_ambiguous_ticker_needs_its_exchange(
         assert sync_portfolio(conn, portfolio, ManualCsvAdapter(tmp_path)).inserted == 1
 
 
+def test_only_active_securities_match(db: Engine, portfolio: uuid.UUID, tmp_path: Path) -> None:
+    with db.begin() as conn:
+        inactive = add_security(conn, "AAPL", "NYSE")
+        conn.execute(
+            text("UPDATE securities SET is_active = false WHERE id = :id"), {"id": inactive}
+        )
+    write_holdings(tmp_path, "AAPL,NYSE,long,1,1\n")
+    with (
+        db.begin() as conn,
+        pytest.raises(UnknownSecuritiesError, match=r"unknown.*: AAPL \(NYSE\)$"),
+    ):
+        sync_portfolio(conn, portfolio, ManualCsvAdapter(tmp_path))
+
+    # Without its inactive twin in the way, a bare ticker is its active listing's.
+    write_holdings(tmp_path, "AAPL,,long,1,1\n")
+    with db.begin() as conn:
+        assert sync_portfolio(conn, portfolio, ManualCsvAdapter(tmp_path)).inserted == 1
+        assert [
+            exchange
+            for (exchange,) in conn.execute(
+                text(
+                    "SELECT s.exchange FROM portfolio_holdings h "
+                    "JOIN securities s ON s.id = h.security_id WHERE h.portfolio_id = :id"
+                ),
+                {"id": portfolio},
+            )
+        ] == ["NASDAQ"]
+
+
 def test_an_exchange_matches_its_listing_first_then_a_security_of_unknown_exchange(
     db: Engine, portfolio: uuid.UUID, tmp_path: Path
 ) -> None:

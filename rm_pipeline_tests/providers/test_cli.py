@@ -85,7 +85,27 @@ def test_securities_default_to_the_universe_and_fundamentals_print() -> None:
     assert code == 0 and "split" in output and "10.0" in output
 
 
-@pytest.mark.parametrize("command", ["bars", "actions", "securities", "fundamentals"])
+def test_fx_prints_rates_by_currency_and_outcomes_by_pair() -> None:
+    code, output = run("fx", "EUR", "JPY", "--start", "2024-06-03", "--end", "2024-06-07")
+
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split() == ["base_currency", "quote_currency", "date", "rate"]
+    assert [line.split()[:3] for line in lines[1:3]] == [
+        ["EUR", "USD", "2024-06-03"], ["EUR", "USD", "2024-06-04"]
+    ]  # fmt: skip
+    assert len([line for line in lines if line.split()[:1] == ["JPY"]]) == 5
+    assert any(line.split() == ["EURUSD=X", "ok", "5"] for line in lines)
+
+
+def test_fx_refuses_usd_and_minor_units() -> None:
+    code, output = run("fx", "EUR", "USD", "GBp", "--days", "3")
+
+    assert code == 1
+    assert "USD is the quote currency" in output and "minor units such as GBp" in output
+
+
+@pytest.mark.parametrize("command", ["bars", "fx", "actions", "securities", "fundamentals"])
 def test_help(command: str) -> None:
     code, output = run(command, "--help")
     assert code == 0

@@ -17,6 +17,7 @@ from rm_pipeline.providers.frames import (
     DailyBarFrame,
     FrameModel,
     FundamentalsFrame,
+    FxRateFrame,
     RejectedFrame,
     SecurityFrame,
     columns,
@@ -27,6 +28,7 @@ from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline.providers.yfinance_provider import YFinanceProvider
 from rm_pipeline_tests.providers.conftest import TODAY
 from rm_pipeline_tests.providers.yahoo_fake import (
+    CURRENCIES,
     NEW_YORK,
     TOKYO,
     Bar,
@@ -55,6 +57,21 @@ def source_bars(base: float) -> list[Bar]:
     return march + recent
 
 
+PAIRS = {"EUR": 1.08, "JPY": 0.0067}
+
+
+def source_rates(level: float) -> list[Bar]:
+    """What the pair files and the fake Yahoo hold, laid out like `source_bars`: March 2024 with
+    one negative rate, and the last days up to one day after today. The rate is the close, moving
+    by 0.1 % a day; FX bars carry no volume."""
+    days = [b.day for b in source_bars(level)]
+    closes = [level * (1 + 0.001 * i) for i in range(len(days))]
+    return [
+        Bar(day, close, close * 1.002, close * 0.998, -close if day == BAD_DAY else close, 0)
+        for day, close in zip(days, closes, strict=True)
+    ]
+
+
 def write_csv(path: Path, bars: list[Bar]) -> None:
     rows = [f"{b.day},{b.open},{b.high},{b.low},{b.close},{b.volume}" for b in bars]
     path.write_text("\n".join(["Date,Open,High,Low,Close,Volume", *rows]) + "\n")
@@ -65,10 +82,13 @@ class Case:
     provider: MarketDataProvider
     rejected_in_range: int
     unknown_status: TickerStatus
+    unknown_currency_status: TickerStatus
 
 
 def synthetic_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
-    return Case(SyntheticProvider(seed=7, today=lambda: TODAY), 0, TickerStatus.OK)
+    return Case(
+        SyntheticProvider(seed=7, today=lambda: TODAY), 0, TickerStatus.OK, TickerStatus.NO_DATA
+    )
 
 
 def files_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
@@ -77,7 +97,11 @@ def files_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
     (tmp_path / "actions.csv").write_text(
         "ticker,date,action,value\nAAPL,2024-03-04,dividend,0.24\n"
     )
-    return Case(FilesProvider(tmp_path, today=lambda: TODAY), 2, TickerStatus.NO_DATA)
+    for currency, level in PAIRS.items():
+        write_csv(tmp_path / f"{currency}USD=X.csv", source_rates(level))
+    return Case(
+        FilesProvider(tmp_path, today=lambda: TODAY), 2, TickerStatus.NO_DATA, TickerStatus.NO_DATA
+    )
 
 
 def yfinance_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
@@ -86,6 +110,11 @@ def yfinance_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
         "AAPL", NEW_YORK, source_bars(100.0), dividends={date(2024, 3, 4): 0.24}
     )
     fake.charts["7203.T"] = chart_payload("7203.T", TOKYO, source_bars(3000.0))
+    for currency, level in PAIRS.items():
+        pair = f"{currency}USD=X"
+        fake.charts[pair] = chart_payload(
+            pair, CURRENCIES, source_rates(level), instrument_type="CURRENCY"
+        )
     for ticker in TICKERS:
         fake.quotes[ticker] = quote_summary(
             ticker, quoteType="EQUITY", longName=ticker, currentPrice=10.0
@@ -93,7 +122,7 @@ def yfinance_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
     provider = YFinanceProvider(
         max_requests_per_second=0, retry=RetryPolicy(attempts=1), today=lambda: TODAY
     )
-    return Case(provider, 2, TickerStatus.DELISTED)
+    return Case(provider, 2, TickerStatus.DELISTED, TickerStatus.DELISTED)
 
 
 @pytest.fixture(
@@ -179,3 +208,45 @@ def test_fundamentals(case: Case) -> None:
     assert (result.frame["as_of"] <= pd.Timestamp(TODAY)).all()
     assert (result.frame["current_price"] > 0).all()
     assert result.outcomes[2].status is TickerStatus.INVALID
+
+
+def test_fx_rates(case: Case) -> None:
+    result = case.provider.fx_rates([*PAIRS, "USD", "GBp"], *RANGE)
+
+    assert_schema(result, FxRateFrame)
+    assert [(o.ticker, o.status) for o in result.outcomes] == [
+        ("EURUSD=X", TickerStatus.OK),
+        ("JPYUSD=X", TickerStatus.OK),
+        ("USD", TickerStatus.INVALID),
+        ("GBp", TickerStatus.INVALID),
+    ]
+    counts = result.frame["base_currency"].value_counts()
+    for outcome, currency in zip(result.outcomes, PAIRS, strict=False):
+        assert outcome.rows == counts[currency]
+    assert (result.frame["quote_currency"] == "USD").all()
+    for currency, level in PAIRS.items():
+        rows = result.frame[result.frame["base_currency"] == currency]
+        assert rows["date"].is_monotonic_increasing
+        assert (rows["date"].min(), rows["date"].max()) == (
+            pd.Timestamp(RANGE[0]),
+            pd.Timestamp(RANGE[1]),
+        )
+        assert (rows["date"].dt.day_of_week < 5).all()
+        assert rows["rate"].between(level * 0.8, level * 1.25).all(), currency
+    assert len(result.rejected) == case.rejected_in_range
+    assert set(result.rejected["ticker"]) <= {"EURUSD=X", "JPYUSD=X"}
+    assert set(result.rejected["reason"]) <= {"non_positive_rate"}
+    assert (result.rejected["date"] == pd.Timestamp(BAD_DAY)).all()
+
+
+def test_never_a_rate_after_today(case: Case) -> None:
+    result = case.provider.fx_rates(list(PAIRS), *RECENT)
+
+    assert result.frame["date"].max() == pd.Timestamp(TODAY)
+    assert (result.rejected["reason"] == "future_date").all()
+    assert all(o.status is TickerStatus.OK for o in result.outcomes)
+
+
+def test_unknown_currency_is_an_outcome_named_by_its_pair(case: Case) -> None:
+    [outcome] = case.provider.fx_rates(["XYZ"], *RANGE).outcomes
+    assert (outcome.ticker, outcome.status) == ("XYZUSD=X", case.unknown_currency_status)

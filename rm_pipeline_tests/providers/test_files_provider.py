@@ -322,3 +322,37 @@ Date,Open,High,Low,Close,Volume
     assert row["dividend_yield"] == pytest.approx(0.485 / 60)
     assert pd.isna(row["pe_ratio"]) and pd.isna(row["market_cap"])
     assert [o.status for o in result.outcomes] == [TickerStatus.OK, TickerStatus.NO_DATA]
+
+
+def test_a_pair_file_gives_its_close_as_the_rate(tmp_path: Path) -> None:
+    """Yahoo's own export of a pair (stamped at London midnight); a bad cell rejects its row."""
+    write(tmp_path, "EURUSD=X.csv", """
+Date,Open,High,Low,Close,Adj Close,Volume
+2024-03-01 00:00:00+00:00,1.0805,1.0849,1.0796,1.0841,1.0841,0
+2024-03-04 00:00:00+00:00,1.0838,1.0866,1.0833,1.0855,1.0855,0
+2024-03-05 00:00:00+00:00,1.0856,1.0868,1.0838,n/a?,1.0849,0
+2024-03-06 00:00:00+00:00,1.0855,1.0912,1.0849,1.0901,1.0901,0
+""")  # fmt: skip
+    write(tmp_path, "JPYUSD=X.csv", "Date,Close\n")
+
+    result = files(tmp_path).fx_rates(["EUR", "JPY", "CHF"], *RANGE)
+
+    assert result.frame.to_numpy().tolist() == [
+        ["EUR", "USD", pd.Timestamp("2024-03-01"), 1.0841],
+        ["EUR", "USD", pd.Timestamp("2024-03-04"), 1.0855],
+        ["EUR", "USD", pd.Timestamp("2024-03-06"), 1.0901],
+    ]
+    [reason] = result.rejected["reason"].tolist()
+    assert reason.startswith("unparseable: ") and "EURUSD=X.csv, line 4, field 'close'" in reason
+    outcomes = result.by_ticker()
+    assert (outcomes["EURUSD=X"].status, outcomes["EURUSD=X"].rows) == (TickerStatus.OK, 3)
+    assert outcomes["JPYUSD=X"].status is TickerStatus.INVALID
+    assert "JPYUSD=X.csv: no rows under the header" in outcomes["JPYUSD=X"].reason
+    assert outcomes["CHFUSD=X"].status is TickerStatus.NO_DATA
+
+
+def test_pair_files_are_not_securities(tmp_path: Path) -> None:
+    write(tmp_path, "AAPL.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5")
+    write(tmp_path, "EURUSD=X.csv", "Date,Open,High,Low,Close\n2024-01-02,1.09,1.1,1.08,1.095")
+
+    assert files(tmp_path).securities().frame["ticker"].tolist() == ["AAPL"]

@@ -144,14 +144,17 @@ def test_non_payers_have_no_dividends() -> None:
 def test_fundamentals_agree_with_the_bars() -> None:
     provider = synthetic()
     [row] = provider.fundamentals(["KO"]).frame.to_dict("records")
-    year_ago = TODAY - timedelta(days=364)
-    bars = provider.daily_bars(["KO"], year_ago, TODAY).frame
-    dividends = provider.corporate_actions(["KO"], year_ago, TODAY).frame["value"].sum()
+    as_of = row["as_of"].date()
+    # The windows of rm_pipeline.core.market_statistics: 52 weeks, and 13 for the volume.
+    year_start = as_of - timedelta(weeks=52) + timedelta(days=1)
+    bars = provider.daily_bars(["KO"], year_start, as_of).frame
+    dividends = provider.corporate_actions(["KO"], year_start, as_of).frame["value"].sum()
+    quarter = bars[bars["date"] > pd.Timestamp(as_of - timedelta(weeks=13))]
 
     assert row["as_of"] == bars["date"].iloc[-1]
     assert row["current_price"] == bars["close"].iloc[-1]
     assert row["volume"] == bars["volume"].iloc[-1]
-    assert row["avg_volume"] == pytest.approx(bars["volume"].tail(63).mean())
+    assert row["avg_volume"] == round(quarter["volume"].mean())
     assert row["fifty_two_week_high"] == bars["high"].max()
     assert row["fifty_two_week_low"] == bars["low"].min()
     assert row["dividend_yield"] == pytest.approx(dividends / row["current_price"])
@@ -226,3 +229,33 @@ def test_two_thousand_tickers_over_five_hundred_sessions() -> None:
     frame = synthetic().daily_bars(tickers, date(2023, 7, 3), date(2025, 6, 27)).frame
 
     assert len(frame) == 2000 * len(sessions("XNYS", date(2023, 7, 3), date(2025, 6, 27)))
+
+
+def test_fx_rates_sit_at_realistic_levels_on_weekdays_with_small_moves() -> None:
+    levels = {"EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "CHF": 1.13, "CAD": 0.73, "HKD": 0.128}
+    result = synthetic().fx_rates(list(levels), *YEAR_2024)
+
+    frame = result.frame
+    assert [o.rows for o in result.outcomes] == [262] * len(levels)  # the weekdays of 2024
+    assert (frame["date"].dt.day_of_week < 5).all()
+    for currency, level in levels.items():
+        rates = frame.loc[frame["base_currency"] == currency, "rate"]
+        assert rates.between(level * 0.85, level * 1.15).all(), currency
+        assert rates.pct_change().abs().max() < 0.03, currency
+        assert rates.nunique() > 200, currency
+    hkd = frame.loc[frame["base_currency"] == "HKD", "rate"]
+    assert hkd.max() / hkd.min() < 1.01  # pegged
+
+
+def test_a_rate_does_not_depend_on_the_range_or_the_day_asked() -> None:
+    year = synthetic().fx_rates(["EUR"], *YEAR_2024).frame
+    week = synthetic(today=date(2024, 3, 8)).fx_rates(["EUR"], date(2024, 3, 4), date(2024, 3, 8))
+
+    merged = week.frame.merge(year, on=["base_currency", "quote_currency", "date"])
+    assert len(merged) == 5 and (merged["rate_x"] == merged["rate_y"]).all()
+    assert not synthetic(seed=8).fx_rates(["EUR"], *YEAR_2024).frame.equals(year)
+
+
+def test_an_unknown_currency_has_no_synthetic_rate() -> None:
+    [outcome] = synthetic().fx_rates(["XAU"], *YEAR_2024).outcomes
+    assert (outcome.ticker, outcome.status) == ("XAUUSD=X", TickerStatus.NO_DATA)

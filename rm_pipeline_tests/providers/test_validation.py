@@ -1,4 +1,4 @@
-"""The common validation path: bad bars are set aside with a reason, good ones go on."""
+"""The common validation path: bad bars and rates are set aside with a reason, good ones go on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.providers.frames import DailyBarFrame, RejectedFrame, columns, conform
-from rm_pipeline.providers.validation import RejectReason, bars_result, validate_bars
+from rm_pipeline.providers.validation import (
+    FX_RAW_COLUMNS,
+    RejectReason,
+    bars_result,
+    fx_result,
+    validate_bars,
+)
 
 TODAY = date(2024, 6, 28)
 GOOD = {"open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5, "adj_close": 10.4, "volume": 100}
@@ -141,3 +147,61 @@ def test_a_volume_the_source_did_not_send_is_unknown_not_zero() -> None:
     good, rejected = validate_bars(bars({"volume": None}), TODAY)
     assert rejected.empty
     assert good["volume"].isna().tolist() == [True]
+
+
+def rates(*changes: dict[str, object]) -> pd.DataFrame:
+    """One raw EURUSD=X rate per change, each on its own date with the change applied."""
+    rows = [
+        {
+            "ticker": "EURUSD=X",
+            "base_currency": "EUR",
+            "quote_currency": "USD",
+            "date": pd.Timestamp(2024, 6, 3) + pd.Timedelta(days=i),
+            "rate": 1.08,
+        }
+        | change
+        for i, change in enumerate(changes)
+    ]
+    return pd.DataFrame(rows, columns=FX_RAW_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"rate": None}, RejectReason.MISSING_RATE),
+        ({"rate": float("inf")}, RejectReason.MISSING_RATE),
+        ({"rate": "abc"}, RejectReason.MISSING_RATE),
+        ({"rate": 0.0}, RejectReason.NON_POSITIVE_RATE),
+        ({"rate": -1.08}, RejectReason.NON_POSITIVE_RATE),
+        ({"rate": 1e10}, RejectReason.RATE_OUT_OF_RANGE),
+        ({"rate": 1e-9}, RejectReason.RATE_OUT_OF_RANGE),
+        ({"date": pd.Timestamp(2024, 6, 29)}, RejectReason.FUTURE_DATE),
+        ({"date": pd.Timestamp(2024, 6, 3)}, RejectReason.DUPLICATE),
+    ],
+)
+def test_each_bad_rate_is_set_aside_with_its_reason(
+    change: dict[str, object], reason: RejectReason
+) -> None:
+    outcome = TickerOutcome("EURUSD=X", TickerStatus.OK)
+    result = fx_result(rates({}, change), [outcome], date(2024, 6, 1), date(2024, 7, 31), TODAY)
+
+    assert result.frame.to_dict("records") == [
+        {
+            "base_currency": "EUR",
+            "quote_currency": "USD",
+            "date": pd.Timestamp(2024, 6, 3),
+            "rate": 1.08,
+        }
+    ]
+    [rejected] = result.rejected.to_dict("records")
+    assert (rejected["ticker"], rejected["reason"]) == ("EURUSD=X", reason)
+    assert set(json.loads(rejected["raw"])) == {"base_currency", "quote_currency", "date", "rate"}
+    assert result.outcomes == [TickerOutcome("EURUSD=X", TickerStatus.OK, "1 row rejected", rows=1)]
+
+
+def test_a_pair_whose_every_rate_is_bad_is_an_error() -> None:
+    outcome = TickerOutcome("EURUSD=X", TickerStatus.OK)
+    result = fx_result(rates({"rate": -1.0}), [outcome], date(2024, 6, 1), TODAY, TODAY)
+
+    assert result.frame.empty
+    assert result.outcomes[0].status is TickerStatus.ERROR

@@ -26,6 +26,7 @@ from rm_pipeline.providers.yfinance_provider import (
 from rm_pipeline.settings import Settings
 from rm_pipeline_tests.providers.conftest import TODAY, MemoryTzCache
 from rm_pipeline_tests.providers.yahoo_fake import (
+    CURRENCIES,
     NEW_YORK,
     TOKYO,
     Bar,
@@ -487,3 +488,59 @@ def test_the_settings_place_and_size_the_cache(yfinance_state: None, tmp_path: P
     )
     assert cache.max_bytes == 2 * 1024 * 1024
     assert YFinanceProvider.from_settings(disabled).cache is None
+
+
+@pytest.fixture
+def euro(yahoo: FakeYahoo) -> FakeYahoo:
+    """EURUSD=X in early March 2024, stamped at London midnight as Yahoo sends currency pairs."""
+    bars = bars_between(date(2024, 3, 1), [1.0841, 1.0855, 1.0849, 1.0901, 1.0948, 1.0937])
+    yahoo.charts["EURUSD=X"] = chart_payload(
+        "EURUSD=X", CURRENCIES, bars, instrument_type="CURRENCY"
+    )
+    return yahoo
+
+
+def test_fx_rates_are_the_pairs_closes_at_their_london_dates(euro: FakeYahoo) -> None:
+    result = provider().fx_rates(["EUR", "CHF"], *MARCH)
+
+    assert result.frame.to_dict("list") == {
+        "base_currency": ["EUR"] * 6,
+        "quote_currency": ["USD"] * 6,
+        "date": [pd.Timestamp(d) for d in ("2024-03-01", "2024-03-04", "2024-03-05",
+                                           "2024-03-06", "2024-03-07", "2024-03-08")],
+        "rate": [1.0841, 1.0855, 1.0849, 1.0901, 1.0948, 1.0937],
+    }  # fmt: skip
+    assert [(o.ticker, o.status, o.rows) for o in result.outcomes] == [
+        ("EURUSD=X", TickerStatus.OK, 6),
+        ("CHFUSD=X", TickerStatus.DELISTED, 0),  # a failing pair costs only itself
+    ]
+    assert len(euro.chart_requests("EURUSD=X")) == 1
+
+
+def test_a_pair_is_downloaded_once_and_retried_when_rate_limited(euro: FakeYahoo) -> None:
+    euro.throttle("EURUSD=X", 2)  # yfinance retries once itself, so this fails one attempt
+    sleeps: list[float] = []
+    yfinance = provider(sleeps)
+
+    first = yfinance.fx_rates(["EUR"], *MARCH)
+    again = yfinance.fx_rates(["EUR"], date(2024, 3, 4), date(2024, 3, 6))
+
+    assert first.outcomes[0].rows == 6 and again.outcomes[0].rows == 3
+    assert len(euro.chart_requests("EURUSD=X")) == 1  # the second range came from the memo
+    assert len(sleeps) == 1
+
+
+def test_pair_downloads_wait_for_the_rate_limiter_and_use_the_disk_cache(
+    euro: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[int] = []
+    monkeypatch.setattr(RateLimiter, "acquire", lambda self: waits.append(1))
+    first = provider(cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
+    downloads = len(euro.requests)
+    new_process(tz_cache)
+
+    retried = provider(cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
+
+    assert len(waits) == downloads >= 2
+    assert len(euro.requests) == downloads
+    pd.testing.assert_frame_equal(retried.frame, first.frame)

@@ -33,6 +33,7 @@ class Market:
     exchange: str
     currency: str
     bar_time: time
+    abbreviation: str = "EST"
 
     def stamp(self, day: date) -> int:
         """Unix time of the day's bar, as Yahoo sends it."""
@@ -44,8 +45,10 @@ class Market:
 
 
 NEW_YORK = Market("America/New_York", "NMS", "USD", time(9, 30))
-TOKYO = Market("Asia/Tokyo", "JPX", "JPY", time(0, 0))
+TOKYO = Market("Asia/Tokyo", "JPX", "JPY", time(0, 0), "JST")
 """Tokyo bars at local midnight: their UTC timestamps fall on the previous day."""
+CURRENCIES = Market("Europe/London", "CCY", "USD", time(0, 0), "GMT")
+"""Yahoo's currency pairs (`EURUSD=X`): daily bars at London midnight, no volume."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def chart_payload(
         "exchangeName": market.exchange,
         "instrumentType": instrument_type,
         "gmtoffset": market.gmtoffset(day),
-        "timezone": "JST" if market is TOKYO else "EST",
+        "timezone": market.abbreviation,
         "exchangeTimezoneName": market.timezone,
         "regularMarketPrice": bars[-1].close if bars else None,
         "priceHint": 2,

@@ -16,14 +16,33 @@ def add_security(
     ticker: str,
     exchange: str | None = "NASDAQ",
     current_price: Number = None,
+    *,
+    currency: str | None = "USD",
 ) -> uuid.UUID:
     return conn.execute(
         text(
-            "INSERT INTO securities (ticker, name, security_type, exchange, current_price) "
-            "VALUES (:ticker, :ticker, 'equity', :exchange, :current_price) RETURNING id"
+            "INSERT INTO securities (ticker, name, security_type, exchange, current_price, "
+            "currency) VALUES (:ticker, :ticker, 'equity', :exchange, :current_price, :currency) "
+            "RETURNING id"
         ),
-        {"ticker": ticker, "exchange": exchange, "current_price": current_price},
+        {
+            "ticker": ticker,
+            "exchange": exchange,
+            "current_price": current_price,
+            "currency": currency,
+        },
     ).scalar_one()
+
+
+def add_fx_rate(conn: Connection, currency: str, day: date, usd_per_unit: Number) -> None:
+    """The day's rate of `currency` against USD, stored as the pipeline stores it."""
+    conn.execute(
+        text(
+            "INSERT INTO fx_rates (base_currency, quote_currency, date, rate) "
+            "VALUES (:currency, 'USD', :day, :rate)"
+        ),
+        {"currency": currency, "day": day, "rate": usd_per_unit},
+    )
 
 
 def add_bar(

@@ -1,4 +1,5 @@
-"""Revision 0005: the analyst views and the read-only `rm_analyst` role, checked as that role."""
+"""Revisions 0005 and 0009: the analyst views and the read-only `rm_analyst` role, checked as
+that role."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from rm_pipeline.warehouse.valuations import value_portfolios, value_trade_posit
 from rm_pipeline_tests.conftest import TEST_PGDATA
 from rm_pipeline_tests.warehouse.factories import (
     add_bar,
+    add_fx_rate,
     add_holding,
     add_portfolio,
     add_security,
@@ -33,6 +35,7 @@ VIEWS = (
     "v_holding_valuations",
     "v_portfolio_summary",
     "v_trade_positions",
+    "v_trade_returns",
 )
 READABLE = (
     "SELECT * FROM securities",
@@ -183,8 +186,8 @@ def test_the_views_show_prices_returns_and_valuations(db: Engine) -> None:
         conn.execute(
             text(
                 "INSERT INTO positions (trade_id, security_id, position_type, security_type, "
-                "allocation_percent, status, quantity, entry_price) "
-                "VALUES (:trade, :security, 'short', 'equity', 100, 'open', 2, 120)"
+                "allocation_percent, status, quantity, entry_price, entry_fx_rate) "
+                "VALUES (:trade, :security, 'short', 'equity', 100, 'open', 2, 120, 1)"
             ),
             {"trade": trade, "security": security},
         )
@@ -214,6 +217,54 @@ def test_the_views_show_prices_returns_and_valuations(db: Engine) -> None:
             "v_trade_positions",
             "trade_id, ticker, position_type, market_value, unrealized_pnl",
         ) == [(trade, "AAA", "short", Decimal(-220), Decimal(20))]
+
+
+def test_the_views_show_both_currencies_and_the_rate(db: Engine) -> None:
+    """20 shares of a pence-quoted security at 2600 in a dollar portfolio, the pound at $1.30."""
+    with db.begin() as conn:
+        security = add_security(conn, "SHEL.L", "LSE", currency="GBp")
+        add_bar(conn, security, date(2024, 1, 3), 2600)
+        add_fx_rate(conn, "GBP", date(2024, 1, 3), "1.30")
+        user = add_user(conn)
+        portfolio = add_portfolio(conn, user, cash_balance=0)
+        add_holding(conn, portfolio, security, "short", 20, 2500)
+        trade = conn.execute(
+            text(
+                "INSERT INTO trades (user_id, trade_name, trade_description, status, currency) "
+                "VALUES (:user, 'idea', 'an idea', 'closed', 'GBP') RETURNING id"
+            ),
+            {"user": user},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO positions (trade_id, security_id, position_type, security_type, "
+                "allocation_percent, status, quantity, entry_price, entry_fx_rate, exit_price, "
+                "realized_pnl, split_factor) VALUES (:trade, :security, 'long', 'equity', 50, "
+                "'closed', 20, 2500, 0.01, 2600, 20, 2)"
+            ),
+            {"trade": trade, "security": security},
+        )
+        value_portfolios(conn)
+
+    with as_analyst(db) as conn:
+        assert fetch(
+            conn,
+            "v_holding_valuations",
+            "ticker, security_currency, current_price, local_market_value, valuation_date, "
+            "fx_rate, portfolio_currency, market_value",
+        ) == [
+            ("SHEL.L", "GBp", Decimal(2600), Decimal(-52000), date(2024, 1, 3), Decimal("0.013"),
+             "USD", Decimal(-676)),
+        ]  # fmt: skip
+        assert fetch(
+            conn, "v_portfolio_summary", "currency, holdings, unvalued_holdings, total_value"
+        ) == [("USD", 1, 0, Decimal(-676))]
+        assert fetch(
+            conn,
+            "v_trade_positions",
+            "trade_currency, security_currency, entry_fx_rate, exit_price, realized_pnl, "
+            "split_factor",
+        ) == [("GBP", "GBp", Decimal("0.01"), Decimal(2600), Decimal(20), Decimal(2))]
 
 
 def fetch(conn: Connection, view: str, columns: str) -> list[tuple[object, ...]]:
@@ -270,6 +321,39 @@ def test_downgrade_keeps_the_role_other_databases_still_use(
         ).fetchone() == (True,)
     migrate.upgrade(scratch)
     assert migrate.current_revision(scratch) == migrate.head_revision(scratch)
+
+
+VIEW_COLUMNS = """
+SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position)
+FROM information_schema.columns
+WHERE table_name IN ('v_holding_valuations', 'v_portfolio_summary', 'v_trade_positions')
+GROUP BY table_name ORDER BY table_name
+"""
+READABLE_VIEWS = """
+SELECT bool_and(has_table_privilege('rm_analyst', v, 'SELECT'))
+FROM unnest(ARRAY['v_holding_valuations', 'v_portfolio_summary', 'v_trade_positions']) AS v
+"""
+
+
+def test_the_currency_views_downgrade_to_0005s_still_granted(
+    make_database: Callable[[], str],
+) -> None:
+    scratch = make_database()
+    migrate.upgrade(scratch, "0008")
+    with psycopg.connect(scratch) as conn:
+        before = conn.execute(VIEW_COLUMNS).fetchall()
+    migrate.upgrade(scratch, "0009")
+    with psycopg.connect(scratch) as conn:
+        upgraded = dict(conn.execute(VIEW_COLUMNS).fetchall())
+        assert conn.execute(READABLE_VIEWS).fetchone() == (True,)
+    assert {"security_currency", "fx_rate", "portfolio_currency"} <= set(
+        upgraded["v_holding_valuations"]
+    )
+    assert {"trade_currency", "realized_pnl", "split_factor"} <= set(upgraded["v_trade_positions"])
+    migrate.downgrade(scratch, "0008")
+    with psycopg.connect(scratch) as conn:
+        assert conn.execute(VIEW_COLUMNS).fetchall() == before
+        assert conn.execute(READABLE_VIEWS).fetchone() == (True,)
 
 
 @EMBEDDED_ONLY

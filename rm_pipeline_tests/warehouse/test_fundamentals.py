@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from rm_pipeline.warehouse.fundamentals import (
     SNAPSHOT_COLUMNS,
@@ -67,8 +67,9 @@ def securities(db: Engine) -> dict[str, object]:
         ids = {ticker: add_security(conn, ticker) for ticker in ("GOOD", "BAD", "UNPRICED")}
         for ticker in ("GOOD", "BAD"):
             add_bar(conn, ids[ticker], date(2024, 12, 31), 100)
-        ids["TWIN"] = add_security(conn, "TWIN", "NYSE")
-        add_security(conn, "TWIN", "NASDAQ")
+        ids["TWIN_NYSE"] = add_security(conn, "TWIN", "NYSE")
+        ids["TWIN_NASDAQ"] = add_security(conn, "TWIN", "NASDAQ")
+        add_bar(conn, ids["TWIN_NASDAQ"], date(2024, 12, 31), 7)
         return ids
 
 
@@ -76,7 +77,7 @@ def test_valid_values_are_stored_and_invalid_ones_rejected(
     db: Engine, securities: dict[str, object]
 ) -> None:
     stale_good = GOOD | {"as_of": date(2024, 12, 30), "pe_ratio": 1.0}
-    frame = snapshot(GOOD, stale_good, BAD, UNPRICED, {"ticker": "TWIN"}, {"ticker": "NOPE"})
+    frame = snapshot(GOOD, stale_good, BAD, UNPRICED, {"ticker": "NOPE"})
     with db.begin() as conn:
         result = apply_fundamentals(conn, frame, "testsource")
 
@@ -90,7 +91,7 @@ def test_valid_values_are_stored_and_invalid_ones_rejected(
             Rejection("UNPRICED", "pe_ratio", math.inf, "is infinite"),
         ]
         assert (result.matched, result.updated, result.quotes_updated) == (3, 3, 1)
-        assert (result.unknown_tickers, result.ambiguous_tickers) == (("NOPE",), ("TWIN",))
+        assert (result.unknown_tickers, result.shared_tickers) == (("NOPE",), ())
 
         # The latest row of GOOD wins; its price fields give way to its price history.
         assert row(conn, "securities", securities["GOOD"], FUNDAMENTALS) == (
@@ -119,7 +120,48 @@ def test_valid_values_are_stored_and_invalid_ones_rejected(
             Decimal("50.000000"),
             None,
         )
-        assert row(conn, "securities", securities["TWIN"], "data_source") == (None,)
+
+
+def test_a_ticker_on_two_exchanges_gives_each_listing_its_figures(
+    db: Engine, securities: dict[str, object]
+) -> None:
+    twin = {"ticker": "TWIN", "pe_ratio": 10.0, "market_cap": -1.0, "current_price": 5.0}
+    with db.begin() as conn:
+        result = apply_fundamentals(conn, snapshot(twin), "testsource")
+
+        assert (result.matched, result.updated, result.quotes_updated) == (2, 2, 1)
+        assert result.shared_tickers == ("TWIN",)
+        assert result.rejections == (Rejection("TWIN", "market_cap", -1.0, "is negative"),)
+        for listing in ("TWIN_NYSE", "TWIN_NASDAQ"):
+            assert row(conn, "securities", securities[listing], "pe_ratio, data_source") == (
+                Decimal("10.00"),
+                "testsource",
+            )
+        # The quote goes only to the listing without price history.
+        assert row(conn, "securities", securities["TWIN_NYSE"], "current_price") == (
+            Decimal("5.000000"),
+        )
+        assert row(conn, "securities", securities["TWIN_NASDAQ"], "current_price") == (None,)
+
+
+def test_an_inactive_security_never_receives_fundamentals(
+    db: Engine, securities: dict[str, object]
+) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE securities SET is_active = false WHERE id = ANY(:ids)"),
+            {"ids": [securities["TWIN_NYSE"], securities["BAD"]]},
+        )
+        frame = snapshot({"ticker": "TWIN", "pe_ratio": 10.0}, {"ticker": "BAD", "pe_ratio": 3.0})
+        result = apply_fundamentals(conn, frame, "testsource")
+
+        assert (result.matched, result.unknown_tickers, result.shared_tickers) == (1, ("BAD",), ())
+        assert row(conn, "securities", securities["TWIN_NASDAQ"], "pe_ratio") == (Decimal("10.00"),)
+        for inactive in ("TWIN_NYSE", "BAD"):
+            assert row(conn, "securities", securities[inactive], "pe_ratio, data_source") == (
+                None,
+                None,
+            )
 
 
 def test_the_same_snapshot_again_changes_nothing(db: Engine, securities: dict[str, object]) -> None:
@@ -147,6 +189,6 @@ def test_an_empty_snapshot_changes_nothing(db: Engine) -> None:
             updated=0,
             quotes_updated=0,
             unknown_tickers=(),
-            ambiguous_tickers=(),
+            shared_tickers=(),
             rejections=(),
         )

@@ -16,13 +16,13 @@ STATS = "current_price, volume, avg_volume, fifty_two_week_high, fifty_two_week_
 def test_statistics_follow_the_documented_windows(db: Engine) -> None:
     with db.begin() as conn:
         full = add_security(conn, "FULL")
-        # Latest bar 2024-12-31: the 52-week window holds dates after 2024-01-02, the 3-month
-        # window dates after 2024-09-30.
+        # Latest bar 2024-12-31: the 52-week window holds dates after 2024-01-02, the 13-week
+        # window dates after 2024-10-01.
         add_bar(conn, full, date(2023, 12, 29), 100, high=5000, low="0.1", volume=9999)
         add_bar(conn, full, date(2024, 1, 2), 100, high=900, low="0.5", volume=9999)
         add_bar(conn, full, date(2024, 1, 3), 100, high=400, low=1, volume=50)
-        add_bar(conn, full, date(2024, 9, 30), 100, high=200, low=90, volume=10000)
-        add_bar(conn, full, date(2024, 10, 1), 450, volume=100)
+        add_bar(conn, full, date(2024, 10, 1), 100, high=200, low=90, volume=10000)
+        add_bar(conn, full, date(2024, 10, 2), 450, volume=100)
         add_bar(conn, full, date(2024, 11, 15), 105, high=110, low=100)
         add_bar(conn, full, date(2024, 12, 30), 110, high=120, low=100, volume=200)
         add_bar(conn, full, date(2024, 12, 31), "112.5", high=115, low=105, volume=302)
@@ -35,10 +35,11 @@ def test_statistics_follow_the_documented_windows(db: Engine) -> None:
 
         assert refresh_market_stats(conn) == MarketStatsResult(priced=2, updated=2)
 
-        # 52-week high: the close of 2024-10-01 standing in for its missing high (above the
+        # 52-week high: the close of 2024-10-02 standing in for its missing high (above the
         # 400 of 2024-01-03); the 900 of 2024-01-02, exactly 52 weeks back, is outside.
         # 52-week low: 2024-01-03, the window's first day. Average volume: 100, 200 and 302
-        # (2024-11-15 has no volume, 2024-09-30 is outside) is 200.67, rounded to 201.
+        # (2024-11-15 has no volume, 2024-10-01, exactly 13 weeks back, is outside) is 200.67,
+        # rounded to 201.
         assert row(conn, "securities", full, STATS) == (
             Decimal("112.500000"),
             302,

@@ -1,11 +1,12 @@
-"""The valuation identities, on generated portfolios (each example rolled back)."""
+"""The valuation identities, on generated portfolios (each example rolled back), in one currency
+and converted from pence."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from rm_pipeline.warehouse.valuations import value_portfolios
 from rm_pipeline_tests.warehouse.factories import (
     add_bar,
+    add_fx_rate,
     add_holding,
     add_portfolio,
     add_security,
@@ -22,6 +24,7 @@ from rm_pipeline_tests.warehouse.factories import (
 )
 
 quantities = st.decimals(min_value="0.000001", max_value="100000", places=6)
+usd_per_pound = st.decimals(min_value="0.5", max_value="3", places=10)
 prices = st.decimals(min_value="0.01", max_value="10000", places=6)
 cash = st.decimals(min_value="-100000", max_value="1000000", places=2)
 holding = st.tuples(st.sampled_from(["long", "short"]), quantities, prices, prices, prices)
@@ -48,6 +51,11 @@ def expected_fraction(numerator: Decimal, denominator: Decimal) -> Decimal | Non
         return None
     fraction = (numerator / denominator).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     return fraction if abs(fraction) < 10**6 else None
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Rounded to cents half away from zero, as PostgreSQL's round() does."""
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def valued_holdings(conn: Connection) -> list[dict[str, Decimal | str]]:
@@ -119,3 +127,44 @@ def test_mirrored_long_and_short_cancel_out(
             Decimal("1000.00"),
             Decimal("0.0000"),
         )
+
+
+@EXAMPLES
+@given(
+    rate=usd_per_pound,
+    cash_balance=cash,
+    positions=st.lists(holding, min_size=1, max_size=4),
+)
+def test_pence_holdings_convert_at_the_pound_rate_over_100(
+    db: Engine,
+    rate: Decimal,
+    cash_balance: Decimal,
+    positions: list[tuple[str, Decimal, Decimal, Decimal, Decimal]],
+) -> None:
+    """Each converted figure is the local one x rate / 100 to the cent; the identities hold."""
+    day = date(2024, 1, 3)
+    with rolled_back(db) as conn:
+        add_fx_rate(conn, "GBP", day, rate)
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=cash_balance)
+        for number, (side, quantity, entry, _, current) in enumerate(positions):
+            security = add_security(conn, f"L{number}", "LSE", currency="GBp")
+            add_bar(conn, security, day, current)
+            add_holding(conn, portfolio, security, side, quantity, entry)
+        value_portfolios(conn)
+
+        rows = conn.execute(
+            text(
+                "SELECT h.side, h.quantity, h.average_entry_price, h.current_price, "
+                "h.market_value, h.cost_basis, h.unrealized_pnl "
+                "FROM portfolio_holdings h ORDER BY h.id"
+            )
+        ).all()
+        with localcontext(prec=60):  # exact products, as PostgreSQL's NUMERIC computes them
+            for side, quantity, entry, current, market_value, cost_basis, pnl in rows:
+                direction = 1 if side == "long" else -1
+                assert market_value == direction * cents(quantity * current * rate / 100)
+                assert cost_basis == cents(quantity * entry * rate / 100)
+                assert pnl == direction * (abs(market_value) - cost_basis)
+        equity, total = row(conn, "portfolios", portfolio, "equity_value, total_value")
+        assert equity == sum(r.market_value for r in rows)
+        assert total == cash_balance + equity

@@ -1,9 +1,9 @@
-"""Portfolio and trade valuations on hand-checkable numbers."""
+"""Portfolio and trade valuations on hand-checkable numbers, in one currency and across several."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from rm_pipeline.warehouse.valuations import (
 )
 from rm_pipeline_tests.warehouse.factories import (
     add_bar,
+    add_fx_rate,
     add_holding,
     add_portfolio,
     add_security,
@@ -29,8 +30,10 @@ PORTFOLIO = "equity_value, total_value, total_return, day_return"
 DAY_1, DAY_2 = date(2024, 1, 2), date(2024, 1, 3)
 
 
-def two_day_prices(conn: Connection, ticker: str, day_1: int, day_2: int) -> uuid.UUID:
-    security = add_security(conn, ticker)
+def two_day_prices(
+    conn: Connection, ticker: str, day_1: int, day_2: int, currency: str = "USD"
+) -> uuid.UUID:
+    security = add_security(conn, ticker, currency=currency)
     add_bar(conn, security, DAY_1, day_1)
     add_bar(conn, security, DAY_2, day_2)
     return security
@@ -45,7 +48,13 @@ def test_long_and_short_holdings_over_two_days(db: Engine) -> None:
         short_holding = add_holding(conn, portfolio, short_security, "short", 5, 50)
 
         assert value_portfolios(conn) == PortfolioValuationResult(
-            holdings=2, holdings_updated=2, unpriced_holdings=0, portfolios=1, portfolios_updated=1
+            holdings=2,
+            holdings_updated=2,
+            unpriced_holdings=0,
+            portfolios=1,
+            portfolios_updated=1,
+            holdings_without_rate=0,
+            missing_rates=(),
         )
 
         # Long 10 @ 100, now 120: worth 1200, cost 1000, up 200 (20%).
@@ -82,11 +91,11 @@ def test_revaluing_unchanged_data_writes_nothing(db: Engine) -> None:
         value_portfolios(conn)
     with db.begin() as conn:
         before = row(conn, "portfolio_holdings", holding, "updated_at")
-        assert value_portfolios(conn) == PortfolioValuationResult(1, 0, 0, 1, 0)
+        assert value_portfolios(conn) == PortfolioValuationResult(1, 0, 0, 1, 0, 0, ())
         assert row(conn, "portfolio_holdings", holding, "updated_at") == before
 
         add_bar(conn, security, date(2024, 1, 4), 12)
-        assert value_portfolios(conn) == PortfolioValuationResult(1, 1, 0, 1, 1)
+        assert value_portfolios(conn) == PortfolioValuationResult(1, 1, 0, 1, 1, 0, ())
         assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
             Decimal("36.00"),
             Decimal("41.00"),
@@ -134,6 +143,102 @@ def test_an_unpriced_holding_leaves_its_portfolio_unvalued(db: Engine) -> None:
         )
 
 
+def set_currency(conn: Connection, table: str, row_id: uuid.UUID, currency: str) -> None:
+    conn.execute(
+        text(f"UPDATE {table} SET currency = :currency WHERE id = :id"),
+        {"currency": currency, "id": row_id},
+    )
+
+
+def test_pence_and_yen_holdings_in_a_dollar_portfolio(db: Engine) -> None:
+    """Prices stay in pence and yen; values are dollars at each day's rate."""
+    with db.begin() as conn:
+        shell = two_day_prices(conn, "SHEL.L", 2500, 2600, currency="GBp")
+        toyota = two_day_prices(conn, "7203.T", 2800, 3000, currency="JPY")
+        add_fx_rate(conn, "GBP", DAY_1, "1.25")
+        add_fx_rate(conn, "GBP", DAY_2, "1.30")
+        add_fx_rate(conn, "JPY", DAY_1, "0.0068")
+        add_fx_rate(conn, "JPY", DAY_2, "0.0065")
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=1000)
+        long_shell = add_holding(conn, portfolio, shell, "long", 100, 2400)
+        short_toyota = add_holding(conn, portfolio, toyota, "short", 50, 3100)
+
+        assert value_portfolios(conn).holdings_without_rate == 0
+        # 100 x 2600 pence at $1.30 a pound: $3,380; cost 100 x 2400 x 0.013 = $3,120.
+        assert row(conn, "portfolio_holdings", long_shell, HOLDING) == (
+            Decimal("2600.000000"),
+            Decimal("3380.00"),
+            Decimal("3120.00"),
+            Decimal("260.00"),
+            Decimal("0.0833"),
+        )
+        # Short 50 at 3000 yen, $0.0065 a yen: owes $975; opened for 50 x 3100 x 0.0065.
+        assert row(conn, "portfolio_holdings", short_toyota, HOLDING) == (
+            Decimal("3000.000000"),
+            Decimal("-975.00"),
+            Decimal("1007.50"),
+            Decimal("32.50"),
+            Decimal("0.0323"),
+        )
+        # Equity 3380 - 975; return 292.50 / 4127.50. Yesterday, at yesterday's rates:
+        # 100 x 2500 x 0.0125 - 50 x 2800 x 0.0068 = 3125 - 952 = 2173, so the day's return
+        # (currency moves included) is (2405 - 2173) / (1000 + 2173) = 0.07311...
+        assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
+            Decimal("2405.00"),
+            Decimal("3405.00"),
+            Decimal("0.0709"),
+            Decimal("0.0731"),
+        )
+
+
+def test_minor_units_convert_to_their_major_currency_without_a_rate(db: Engine) -> None:
+    """Pence in a pound portfolio: divided by 100, no stored rate needed; a security without a
+    currency counts as USD, converted at the dollar's rate in pounds."""
+    with db.begin() as conn:
+        shell = two_day_prices(conn, "SHEL.L", 2500, 2600, currency="GBp")
+        unknown = add_security(conn, "NOCCY", currency=None)
+        add_bar(conn, unknown, DAY_2, 130)
+        add_fx_rate(conn, "GBP", DAY_2, "1.30")
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=0)
+        set_currency(conn, "portfolios", portfolio, "GBP")
+        pence = add_holding(conn, portfolio, shell, "long", 100, 2400)
+        dollars = add_holding(conn, portfolio, unknown, "long", 10, 117)
+
+        value_portfolios(conn)
+        assert row(conn, "portfolio_holdings", pence, "market_value, cost_basis") == (
+            Decimal("2600.00"),
+            Decimal("2400.00"),
+        )
+        # 10 x $130 at 1 / 1.30 pounds a dollar; cost 10 x $117 likewise.
+        assert row(conn, "portfolio_holdings", dollars, "market_value, cost_basis") == (
+            Decimal("1000.00"),
+            Decimal("900.00"),
+        )
+
+
+def test_a_holding_without_a_rate_is_unvalued_counted_and_named(db: Engine) -> None:
+    with db.begin() as conn:
+        sap = two_day_prices(conn, "SAP.DE", 100, 110, currency="EUR")
+        dollars = two_day_prices(conn, "AAA", 10, 10)
+        add_fx_rate(conn, "EUR", DAY_2 - timedelta(days=8), "1.10")  # too old to use
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=100)
+        unconverted = add_holding(conn, portfolio, sap, "long", 5, 90)
+        add_holding(conn, portfolio, dollars, "long", 1, 10)
+
+        result = value_portfolios(conn)
+        assert (result.holdings_without_rate, result.missing_rates) == (1, ("SAP.DE (EUR to USD)",))
+        assert result.unpriced_holdings == 1
+        # The price is known and kept, in euros; nothing converted from it is.
+        assert row(conn, "portfolio_holdings", unconverted, HOLDING) == (
+            Decimal("110.000000"),
+            None,
+            None,
+            None,
+            None,
+        )
+        assert row(conn, "portfolios", portfolio, PORTFOLIO) == (None, None, None, None)
+
+
 @pytest.mark.parametrize("entry", ["0", "0.000001"])
 def test_a_return_that_does_not_fit_is_null_not_an_error(db: Engine, entry: str) -> None:
     """A zero cost basis, or one so small that the ratio (2 / 0.000001 - 1) overflows
@@ -162,7 +267,7 @@ def test_trade_positions_of_active_trades_only(db: Engine) -> None:
         closed = add_position(conn, active, security, "long", "closed", 10, 100)
         in_draft = add_position(conn, draft, security, "long", "open", 10, 100)
 
-        assert value_trade_positions(conn) == PositionValuationResult(positions=2, updated=2)
+        assert value_trade_positions(conn) == PositionValuationResult(2, 2, 0, 0, ())
         values = "current_price, market_value, unrealized_pnl"
         assert row(conn, "positions", long_open, values) == (
             Decimal("120.000000"),
@@ -176,7 +281,39 @@ def test_trade_positions_of_active_trades_only(db: Engine) -> None:
         )
         assert row(conn, "positions", closed, values) == (None, None, None)
         assert row(conn, "positions", in_draft, values) == (None, None, None)
-        assert value_trade_positions(conn) == PositionValuationResult(positions=2, updated=0)
+        assert value_trade_positions(conn) == PositionValuationResult(2, 0, 0, 0, ())
+
+
+def test_trade_positions_are_valued_in_the_trade_currency(db: Engine) -> None:
+    """Entry at 2800 yen and $0.0068 a yen; now 3000 yen at $0.0065."""
+    with db.begin() as conn:
+        toyota = two_day_prices(conn, "7203.T", 2800, 3000, currency="JPY")
+        sap = two_day_prices(conn, "SAP.DE", 100, 110, currency="EUR")
+        add_fx_rate(conn, "JPY", DAY_2, "0.0065")
+        trade = add_trade(conn, add_user(conn), "active")
+        long_toyota = add_position(conn, trade, toyota, "long", "open", 100, 2800, "0.0068")
+        short_toyota = add_position(conn, trade, toyota, "short", "open", 100, 2800, "0.0068")
+        no_rate = add_position(conn, trade, sap, "long", "open", 10, 100, "1.1")
+
+        result = value_trade_positions(conn)
+        assert (result.positions, result.without_rate, result.missing_rates) == (
+            3,
+            1,
+            ("SAP.DE (EUR to USD)",),
+        )
+        values = "current_price, market_value, unrealized_pnl"
+        # 100 x 3000 x 0.0065 = $1,950 against 100 x 2800 x 0.0068 = $1,904.
+        assert row(conn, "positions", long_toyota, values) == (
+            Decimal("3000.000000"),
+            Decimal("1950.00"),
+            Decimal("46.00"),
+        )
+        assert row(conn, "positions", short_toyota, values) == (
+            Decimal("3000.000000"),
+            Decimal("-1950.00"),
+            Decimal("-46.00"),
+        )
+        assert row(conn, "positions", no_rate, values) == (Decimal("110.000000"), None, None)
 
 
 def add_trade(conn: Connection, user_id: uuid.UUID, status: str) -> uuid.UUID:
@@ -197,13 +334,14 @@ def add_position(
     status: str,
     quantity: int,
     entry_price: int,
+    entry_fx_rate: str = "1",
 ) -> uuid.UUID:
     return conn.execute(
         text(
             "INSERT INTO positions (trade_id, security_id, position_type, security_type, "
-            "allocation_percent, status, quantity, entry_price) "
-            "VALUES (:trade_id, :security_id, :position_type, 'equity', 50, :status, "
-            ":quantity, :entry_price) RETURNING id"
+            "allocation_percent, status, quantity, entry_price, entry_fx_rate) "
+            "VALUES (:trade_id, :security_id, :position_type, 'equity', 30, :status, "
+            ":quantity, :entry_price, :entry_fx_rate) RETURNING id"
         ),
         {
             "trade_id": trade_id,
@@ -212,5 +350,6 @@ def add_position(
             "status": status,
             "quantity": quantity,
             "entry_price": entry_price,
+            "entry_fx_rate": entry_fx_rate,
         },
     ).scalar_one()

@@ -44,8 +44,8 @@ def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
 )
 def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The cached market data on `securities`, from `price_history` in one SQL statement: current
-    price and volume (latest bar), average volume (3 calendar months before it), 52-week high and
-    low (the 364 days before it). See docs/ANALYSTS.md for the exact windows."""
+    price and volume (latest bar), average volume (the 13 weeks up to it), 52-week high and low
+    (the 52 weeks up to it), as defined in rm_pipeline.core.market_statistics."""
     with warehouse.begin() as conn:
         result = refresh_market_stats(conn)
     return dg.MaterializeResult(

@@ -1,4 +1,5 @@
-"""Assets of the market domain: `securities` and the trading-day partitioned `price_history`."""
+"""Assets of the market domain: `securities`, and the trading-day partitioned `price_history`
+and `fx_rates`."""
 
 import warnings
 from collections import Counter, defaultdict
@@ -21,9 +22,10 @@ from rm_pipeline.defs.metadata import (
 )
 from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
 from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
-from rm_pipeline.ingest.prices import PriceLoadReport, ingest_prices
+from rm_pipeline.ingest.fx import ingest_fx_rates
+from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
-from rm_pipeline.providers.base import TickerStatus
+from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.settings import get_settings
 
 # Range backfills (`backfill_policy`) are what keep a years-long backfill to one provider call per
@@ -33,6 +35,10 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 PRICE_LOADS_POOL = "price_loads"
 """One price load at a time (dagster.yaml limits the pool): two overlapping loads would fetch and
 write the same bars twice."""
+
+FX_LOADS_POOL = "fx_loads"
+"""One exchange-rate load at a time, for the same reason; apart from the price loads, which write
+other rows."""
 
 PROVIDER_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -69,6 +75,7 @@ def securities(
             **rows,
             **load_metadata(sync.load),
             "deactivated": dg.MetadataValue.int(sync.deactivated),
+            "moved_exchange": dg.MetadataValue.text(", ".join(map(str, sync.moved)) or "none"),
             "universe": dg.MetadataValue.text(str(universe_file or f"{provider.name} default")),
             **failures_metadata(result.failed()),
             "preview": preview(
@@ -96,8 +103,7 @@ def price_history(
     as one range: the provider is called once per batch of tickers for the whole range. Exchange
     holidays yield zero rows. A new split re-fetches and replaces that security's history. Each
     partition's materialization carries that day's own counts; the range's totals are logged."""
-    window = context.partition_time_window
-    start, end = window.start.date(), (window.end - timedelta(days=1)).date()
+    start, end = partition_dates(context)
     with no_retry_for_bad_input():
         report = ingest_prices(
             warehouse.engine(),
@@ -110,9 +116,10 @@ def price_history(
         )
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
-        stored = stored_rows_per_day(conn, start, end)
+        stored = stored_rows_per_day(conn, "price_history", start, end)
         latest = _latest_bars(conn, end)
-    for key, counts in partition_metadata(context.partition_keys, report, stored).items():
+    per_partition = partition_metadata(context.partition_keys, report.prices, rejected, stored)
+    for key, counts in per_partition.items():
         context.add_asset_metadata(counts, partition_key=key)
     context.add_asset_metadata(
         {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
@@ -124,7 +131,8 @@ def price_history(
         f"{len(report.failed)} failed tickers"
     )
     if report.failed:
-        alerts.send(failed_tickers_message(start, end, report), context.log)
+        message = failed_tickers_message("price_history", start, end, report.failed, report.tickers)
+        alerts.send(message, context.log)
     return dg.MaterializeResult(
         metadata={
             **failures_metadata(report.failed),
@@ -137,18 +145,85 @@ def price_history(
     )
 
 
+@dg.asset(
+    **warehouse_asset("market", "fx_rates"),
+    deps=[securities],
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=PROVIDER_RETRIES,
+    pool=FX_LOADS_POOL,
+)
+def fx_rates(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    market_data: MarketDataResource,
+    alerts: AlertsResource,
+) -> dg.MaterializeResult:
+    """Daily exchange rates in US dollars of every major currency that active securities,
+    portfolios and trades are in (GBp counts as GBP), one partition per weekday, each currency
+    fetched as its Yahoo pair (`EURUSD=X`). A backfill runs as one range and one provider call.
+    A failed pair costs only itself; each partition carries that day's own counts."""
+    start, end = partition_dates(context)
+    with no_retry_for_bad_input():
+        report = ingest_fx_rates(
+            warehouse.engine(), market_data.get_provider(), start, end, run_id=context.run.run_id
+        )
+    with warehouse.engine().connect() as conn:
+        stored = stored_rows_per_day(conn, "fx_rates", start, end)
+        latest = pd.read_sql_query(LATEST_RATES, conn, params={"end": end})
+    per_partition = partition_metadata(
+        context.partition_keys, report.rates, report.rejected, stored
+    )
+    for key, counts in per_partition.items():
+        context.add_asset_metadata(counts, partition_key=key)
+    context.add_asset_metadata(
+        {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
+    )
+    context.log.info(
+        f"{start} to {end}: rates of {', '.join(report.currencies) or 'no currency'}: "
+        f"{report.rates.inserted} inserted, {report.rates.updated} updated, "
+        f"{report.rates.unchanged} unchanged, {len(report.rejected)} rejected, "
+        f"{len(report.failed)} failed pairs"
+    )
+    if report.failed:
+        message = failed_tickers_message(
+            "fx_rates", start, end, report.failed, len(report.currencies), "pairs"
+        )
+        alerts.send(message, context.log)
+    return dg.MaterializeResult(
+        metadata={
+            **failures_metadata(report.failed),
+            "currencies": dg.MetadataValue.text(", ".join(report.currencies) or "none"),
+            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
+        }
+    )
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The first and last calendar day of the run's partitions (a Friday's runs to Sunday)."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - timedelta(days=1)).date()
+
+
 ALERT_TICKERS = 10
 """Tickers named in a failed-tickers alert; the rest are counted (all are in the metadata)."""
 
 
-def failed_tickers_message(start: date, end: date, report: PriceLoadReport) -> str:
-    """One line for a person: how many tickers failed, which, and the first reason."""
-    named = ", ".join(o.ticker for o in report.failed[:ALERT_TICKERS])
-    more = len(report.failed) - ALERT_TICKERS
+def failed_tickers_message(
+    asset: str,
+    start: date,
+    end: date,
+    failed: Sequence[TickerOutcome],
+    requested: int,
+    what: str = "tickers",
+) -> str:
+    """One line for a person: how many tickers (or pairs) failed, which, and the first reason."""
+    named = ", ".join(o.ticker for o in failed[:ALERT_TICKERS])
+    more = len(failed) - ALERT_TICKERS
     return (
-        f"price_history {start} to {end}: {len(report.failed)} of {report.tickers} tickers "
+        f"{asset} {start} to {end}: {len(failed)} of {requested} {what} "
         f"failed: {named}{f' and {more} more' if more > 0 else ''} "
-        f"(first: {report.failed[0].status}: {report.failed[0].reason}); the next nightly load "
+        f"(first: {failed[0].status}: {failed[0].reason}); the next nightly load "
         "retries them"
     )
 
@@ -161,33 +236,44 @@ LATEST_BARS = text(
     ORDER BY s.ticker LIMIT 10
     """
 )
-ROWS_PER_DAY = text(
-    "SELECT date, count(*) FROM price_history WHERE date BETWEEN :start AND :end GROUP BY date"
+LATEST_RATES = text(
+    """
+    SELECT DISTINCT ON (base_currency) base_currency, quote_currency, date, rate
+    FROM fx_rates WHERE date <= :end ORDER BY base_currency, date DESC
+    """
 )
+ROWS_PER_DAY = {
+    "price_history": text(
+        "SELECT date, count(*) FROM price_history WHERE date BETWEEN :start AND :end GROUP BY date"
+    ),
+    "fx_rates": text(
+        "SELECT date, count(*) FROM fx_rates WHERE date BETWEEN :start AND :end GROUP BY date"
+    ),
+}
 
 
 def _latest_bars(conn: Connection, end: date) -> pd.DataFrame:
     return pd.read_sql_query(LATEST_BARS, conn, params={"end": end})
 
 
-def stored_rows_per_day(conn: Connection, start: date, end: date) -> dict[date, int]:
-    """Bars stored per date over [start, end], in one query."""
-    return {day: rows for day, rows in conn.execute(ROWS_PER_DAY, {"start": start, "end": end})}
+def stored_rows_per_day(conn: Connection, table: str, start: date, end: date) -> dict[date, int]:
+    """Rows of `table` (price_history or fx_rates) stored per date over [start, end]."""
+    params = {"start": start, "end": end}
+    return {day: rows for day, rows in conn.execute(ROWS_PER_DAY[table], params)}
 
 
 def partition_metadata(
-    keys: Sequence[str], report: PriceLoadReport, stored: Mapping[date, int]
+    keys: Sequence[str], load: LoadResult, rejected: pd.DataFrame, stored: Mapping[date, int]
 ) -> dict[str, dict[str, Any]]:
-    """Each partition's own counts: the bars its days gained, changed, kept and had rejected, and
-    the bars it holds now (`dagster/row_count`). A weekend's bars count towards Friday's
-    partition, which holds them."""
+    """Each partition's own counts: the rows its days gained, changed, kept and had rejected
+    (`load` counted by date; `rejected` a RejectedFrame), and the rows it holds now
+    (`dagster/row_count`). A weekend's rows count towards Friday's partition, which holds them."""
     loads: dict[str, LoadResult] = defaultdict(LoadResult)
-    for day, counts in report.prices.groups.items():
+    for day, counts in load.groups.items():
         loads[partition_key_of(day)] += counts
     rows: Counter[str] = Counter()
     for day, count in stored.items():
         rows[partition_key_of(day)] += count
-    rejected = report.rejected_rows
     rejected_keys = pd.Series(
         [partition_key_of(day) for day in pd.to_datetime(rejected["date"]).dt.date], dtype=object
     )

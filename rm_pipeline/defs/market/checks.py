@@ -1,7 +1,11 @@
 """Checks of `price_history`, evaluated together after each materialization (one step, one
 database connection, calendars built once), and each runnable on its own from the UI or the
 `check_prices` job. OHLC consistency and duplicates are blocking: a bad batch must not flow into
-the stats and valuations computed from it. Freshness follows each security's exchange calendar."""
+the stats and valuations computed from it. Freshness follows each security's exchange calendar.
+
+Checks of `fx_rates` sit beside them, both warnings (the table's key and constraints already
+refuse duplicate and non-positive rates): every needed currency has a recent rate, and no rate
+jumps implausibly from one stored day to the next."""
 
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -10,8 +14,10 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from rm_pipeline.defs.market.assets import price_history
+from rm_pipeline.defs.market.assets import fx_rates, price_history
+from rm_pipeline.defs.partitions import last_partition_day, nearest_weekday
 from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.ingest.fx import needed_currencies
 from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.settings import get_settings
 
@@ -148,5 +154,85 @@ def price_history_checks(
         }
         extra = {"prices_fresh": {"lag_sessions": dg.MetadataValue.int(lag)}}
         for name in CHECKS:
+            if name in selected:
+                yield _result(name, offenders[name](), **extra.get(name, {}))
+
+
+LAST_RATES = text(
+    """
+    SELECT base_currency AS currency, max(date) AS last_date FROM fx_rates
+    WHERE quote_currency = 'USD' AND date <= :day GROUP BY base_currency
+    """
+)
+RATE_JUMPS = text(
+    """
+    SELECT base_currency, quote_currency, previous_date, previous_rate, date, rate
+    FROM (
+        SELECT base_currency, quote_currency, date, rate,
+               lag(date) OVER pair AS previous_date, lag(rate) OVER pair AS previous_rate
+        FROM fx_rates WINDOW pair AS (PARTITION BY base_currency, quote_currency ORDER BY date)
+    ) AS moves
+    WHERE abs(rate / previous_rate - 1) > :limit
+    ORDER BY date DESC
+    """
+)
+MAX_DAILY_MOVE = 0.20
+"""A day-over-day move of a major currency beyond 20 % is far more likely bad data than news."""
+
+FX_CHECKS = {
+    "rates_fresh": "Every currency that active securities, portfolios and trades need has a "
+    "rate for the latest weekday on or before the run's last partition (today when the run has "
+    "none), allowing RM_FRESHNESS_LAG_DAYS weekdays of lag.",
+    "no_implausible_rate_jumps": "No rate moves by more than 20 % from one stored day to the next.",
+}
+
+
+def expected_rate_day(day: date, lag: int) -> date:
+    """The weekday `lag` weekdays before the latest weekday on or before `day`."""
+    expected = nearest_weekday(day, step=-1)
+    for _ in range(lag):
+        expected = nearest_weekday(expected - timedelta(days=1), step=-1)
+    return expected
+
+
+def stale_rates(conn: Connection, day: date, lag: int) -> pd.DataFrame:
+    """Each needed currency whose last rate on or before `day` is older than expected, or which
+    has none (last_date empty)."""
+    last = pd.read_sql_query(LAST_RATES, conn, params={"day": day}).set_index("currency")
+    needed = pd.DataFrame({"currency": needed_currencies(conn)})
+    needed["last_date"] = needed["currency"].map(last["last_date"])
+    needed["expected_by"] = expected_rate_day(day, lag)
+    return needed[needed["last_date"].isna() | (needed["last_date"] < needed["expected_by"])]
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name, asset=fx_rates, description=text_, blocking=False)
+        for name, text_ in FX_CHECKS.items()
+    ],
+    can_subset=True,
+)
+def fx_rates_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult]:
+    """Evaluate the selected checks of `fx_rates` against the whole table."""
+    selected = {key.name for key in context.selected_asset_check_keys}
+    today = date.today()
+    day = min(last_partition_day(context.run.tags) or today, today)
+    lag = get_settings().freshness_lag_days
+    with warehouse.engine().connect() as conn:
+        offenders: dict[str, Callable[[], pd.DataFrame]] = {
+            "rates_fresh": lambda: stale_rates(conn, day, lag),
+            "no_implausible_rate_jumps": lambda: pd.read_sql_query(
+                RATE_JUMPS, conn, params={"limit": MAX_DAILY_MOVE}
+            ),
+        }
+        extra = {
+            "rates_fresh": {
+                "as_of": dg.MetadataValue.text(day.isoformat()),
+                "lag_weekdays": dg.MetadataValue.int(lag),
+            }
+        }
+        for name in FX_CHECKS:
             if name in selected:
                 yield _result(name, offenders[name](), **extra.get(name, {}))

@@ -1,9 +1,10 @@
-"""Jobs of the market domain: the securities master, the price load, and the price checks alone."""
+"""Jobs of the market domain: the securities master, the price and exchange-rate load, and their
+checks alone."""
 
 import dagster as dg
 
-from rm_pipeline.defs.market.assets import price_history, securities
-from rm_pipeline.defs.market.checks import price_history_checks
+from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
+from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks
 
 refresh_securities = dg.define_asset_job(
     "refresh_securities",
@@ -13,13 +14,14 @@ refresh_securities = dg.define_asset_job(
 
 ingest_price_history = dg.define_asset_job(
     "ingest_price_history",
-    selection=dg.AssetSelection.assets(price_history),
-    description="Load daily bars for a trading day, or a range of them as one run; the price "
-    "checks run after the load.",
+    selection=dg.AssetSelection.assets(price_history, fx_rates),
+    description="Load daily bars and exchange rates for a trading day, or a range of them as one "
+    "run; their checks run after the load.",
 )
 
 check_prices = dg.define_asset_job(
     "check_prices",
-    selection=dg.AssetSelection.checks(price_history_checks),
-    description="Evaluate the price_history checks against the stored bars, without loading.",
+    selection=dg.AssetSelection.checks(price_history_checks, fx_rates_checks),
+    description="Evaluate the price_history and fx_rates checks against the stored bars and "
+    "rates, without loading.",
 )

@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
-from rm_pipeline.defs.market.assets import securities
+from rm_pipeline.defs.market.assets import fx_rates, securities
 from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.holdings.manual import ManualCsvAdapter
@@ -16,7 +16,8 @@ from rm_pipeline.warehouse.valuations import value_portfolios
 
 PORTFOLIO_PREVIEW = text(
     """
-    SELECT name, cash_balance, equity_value, total_value, total_return, day_return, last_synced_at
+    SELECT name, currency, cash_balance, equity_value, total_value, total_return, day_return,
+           last_synced_at
     FROM portfolios WHERE is_active ORDER BY name LIMIT 10
     """
 )
@@ -58,14 +59,23 @@ def broker_holdings(
 
 @dg.asset(
     **warehouse_asset("portfolios", "portfolios"),
-    deps=[security_market_stats, broker_holdings],
+    deps=[security_market_stats, broker_holdings, fx_rates],
     automation_condition=FOLLOWS_NEW_PRICES,
 )
-def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def portfolio_valuations(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Every holding's price, market value, cost basis and unrealized P&L (shorts negative), and
-    every portfolio's equity, total value, total return and day return, in set-based SQL."""
+    every portfolio's equity, total value, total return and day return, in set-based SQL, in the
+    portfolio's currency (prices stay in the security's). A holding without an exchange rate is
+    left unvalued with its portfolio, counted and logged."""
     with warehouse.begin() as conn:
         result = value_portfolios(conn)
+    if result.holdings_without_rate:
+        context.log.warning(
+            f"{result.holdings_without_rate} holdings left unvalued for want of an exchange rate: "
+            f"{', '.join(result.missing_rates)}"
+        )
     with warehouse.engine().connect() as conn:
         summary = pd.read_sql_query(PORTFOLIO_PREVIEW, conn)
         rows = row_count(conn, "portfolios")
@@ -74,6 +84,8 @@ def portfolio_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
             **rows,
             "holdings": dg.MetadataValue.int(result.holdings),
             "unpriced_holdings": dg.MetadataValue.int(result.unpriced_holdings),
+            "holdings_without_rate": dg.MetadataValue.int(result.holdings_without_rate),
+            "missing_rates": dg.MetadataValue.text(", ".join(result.missing_rates) or "none"),
             "portfolios": dg.MetadataValue.int(result.portfolios),
             "rows_updated": dg.MetadataValue.int(
                 result.holdings_updated + result.portfolios_updated

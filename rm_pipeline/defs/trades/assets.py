@@ -6,7 +6,7 @@ import pandas as pd
 from rm_pipeline.app.analysis_store import analyze_pending
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
-from rm_pipeline.defs.market.assets import price_history
+from rm_pipeline.defs.market.assets import fx_rates, price_history
 from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.warehouse.valuations import value_trade_positions
@@ -21,8 +21,10 @@ def trade_analysis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Return estimates, risk level, recommendation and rationale of every draft or active trade
-    that was never analyzed or whose inputs changed since: its own fields, its positions, or the
-    latest bars of its securities (trades written straight into the database included)."""
+    that was never analyzed, was analyzed more than a week ago, or whose inputs changed since: its
+    own fields, its positions, or the latest bars of its securities (trades written straight into
+    the database included). Analyzed as of today (UTC) on the dates all of a trade's securities
+    share; the rationale names that period and says when its newest prices are stale."""
     summary = analyze_pending(warehouse.engine())
     with warehouse.engine().connect() as conn:
         rows = row_count(conn, "trades")
@@ -46,18 +48,30 @@ def trade_analysis(
 
 @dg.asset(
     **warehouse_asset("trades", "positions"),
-    deps=[security_market_stats],
+    deps=[security_market_stats, fx_rates],
     automation_condition=FOLLOWS_NEW_PRICES,
 )
-def trade_position_valuations(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Current price, market value and unrealized P&L of the open positions of active trades."""
+def trade_position_valuations(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Current price (the security's currency), market value and unrealized P&L (the trade's) of
+    the open positions of active trades, after applying the splits since they opened. A position
+    without an exchange rate is left unvalued, counted and logged."""
     with warehouse.begin() as conn:
         result = value_trade_positions(conn)
         rows = row_count(conn, "positions")
+    if result.without_rate:
+        context.log.warning(
+            f"{result.without_rate} positions left unvalued for want of an exchange rate: "
+            f"{', '.join(result.missing_rates)}"
+        )
     return dg.MaterializeResult(
         metadata={
             **rows,
             "open_positions": dg.MetadataValue.int(result.positions),
-            "rows_updated": dg.MetadataValue.int(result.updated),
+            "rows_updated": dg.MetadataValue.int(result.updated + result.split_adjusted),
+            "split_adjusted": dg.MetadataValue.int(result.split_adjusted),
+            "positions_without_rate": dg.MetadataValue.int(result.without_rate),
+            "missing_rates": dg.MetadataValue.text(", ".join(result.missing_rates) or "none"),
         }
     )

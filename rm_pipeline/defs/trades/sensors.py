@@ -28,15 +28,18 @@ analyze_trades = dg.define_asset_job(
     job=analyze_trades,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every minute: requests one analysis run when draft or active trades are new or "
-    "changed since their last analysis (the same backlog is requested once).",
+    description="Every minute: requests one analysis run when draft or active trades are new, "
+    "changed since their last analysis or analyzed more than a week ago (the same backlog is "
+    "requested once).",
 )
 def trades_needing_analysis_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
-    """Requests an analysis run when draft or active trades are new or changed. The run key is
-    the pending trades with their input fingerprints and last change, so the same backlog is
-    requested once, and a trade edited again after its analysis is requested again."""
+    """Requests an analysis run when draft or active trades need analysis (`trades_needing_
+    analysis`: new, changed, or analyzed more than a week ago). The run key is the pending trades
+    with their input fingerprints and last change, so the same backlog is requested once, and a
+    trade edited or aged again after its analysis (which changes its `updated_at`) is requested
+    again."""
     with warehouse.engine().connect() as conn:
         pending = trades_needing_analysis(conn)
         if not pending:
