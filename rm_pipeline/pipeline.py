@@ -31,7 +31,7 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.db.engine import dagster_url, with_driver
 from rm_pipeline.defs.alerting import check_evaluations
-from rm_pipeline.defs.partitions import nearest_weekday, range_tags
+from rm_pipeline.defs.partitions import nearest_weekday, partitions_today, range_tags
 from rm_pipeline.settings import Settings
 
 Progress = Callable[[str], None]
@@ -224,7 +224,7 @@ def run_main_job(
     """Securities, then the history range as one run, then `seed` (the demo data, when given),
     then everything downstream. Stops at the first job that fails."""
     instance = prepare_dagster(settings)
-    first, last = history_range(settings, today or date.today())
+    first, last = history_range(settings, today or partitions_today())
     steps: list[tuple[str, dict[str, str] | None]] = [
         ("refresh_securities", None),
         ("ingest_price_history", range_tags(first, last)),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, datetime
+from datetime import datetime
 
 import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
-from rm_pipeline.defs.partitions import partition_key_of, range_tags
+from rm_pipeline.defs.partitions import partition_key_of, partitions_today, range_tags
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.pipeline import (
@@ -155,7 +155,7 @@ def dev(port: int) -> None:
 @click.option(
     "--end",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Last day to load (YYYY-MM-DD)  [default: today]",
+    help="Last day to load (YYYY-MM-DD)  [default: today in New York]",
 )
 def backfill(start: datetime, end: datetime | None) -> None:
     """Load the daily bars of every active security from START to END as one run of the
@@ -168,7 +168,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
     """
     settings = get_settings()
     _check_configuration(settings)
-    today = date.today()
+    today = partitions_today()
     first_day, last_day = start.date(), (end.date() if end else today)
     history_start, _ = history_range(settings, today)
     if first_day > last_day:

@@ -7,7 +7,8 @@ names its range with Dagster's two range tags, which `range_tags` builds.
 """
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -17,6 +18,7 @@ SATURDAY = 5
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
+PARTITION_TIMEZONE = ZoneInfo("America/New_York")
 
 
 def trading_days(start: date) -> dg.TimeWindowPartitionsDefinition:
@@ -26,9 +28,15 @@ def trading_days(start: date) -> dg.TimeWindowPartitionsDefinition:
         cron_schedule="0 0 * * 1-5",
         start=nearest_weekday(start, step=1).isoformat(),
         fmt="%Y-%m-%d",
-        timezone="America/New_York",
+        timezone=PARTITION_TIMEZONE.key,
         end_offset=1,
     )
+
+
+def partitions_today() -> date:
+    """Today in New York, where the partitions' days turn: the day of the newest partition key.
+    Past 7 p.m. New York time the UTC date is already tomorrow's, which has no partition yet."""
+    return datetime.now(PARTITION_TIMEZONE).date()
 
 
 def nearest_weekday(day: date, step: int) -> date:
@@ -55,4 +63,4 @@ def last_partition_day(tags: Mapping[str, str]) -> date | None:
     return date.fromisoformat(key) if key else None
 
 
-TRADING_DAYS = trading_days(get_settings().history_start_date(date.today()))
+TRADING_DAYS = trading_days(get_settings().history_start_date(partitions_today()))

@@ -231,7 +231,8 @@ def _make_profile(
         calendar=calendar,
         drift=drift / per_year - sd**2 / 2,
         sd=float(sd),
-        anchor_price=float(np.exp(rng.uniform(np.log(low_price), np.log(high_price)))),
+        anchor_price=float(np.exp(rng.uniform(np.log(low_price), np.log(high_price))))
+        * _units_per_dollar(str(reference.get("currency") or "USD")),
         avg_volume=float(10 ** rng.uniform(*volume_range.get(kind, (6.0, 7.7)))),
         shares=float(10 ** rng.uniform(8.5, 10.2)),
         dividend_yield=dividend_yield if per_year == 252 else 0.0,
@@ -242,6 +243,16 @@ def _make_profile(
         ),
         year_shocks=rng.standard_normal(MAX_YEAR - ORIGIN.year + 1),
     )
+
+
+def _units_per_dollar(currency: str) -> float:
+    """What a dollar buys in `currency` at its generated level, so a price drawn in dollars is
+    plausible in the listing's own currency (a Tokyo share in thousands of yen). A code spelled
+    the way Yahoo spells minor units (GBp, ZAc: a lower-case last letter) is a hundredth of its
+    major currency; a currency without a generated level counts as the dollar."""
+    major = currency.upper()
+    hundredths = 100.0 if currency[-1:].islower() else 1.0
+    return hundredths / FX_LEVELS.get(major, 1.0) if major != "USD" else hundredths
 
 
 def _year_start_levels(profile: _Profile, years: dict[int, np.ndarray]) -> np.ndarray:

@@ -79,7 +79,7 @@ def test_the_global_portfolio_is_valued_in_dollars_from_three_currencies(db: Eng
     with db.begin() as conn:
         add_demo_universe(conn)
         seed_demo(conn)
-        for ticker, close in (("SHEL.L", 1800), ("7203.T", 400), ("SAP.DE", 100)):
+        for ticker, close in (("SHEL.L", 1300), ("7203.T", 60000), ("SAP.DE", 100)):
             security = conn.execute(
                 text("SELECT id FROM securities WHERE ticker = :t"), {"t": ticker}
             ).scalar_one()
@@ -93,9 +93,9 @@ def test_the_global_portfolio_is_valued_in_dollars_from_three_currencies(db: Eng
                 "WHERE p.name = 'Global'"
             )
         ).one()
-    # 20,000 x 1800 pence at $1.25 a pound + 3,000 x 400 yen at $0.0065 + 60 x 100 euros at $1.10:
-    # 450,000 + 7,800 + 6,600.
-    assert tuple(values) == ("USD", Decimal("464400.00"), Decimal("474400.00"))
+    # 2,500 x 1,300 pence at $1.25 a pound + 100 x 60,000 yen at $0.0065 + 300 x 100 euros at
+    # $1.10: 40,625 + 39,000 + 33,000, and $10,000 of cash.
+    assert tuple(values) == ("USD", Decimal("112625.00"), Decimal("122625.00"))
 
 
 def test_a_partial_universe_seeds_the_complete_portfolios_and_names_the_others(
