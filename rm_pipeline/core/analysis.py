@@ -364,9 +364,13 @@ def recommend(
 ) -> tuple[Recommendation, str]:
     """The recommendation and the sentence explaining it (rules in the module docstring)."""
     if risk is None or return_1y is None:
+        missing = " or ".join(
+            name
+            for name, value in (("a 1-year estimate", return_1y), ("a risk level", risk))
+            if value is None
+        )
         return Recommendation.NOT_RECOMMENDED, (
-            "Not recommended: there is not enough price history for a 1-year estimate and a "
-            "risk level."
+            f"Not recommended: there is not enough price history for {missing}."
         )
     if return_1y <= 0:
         return Recommendation.NOT_RECOMMENDED, (

@@ -218,6 +218,7 @@ class Position(Base):
     exit_price: Mapped[Decimal | None] = mapped_column(Price)
     realized_pnl: Mapped[Decimal | None] = mapped_column(Money)
     split_factor: Mapped[Decimal] = mapped_column(FxRateNumeric, server_default=text("1"))
+    entry_price_date: Mapped[date | None] = mapped_column(Date)
 
     trade: Mapped[Trade] = relationship(back_populates="positions")
     security: Mapped[Security] = relationship()

@@ -56,7 +56,7 @@ Trade positions (`positions`), executed on paper. A position's prices (`entry_pr
 short, and every rate is `fx_rate(security currency, trade currency, date of the close used)`:
 
 - Opening (a trade's activation, `open_trade_positions`): `entry_price` is the latest close,
-  `entry_fx_rate` its rate (to the 10 decimals the column keeps), `quantity` = notional x
+  `entry_price_date` its date, `entry_fx_rate` its rate (to the 10 decimals the column keeps), `quantity` = notional x
   allocation% / (entry_price x entry_fx_rate), to the column's 6 decimals; `status` 'open'.
 - The nightly valuation (`value_trade_positions`, open positions of active trades): `current_price`
   is the current price as for holdings, market value = direction x quantity x current_price x rate
@@ -68,8 +68,11 @@ short, and every rate is `fx_rate(security currency, trade currency, date of the
   `market_value` = 0 and `unrealized_pnl` = 0 (it holds nothing any more), `status` 'closed'.
   Opening and closing refuse, changing nothing, when a position has no close or no rate.
 - Splits (`apply_splits`, run before every valuation and every closing): an open position's
-  `split_factor` is the product of the ratios of its security's splits dated after its opening
-  date. When the stored factor differs (a new split, or a corrected or withdrawn one), `quantity`
+  `split_factor` is the product of the ratios of its security's splits dated after its entry
+  price's date (`entry_price_date`; the opening date for positions opened before it was kept).
+  Opening sets it to the product of the splits stored by then, which the restated close it opens
+  at already reflects; a split stored later changes the product.
+  When the stored factor differs (a new split, or a corrected or withdrawn one), `quantity`
   is multiplied and `entry_price` and `exit_price` divided by new / old factor, so each split is
   applied exactly once however often this runs.
 """
@@ -257,6 +260,7 @@ POSITION_QUOTES = """
     SELECT
         pos.id,
         pos.trade_id,
+        pos.security_id,
         pos.status,
         t.status AS trade_status,
         s.ticker,
@@ -297,6 +301,15 @@ LACKING = """
 """
 """The positions of `quotes` that have no close or no rate for it."""
 
+SPLITS_AFTER = """
+    coalesce(
+        (SELECT round(exp(sum(ln(a.value))), 10) FROM corporate_actions AS a
+         WHERE a.security_id = {security} AND a.action = 'split' AND a.date > {day}),
+        1
+    )
+"""
+"""The product of the ratios of a security's stored splits dated after a day (1 for none)."""
+
 OPEN_POSITIONS = text(
     f"""
     WITH quotes AS MATERIALIZED (
@@ -311,9 +324,10 @@ OPEN_POSITIONS = text(
             closed_at = NULL,
             entry_price = q.close,
             entry_fx_rate = q.rate,
+            entry_price_date = q.date,
             quantity = coalesce(q.notional, :default_notional) * q.allocation_percent / 100
                 / (q.close * q.rate),
-            split_factor = 1,
+            split_factor = {SPLITS_AFTER.format(security="q.security_id", day="q.date")},
             current_price = NULL,
             market_value = NULL,
             unrealized_pnl = NULL,
@@ -354,17 +368,16 @@ CLOSE_POSITIONS = text(
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
+SPLITS_AFTER_ENTRY = SPLITS_AFTER.format(
+    security="pos.security_id", day="coalesce(pos.entry_price_date, pos.opened_at::date)"
+)
+
 APPLY_SPLITS = text(
-    """
+    f"""
     WITH factors AS (
         SELECT
             pos.id,
-            coalesce(
-                (SELECT round(exp(sum(ln(a.value))), 10) FROM corporate_actions AS a
-                 WHERE a.security_id = pos.security_id AND a.action = 'split'
-                   AND a.date > pos.opened_at::date),
-                1
-            ) AS factor
+            {SPLITS_AFTER_ENTRY} AS factor
         FROM positions AS pos
         JOIN trades AS t ON t.id = pos.trade_id
         WHERE pos.status = 'open' AND pos.opened_at IS NOT NULL AND t.status = 'active'
@@ -377,7 +390,7 @@ APPLY_SPLITS = text(
         split_factor = f.factor
     FROM factors AS f
     WHERE pos.id = f.id AND pos.status = 'open' AND pos.split_factor <> f.factor
-    """
+    """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
 VALUE_TRADE_POSITIONS = text(

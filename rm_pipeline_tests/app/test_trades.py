@@ -511,6 +511,67 @@ def test_a_split_after_opening_is_applied_once_and_follows_a_correction(
     assert execution(db, draft)["MSFT short"][-1] == Decimal(1)
 
 
+def add_split(db: Engine, security: uuid.UUID, day: date, ratio: int) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO corporate_actions (security_id, date, action, value) "
+                "VALUES (:id, :day, 'split', :ratio)"
+            ),
+            {"id": security, "day": day, "ratio": ratio},
+        )
+
+
+def test_a_split_between_the_entry_close_and_the_opening_is_applied_once_stored(
+    db: Engine,
+    trades: TradeService,
+    alice: uuid.UUID,
+    draft: uuid.UUID,
+    securities: dict[str, uuid.UUID],
+    clock: FakeClock,
+) -> None:
+    """The trade opens two days after Apple's last stored close ($200 on DAY_2); a 4-for-1
+    split dated in between arrives with the next load, which restates the history."""
+    clock.now = datetime(2024, 1, 5, 22, 0)
+    trades.activate(alice, draft)
+    apple = securities["AAPL"]
+    add_split(db, apple, date(2024, 1, 4), 4)
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE price_history SET close = 50 WHERE security_id = :id"), {"id": apple}
+        )
+        assert value_trade_positions(conn).split_adjusted == 1
+    # 300 shares at $200 became 1,200 at $50, worth 60,000 at the restated close.
+    assert execution(db, draft)["AAPL long"][:3] == (
+        "open", Decimal("1200.000000"), Decimal("50.000000"),
+    )  # fmt: skip
+
+
+def test_a_split_already_in_the_restated_entry_close_is_not_applied_again(
+    db: Engine,
+    trades: TradeService,
+    alice: uuid.UUID,
+    draft: uuid.UUID,
+    securities: dict[str, uuid.UUID],
+    clock: FakeClock,
+) -> None:
+    apple = securities["AAPL"]
+    add_split(db, apple, date(2024, 1, 4), 4)
+    with db.begin() as conn:  # the history as restated: DAY_2's $200 is $50 a share now
+        conn.execute(
+            text("UPDATE price_history SET close = 50 WHERE security_id = :id"), {"id": apple}
+        )
+    clock.now = datetime(2024, 1, 5, 22, 0)
+    trades.activate(alice, draft)
+    with db.begin() as conn:
+        assert value_trade_positions(conn).split_adjusted == 0
+    # 60% of 100,000 at $50: 1,200 shares, the split already counted in the entry price.
+    assert execution(db, draft)["AAPL long"][:3] == (
+        "open", Decimal("1200.000000"), Decimal("50.000000"),
+    )  # fmt: skip
+    assert execution(db, draft)["AAPL long"][-1] == Decimal(4)
+
+
 @pytest.mark.parametrize(
     ("notional", "currency", "problem"),
     [

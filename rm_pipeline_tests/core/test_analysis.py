@@ -118,8 +118,15 @@ def test_a_flat_security_has_no_return_no_volatility_and_is_not_recommended() ->
 def test_a_horizon_longer_than_the_history_has_no_estimate() -> None:
     analysis = analyze(trade(("UP", Side.LONG, 100)), closes(UP=growing(0.01, 100)))
     assert [h for h, v in analysis.returns.items() if v is not None] == ["1m", "3m"]
+    assert analysis.risk_level is not None
     assert analysis.recommendation is Recommendation.NOT_RECOMMENDED
-    assert "not enough price history" in analysis.rationale
+    assert "not enough price history for a 1-year estimate." in analysis.rationale
+
+
+def test_a_history_too_short_for_any_estimate_names_both_missing() -> None:
+    analysis = analyze(trade(("UP", Side.LONG, 100)), closes(UP=growing(0.01, 10)))
+    assert analysis.risk_level is None
+    assert "not enough price history for a 1-year estimate or a risk level." in (analysis.rationale)
 
 
 def test_the_shortest_history_of_a_trade_decides_its_horizons() -> None:
