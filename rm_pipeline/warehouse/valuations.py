@@ -390,6 +390,7 @@ APPLY_SPLITS = text(
         split_factor = f.factor
     FROM factors AS f
     WHERE pos.id = f.id AND pos.status = 'open' AND pos.split_factor <> f.factor
+    RETURNING pos.id
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
@@ -425,11 +426,11 @@ VALUE_TRADE_POSITIONS = text(
           AND pos.status = 'open'  -- re-checked should a closing commit meanwhile
           AND (pos.current_price, pos.market_value, pos.unrealized_pnl)
               IS DISTINCT FROM (v.current_price, v.market_value, v.unrealized_pnl)
-        RETURNING 1
+        RETURNING pos.id
     )
     SELECT
         (SELECT count(*) FROM position_values),
-        (SELECT count(*) FROM updated),
+        (SELECT coalesce(array_agg(id), '{{}}') FROM updated),
         (SELECT count(*) FROM position_values WHERE rate IS NULL),
         (SELECT coalesce(array_agg(DISTINCT
                     ticker || ' (' || currency || ' to ' || trade_currency || ')'
@@ -457,9 +458,9 @@ class PortfolioValuationResult:
 
 @dataclass(frozen=True)
 class PositionValuationResult:
-    """`positions`: open positions of active trades valued; `split_adjusted`: positions whose
-    quantity and prices a split changed in this run; `without_rate` and `missing_rates` as for
-    portfolios."""
+    """`positions`: open positions of active trades valued; `updated`: those whose rows changed
+    (a split, a new value or both); `split_adjusted`: those whose quantity and prices a split
+    changed in this run; `without_rate` and `missing_rates` as for portfolios."""
 
     positions: int
     updated: int
@@ -501,10 +502,10 @@ def value_portfolios(conn: Connection) -> PortfolioValuationResult:
     )
 
 
-def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> int:
+def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> set[uuid.UUID]:
     """Bring the open positions of active trades (of `trade_id` only, when given) in line with
-    the splits since their opening; returns how many changed."""
-    return conn.execute(APPLY_SPLITS, {"trade_id": trade_id}).rowcount
+    the splits since their entry price; returns the ids of those that changed."""
+    return set(conn.execute(APPLY_SPLITS, {"trade_id": trade_id}).scalars())
 
 
 def value_trade_positions(conn: Connection) -> PositionValuationResult:
@@ -514,8 +515,9 @@ def value_trade_positions(conn: Connection) -> PositionValuationResult:
     A position without a quantity, an entry price or an entry rate gets no P&L.
     """
     adjusted = apply_splits(conn)
-    positions, updated, without_rate, missing = conn.execute(VALUE_TRADE_POSITIONS).one()
-    return PositionValuationResult(positions, updated, adjusted, without_rate, tuple(missing))
+    positions, revalued, without_rate, missing = conn.execute(VALUE_TRADE_POSITIONS).one()
+    updated = len(adjusted | set(revalued))
+    return PositionValuationResult(positions, updated, len(adjusted), without_rate, tuple(missing))
 
 
 def open_trade_positions(

@@ -540,7 +540,9 @@ def test_a_split_between_the_entry_close_and_the_opening_is_applied_once_stored(
         conn.execute(
             text("UPDATE price_history SET close = 50 WHERE security_id = :id"), {"id": apple}
         )
-        assert value_trade_positions(conn).split_adjusted == 1
+        result = value_trade_positions(conn)
+    # Apple split and valued, Microsoft valued: each position counted once.
+    assert (result.split_adjusted, result.updated) == (1, 2)
     # 300 shares at $200 became 1,200 at $50, worth 60,000 at the restated close.
     assert execution(db, draft)["AAPL long"][:3] == (
         "open", Decimal("1200.000000"), Decimal("50.000000"),

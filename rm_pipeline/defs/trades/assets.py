@@ -69,7 +69,7 @@ def trade_position_valuations(
         metadata={
             **rows,
             "open_positions": dg.MetadataValue.int(result.positions),
-            "rows_updated": dg.MetadataValue.int(result.updated + result.split_adjusted),
+            "rows_updated": dg.MetadataValue.int(result.updated),
             "split_adjusted": dg.MetadataValue.int(result.split_adjusted),
             "positions_without_rate": dg.MetadataValue.int(result.without_rate),
             "missing_rates": dg.MetadataValue.text(", ".join(result.missing_rates) or "none"),
