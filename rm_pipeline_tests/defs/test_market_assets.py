@@ -530,6 +530,7 @@ def test_fx_checks_pass_on_good_rates_and_flag_jumps_and_stale_rates(
         conn.execute(
             text("DELETE FROM fx_rates WHERE base_currency = 'CHF' AND date > '2025-03-04'")
         )
+        conn.execute(text("DELETE FROM fx_rates WHERE base_currency = 'JPY'"))  # none at all
     friday = materialize(
         [fx_rates, fx_rates_checks],
         selection=dg.AssetSelection.checks(fx_rates_checks),
@@ -541,14 +542,24 @@ def test_fx_checks_pass_on_good_rates_and_flag_jumps_and_stale_rates(
     jumps = verdicts["no_implausible_rate_jumps"]
     assert not jumps.passed and jumps.metadata["offending_rows"].value == 2  # up, then back down
     stale = verdicts["rates_fresh"]
-    assert not stale.passed and stale.metadata["offending_rows"].value == 1
-    assert "CHF" in stale.metadata["sample"].value
+    assert not stale.passed and stale.metadata["offending_rows"].value == 2
+    assert "CHF" in stale.metadata["sample"].value and "JPY" in stale.metadata["sample"].value
 
     today = materialize(
         [fx_rates, fx_rates_checks], selection=dg.AssetSelection.checks(fx_rates_checks)
     )
     verdicts = {e.check_name: e for e in today.get_asset_check_evaluations()}
     assert verdicts["rates_fresh"].metadata["offending_rows"].value == 6  # March 2025 is not today
+
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM fx_rates"))  # no currency has any rate
+    empty = materialize(
+        [fx_rates, fx_rates_checks],
+        selection=dg.AssetSelection.checks(fx_rates_checks),
+        tags={"dagster/partition": WEEK[1]},
+    )
+    verdicts = {e.check_name: e for e in empty.get_asset_check_evaluations()}
+    assert empty.success and verdicts["rates_fresh"].metadata["offending_rows"].value == 6
 
 
 def test_the_nightly_run_goes_back_to_the_first_weekday_a_rate_is_missing(

@@ -200,9 +200,11 @@ def stale_rates(conn: Connection, day: date, lag: int) -> pd.DataFrame:
     has none (last_date empty)."""
     last = pd.read_sql_query(LAST_RATES, conn, params={"day": day}).set_index("currency")
     needed = pd.DataFrame({"currency": needed_currencies(conn)})
-    needed["last_date"] = needed["currency"].map(last["last_date"])
-    needed["expected_by"] = expected_rate_day(day, lag)
-    return needed[needed["last_date"].isna() | (needed["last_date"] < needed["expected_by"])]
+    last_date = pd.to_datetime(needed["currency"].map(last["last_date"]))  # NaT: none at all
+    expected = pd.Timestamp(expected_rate_day(day, lag))
+    needed["last_date"] = last_date.dt.date
+    needed["expected_by"] = expected.date()
+    return needed[last_date.isna() | (last_date < expected)]
 
 
 @dg.multi_asset_check(
