@@ -98,17 +98,18 @@ def _show(result: ProviderResult, per_ticker: int | None = None, key: str = "tic
         raise SystemExit(1)
 
 
+def _rows_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--rows`: how many rows of each ticker (or currency) to show."""
+    return click.option(
+        "--rows", type=click.IntRange(min=1), default=5, show_default=True, help=help_text
+    )
+
+
 @providers.command()
 @click.argument("tickers", nargs=-1, required=True)
 @_provider_options
 @_range_options(default_days=7)
-@click.option(
-    "--rows",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Bars shown per ticker.",
-)
+@_rows_option("Bars shown per ticker.")
 def bars(
     tickers: tuple[str, ...],
     provider: str | None,
@@ -137,13 +138,7 @@ def bars(
 @click.argument("currencies", nargs=-1, required=True)
 @_provider_options
 @_range_options(default_days=7)
-@click.option(
-    "--rows",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Rates shown per currency.",
-)
+@_rows_option("Rates shown per currency.")
 def fx(
     currencies: tuple[str, ...],
     provider: str | None,

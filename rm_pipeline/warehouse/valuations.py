@@ -86,8 +86,15 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
+MISSING_RATES = """
+    (SELECT coalesce(array_agg(DISTINCT missing ORDER BY missing), '{{}}')
+     FROM (SELECT ticker || ' (' || currency || ' to ' || {target} || ')' AS missing
+           FROM {rows} WHERE rate IS NULL) AS unconverted)
+"""
+"""The conversions `rows` (with ticker, currency and a NULL rate) lack: `SHEL.L (GBp to USD)`."""
+
 VALUE_PORTFOLIOS = text(
-    """
+    f"""
     WITH valuation_date AS (
         SELECT max(bar.date) AS day
         FROM securities AS s
@@ -248,12 +255,8 @@ VALUE_PORTFOLIOS = text(
         (SELECT count(*) FROM portfolio_values),
         (SELECT count(*) FROM updated_portfolios),
         (SELECT count(*) FROM amounts WHERE rate IS NULL),
-        (SELECT coalesce(array_agg(DISTINCT
-                    ticker || ' (' || currency || ' to ' || portfolio_currency || ')'
-                    ORDER BY ticker || ' (' || currency || ' to ' || portfolio_currency || ')'),
-                '{}')
-         FROM amounts WHERE rate IS NULL)
-    """
+        {MISSING_RATES.format(rows="amounts", target="portfolio_currency")}
+    """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
 POSITION_QUOTES = """
@@ -432,11 +435,7 @@ VALUE_TRADE_POSITIONS = text(
         (SELECT count(*) FROM position_values),
         (SELECT coalesce(array_agg(id), '{{}}') FROM updated),
         (SELECT count(*) FROM position_values WHERE rate IS NULL),
-        (SELECT coalesce(array_agg(DISTINCT
-                    ticker || ' (' || currency || ' to ' || trade_currency || ')'
-                    ORDER BY ticker || ' (' || currency || ' to ' || trade_currency || ')'),
-                '{{}}')
-         FROM position_values WHERE rate IS NULL)
+        {MISSING_RATES.format(rows="position_values", target="trade_currency")}
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 

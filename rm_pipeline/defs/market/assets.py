@@ -85,14 +85,21 @@ def securities(
     )
 
 
-@dg.asset(
-    **warehouse_asset("market", "price_history"),
-    deps=[securities],
-    partitions_def=TRADING_DAYS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=PROVIDER_RETRIES,
-    pool=PRICE_LOADS_POOL,
-)
+def daily_load(table: str, pool: str) -> dict[str, Any]:
+    """What a load of provider data by weekday declares: its table, the securities it follows,
+    the weekday partitions loaded a range at a time, retries of provider outages, and its pool
+    (one load of a kind at a time)."""
+    return {
+        **warehouse_asset("market", table),
+        "deps": [securities],
+        "partitions_def": TRADING_DAYS,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "retry_policy": PROVIDER_RETRIES,
+        "pool": pool,
+    }
+
+
+@dg.asset(**daily_load("price_history", PRICE_LOADS_POOL))
 def price_history(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -145,14 +152,7 @@ def price_history(
     )
 
 
-@dg.asset(
-    **warehouse_asset("market", "fx_rates"),
-    deps=[securities],
-    partitions_def=TRADING_DAYS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=PROVIDER_RETRIES,
-    pool=FX_LOADS_POOL,
-)
+@dg.asset(**daily_load("fx_rates", FX_LOADS_POOL))
 def fx_rates(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
