@@ -8,6 +8,7 @@ import dagster as dg
 
 from rm_pipeline.defs import alerting, automation, jobs
 from rm_pipeline.defs.analytics import assets as analytics_assets
+from rm_pipeline.defs.executors import executor_for
 from rm_pipeline.defs.market import assets as market_assets
 from rm_pipeline.defs.market import checks as market_checks
 from rm_pipeline.defs.market import jobs as market_jobs
@@ -17,6 +18,7 @@ from rm_pipeline.defs.portfolios import schedules as portfolio_schedules
 from rm_pipeline.defs.resources import default_resources
 from rm_pipeline.defs.trades import assets as trade_assets
 from rm_pipeline.defs.trades import sensors as trade_sensors
+from rm_pipeline.settings import get_settings
 
 with warnings.catch_warnings():
     # Code references (a link from each asset to its source in the UI) are labelled beta.
@@ -52,7 +54,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
             alerting.alert_on_failed_runs,
         ],
         resources=resources,
-        executor=dg.in_process_executor,
+        executor=executor_for(get_settings().executor),
     )
 
 

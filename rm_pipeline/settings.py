@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["synthetic", "yfinance", "files"]
+ExecutorName = Literal["in_process", "multiprocess", "celery", "k8s"]
 DEMO_HOLDINGS_DIR = Path(__file__).resolve().parent / "demo" / "holdings"
 
 
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     pool_size: int = 5
     max_overflow: int = 10
     pool_timeout_seconds: float = 30.0
+
+    executor: ExecutorName = Field(
+        default="in_process",
+        description="How a run executes its steps: in its own process one after the other, a "
+        "process per step, Celery workers or a Kubernetes job per step (docs/DEPLOYMENT.md).",
+    )
 
     provider: ProviderName = "synthetic"
     provider_files_dir: Path | None = None
