@@ -1,8 +1,10 @@
 """The one bulk loader: every table written in bulk goes through here.
 
 Rows travel in PostgreSQL's binary COPY format (`binary_copy`: encoded with Arrow and NumPy, the
-server parses no text) into a temporary staging table that has only the loaded columns and the
-target's types, then one set-based statement moves them into the target:
+server parses no text). A frame none of whose keys the target holds yet (a fresh load) is copied
+straight into the target, every row an insert. Any other goes into a temporary staging table that
+has only the loaded columns and the target's types, then one set-based statement moves it into the
+target:
 `INSERT ... ON CONFLICT (...) DO UPDATE ... WHERE` the values really changed (`upsert_frame`), or
 `UPDATE ... FROM` staging for rows that must already exist (`update_frame`). Rows whose values are
 unchanged are not rewritten, so re-runs cost little and leave `updated_at` alone.
@@ -120,13 +122,17 @@ def upsert_frame(
     statement."""
     if frame.empty:
         return LoadResult()
-    _stage(conn, frame, spec, batch_rows)
-    written = {
-        group: (inserted, updated)
-        for group, inserted, updated in conn.exec_driver_sql(_upsert_statement(spec, count_by))
-    }
-    conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
+    _refuse_duplicate_keys(frame, spec)
     staged = frame[count_by].value_counts().to_dict() if count_by else {None: len(frame)}
+    if _inserted_straight(conn, frame, spec, batch_rows):
+        written = {group: (rows, 0) for group, rows in staged.items()}
+    else:
+        _stage(conn, frame, spec, batch_rows)
+        written = {
+            group: (inserted, updated)
+            for group, inserted, updated in conn.exec_driver_sql(_upsert_statement(spec, count_by))
+        }
+        conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
     groups = {
         group: LoadResult(*written.get(group, (0, 0)), rows - sum(written.get(group, (0, 0))))
         for group, rows in staged.items()
@@ -148,6 +154,7 @@ def update_frame(
     """Update existing rows that changed; keys with no row in the table count as `unmatched`."""
     if frame.empty:
         return LoadResult()
+    _refuse_duplicate_keys(frame, spec)
     _stage(conn, frame, spec, batch_rows)
     updated, matched = conn.exec_driver_sql(_update_statement(spec)).one()
     conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
@@ -158,35 +165,110 @@ def update_frame(
     return result
 
 
+def _raw(conn: Connection) -> psycopg.Connection[Any]:
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection), "the warehouse engine uses psycopg 3"
+    return raw
+
+
 def _stage(conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int) -> None:
-    """COPY the frame's columns into a fresh temporary staging table shaped like the target's,
-    in the binary format. CSV stays for frames with a column the binary encoder does not cover
-    (strings bound for a number or a date, timestamps, ...): the server's input functions accept
-    more spellings than an encoder could mirror exactly, and the frame loads as it always did."""
-    _refuse_duplicate_keys(frame, spec)
-    loaded = frame[list(spec.columns)]
+    """COPY the frame's columns into a fresh temporary staging table shaped like the target's."""
     stage = sql.Identifier(STAGING_TABLE)
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     create = sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
-    raw = conn.connection.dbapi_connection
-    assert isinstance(raw, psycopg.Connection), "the warehouse engine uses psycopg 3"
-    with raw.cursor() as cursor:
+    with _raw(conn).cursor() as cursor:
         cursor.execute(create.format(stage, columns, sql.Identifier(spec.table)))
-        cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(columns, stage))
-        encoder = frame_encoder(loaded, describe(cursor))
-        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-            stage, columns, sql.SQL("binary" if encoder else "csv")
+        _copy(cursor, stage, frame, spec, batch_rows)
+
+
+def _inserted_straight(
+    conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int
+) -> bool:
+    """Copy a frame none of whose keys is stored straight into its table, skipping staging and
+    the upsert: a fresh load at the speed of COPY itself. True when the rows are in.
+
+    A probe of a few of the frame's keys sends a frame that overlaps the table (a reload, a
+    nightly catch-up) to the staged path at once. A key the probe missed, one a concurrent load
+    stored meanwhile, or a value the server refuses fails the COPY, which its savepoint undoes;
+    the frame then takes the staged path, which names a refused value's row and field."""
+    with _raw(conn).cursor() as cursor:
+        if _any_key_stored(cursor, frame, spec):
+            return False
+    savepoint = conn.begin_nested()
+    try:
+        with _raw(conn).cursor() as cursor:
+            _copy(cursor, sql.Identifier(spec.table), frame, spec, batch_rows)
+    except (psycopg.errors.IntegrityError, LoadError) as error:
+        savepoint.rollback()
+        log.debug("%s: straight COPY refused (%s); staging instead", spec.table, error)
+        return False
+    savepoint.commit()
+    return True
+
+
+PROBED_ROWS = 3
+"""Keys of a frame looked up before copying it straight in: its first, middle and last rows'."""
+
+
+def _any_key_stored(cursor: psycopg.Cursor[Any], frame: pd.DataFrame, spec: UpsertSpec) -> bool:
+    """Whether the table holds the key of one of the frame's probed rows (NULLs match NULLs, as
+    the project's unique keys treat them)."""
+    keys = list(spec.key_columns)
+    table = sql.Identifier(spec.table)
+    cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(_column_list(keys), table))
+    types = [column.type_name for column in describe(cursor)]
+    positions = sorted(
+        {round(i * (len(frame) - 1) / (PROBED_ROWS - 1)) for i in range(PROBED_ROWS)}
+    )
+    probed = frame.iloc[positions][keys].astype(object)
+    probed = probed.where(probed.notna(), None)
+    match = sql.SQL(" AND ").join(
+        sql.SQL("{} IS NOT DISTINCT FROM CAST(%s AS {})").format(
+            sql.Identifier(key), sql.SQL(type_name)
         )
-        try:
-            with cursor.copy(copy) as stream:
-                for payload in _payloads(loaded, encoder, batch_rows):
-                    stream.write(payload)
-        except EncodingError as error:
-            raise LoadError(
-                _describe_field(frame, spec, error.row, error.column, error.reason)
-            ) from error
-        except psycopg.errors.DataError as error:
-            raise LoadError(_describe_copy_error(error, frame, spec)) from error
+        for key, type_name in zip(keys, types, strict=True)
+    )
+    condition = sql.SQL(" OR ").join(sql.SQL("({})").format(match) for _ in positions)
+    params = [value for row in probed.itertuples(index=False) for value in row]
+    cursor.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(table, condition), params
+    )
+    found = cursor.fetchone()
+    return bool(found and found[0])
+
+
+def _column_list(columns: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def _copy(
+    cursor: psycopg.Cursor[Any],
+    table: sql.Identifier,
+    frame: pd.DataFrame,
+    spec: UpsertSpec,
+    batch_rows: int,
+) -> None:
+    """COPY the frame's loaded columns into `table` in the binary format. CSV stays for frames
+    with a column the binary encoder does not cover (strings bound for a number or a date,
+    timestamps, ...): the server's input functions accept more spellings than an encoder could
+    mirror exactly, and the frame loads as it always did."""
+    loaded = frame[list(spec.columns)]
+    columns = _column_list(spec.columns)
+    cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(columns, table))
+    encoder = frame_encoder(loaded, describe(cursor))
+    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+        table, columns, sql.SQL("binary" if encoder else "csv")
+    )
+    try:
+        with cursor.copy(copy) as stream:
+            for payload in _payloads(loaded, encoder, batch_rows):
+                stream.write(payload)
+    except EncodingError as error:
+        raise LoadError(
+            _describe_field(frame, spec, error.row, error.column, error.reason)
+        ) from error
+    except psycopg.errors.DataError as error:
+        raise LoadError(_describe_copy_error(error, frame, spec)) from error
 
 
 def _payloads(

@@ -117,6 +117,44 @@ def test_fresh_load_then_identical_reload_then_one_change(db: Engine, security_i
     assert len(closes) == 30
 
 
+@pytest.fixture
+def staged_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The row count of each frame the test's loads sent through the staging table."""
+    staged: list[int] = []
+    stage = loader._stage
+
+    def recorded(conn: object, frame: pd.DataFrame, *args: object) -> None:
+        staged.append(len(frame))
+        stage(conn, frame, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "_stage", recorded)
+    return staged
+
+
+def test_a_fresh_frame_is_copied_straight_in_and_an_overlapping_one_is_staged(
+    db: Engine, security_id: str, staged_loads: list[int]
+) -> None:
+    frame = bars(security_id, 30)
+    with db.begin() as conn:  # row 7: none of the probed first, middle and last rows
+        assert upsert_frame(conn, frame.iloc[[7]], PRICES).inserted == 1
+    assert staged_loads == []  # a fresh frame of one row went straight in
+
+    frame.loc[7, "close"] = 99.5
+    with db.begin() as conn:
+        result = upsert_frame(conn, frame, PRICES, count_by="date")
+    # The probe missed row 7, the straight COPY hit its key and was undone; staged instead.
+    assert staged_loads == [30]
+    assert (result.inserted, result.updated, result.unchanged) == (29, 1, 0)
+    assert result.groups[frame.loc[7, "date"]] == LoadResult(updated=1)
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT count(*), sum(close) FROM price_history")).one()
+    assert (stored[0], float(stored[1])) == (30, pytest.approx(frame["close"].sum()))
+
+    with db.begin() as conn:  # every probed key is stored: staged at once
+        assert upsert_frame(conn, frame, PRICES).unchanged == 30
+    assert staged_loads == [30, 30]
+
+
 def test_nulls_and_numeric_precision_survive_the_round_trip(db: Engine, security_id: str) -> None:
     frame = bars(security_id, 2)
     frame["open"] = [None, 1.1234564]

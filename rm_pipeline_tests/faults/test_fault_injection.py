@@ -77,7 +77,7 @@ def kill_when_loading(url: str, action: Callable[[], bool]) -> threading.Thread:
             for _ in range(6000):
                 loaded = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
                 writing = conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%rm_loader_stage%' "
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY %' "
                     "AND pid <> pg_backend_pid() AND state = 'active' AND datname = current_database()"
                 ).fetchall()
                 if loaded and writing and action():
@@ -98,7 +98,7 @@ def test_a_connection_killed_mid_load_leaves_whole_batches_and_a_rerun_completes
         with psycopg.connect(database_url, autocommit=True) as conn:
             killed = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                "query LIKE '%rm_loader_stage%' AND pid <> pg_backend_pid() "
+                "query LIKE 'COPY %' AND pid <> pg_backend_pid() "
                 "AND datname = current_database() AND state = 'active'"
             ).fetchall()
         return bool(killed)
