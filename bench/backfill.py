@@ -16,6 +16,10 @@ scratch data directory (DATABASE_URL is ignored), with the synthetic provider:
 3. Nightly: in both warehouses (the long and the short history), the latest day is removed and
    loaded again as the nightly schedule loads it (one partition of `ingest_price_history`), then
    `refresh_analytics` runs. Target: the long history's night within 20% of the short one's.
+
+`--executor multiprocess` runs every scenario's steps a process each (`RM_EXECUTOR`), so the
+price load's batches are steps that may run side by side, as many as `--price-loads` lets them
+(the `price_loads` pool's limit, one in dagster.yaml).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from _common import measured
 
 from rm_pipeline.db import embedded
 from rm_pipeline.db.engine import warehouse_url
+from rm_pipeline.defs.market.assets import PRICE_LOADS_POOL
 from rm_pipeline.defs.partitions import nearest_weekday, range_tags
 from rm_pipeline.pipeline import launch_job, prepare_dagster
 from rm_pipeline.providers.universe import default_tickers
@@ -249,20 +254,37 @@ def bench_make_run(root: Path) -> None:
     stop_server(case)
 
 
-def load(root: Path, name: str, securities: Path, years: float) -> tuple[Scenario, Measured]:
+def allow_price_batches(case: Scenario, limit: int) -> None:
+    """Let `limit` price batches load at once in the scenario's Dagster instance (the limit of
+    the `price_loads` pool, as `dagster instance concurrency set` sets it)."""
+    with case.active():
+        storage = prepare_dagster(get_settings()).event_log_storage
+        storage.set_concurrency_slots(PRICE_LOADS_POOL, limit)
+
+
+def load(
+    root: Path, name: str, securities: Path, years: float, price_loads: int | None
+) -> tuple[Scenario, Measured]:
     case = scenario(
         root, name, RM_UNIVERSE_FILE=str(securities), RM_HISTORY_START=history_start(years)
     )
+    if price_loads:
+        allow_price_batches(case, price_loads)
     return case, run_command(["run", "--no-demo"], case)
 
 
-def bench_backfill(root: Path, securities: int, years: float, short_years: float) -> None:
+def bench_backfill(
+    root: Path, securities: int, years: float, short_years: float, price_loads: int | None
+) -> None:
     universe = universe_file(root, securities)
     print(f"\n2. backfill: {securities} securities x {years:g} years, fresh", flush=True)
-    long_case, long_load = load(root, "long", universe, years)
+    since = time.time()
+    long_case, long_load = load(root, "long", universe, years, price_loads)
     copy_seconds, rows = raw_copy_seconds(long_case)
     ratio = long_load.seconds / copy_seconds
     print(f"  pipeline (securities, price job, checks, analytics): {long_load.seconds:.1f} s")
+    runs = breakdown(long_case, since, long_load.seconds)
+    print("\n".join(line for line in runs if not line.lstrip().startswith("step ")))
     print(
         f"  raw COPY of the same {rows:,} bars into a copy of price_history: {copy_seconds:.1f} s"
     )
@@ -273,7 +295,7 @@ def bench_backfill(root: Path, securities: int, years: float, short_years: float
     stop_server(long_case)
 
     print(f"\n   the same securities x {short_years:g} years, fresh", flush=True)
-    short_case, short_load = load(root, "short", universe, short_years)
+    short_case, short_load = load(root, "short", universe, short_years, price_loads)
     print(f"  pipeline: {short_load.seconds:.1f} s")
     print(
         f"  peak RSS of the largest process: {long_load.peak_rss_mb:.0f} MB for {years:g} years, "
@@ -302,12 +324,30 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=15, help="long history in years (15)")
     parser.add_argument("--short-years", type=float, default=2, help="short history (2)")
     parser.add_argument("--skip-make-run", action="store_true", help="only scenarios 2 and 3")
+    parser.add_argument(
+        "--executor",
+        choices=["in_process", "multiprocess"],
+        help="RM_EXECUTOR of every scenario's runs (default: as the environment says)",
+    )
+    parser.add_argument(
+        "--price-loads",
+        type=int,
+        help="price batches loading at once (the price_loads pool's limit; dagster.yaml: 1)",
+    )
     options = parser.parse_args()
+    if options.executor:
+        os.environ["RM_EXECUTOR"] = options.executor  # every scenario's environment copies it
+    print(
+        f"executor: {os.environ.get('RM_EXECUTOR', 'in_process (RM_EXECUTOR unset)')}, "
+        f"price batches at once: {options.price_loads or 1}"
+    )
     with tempfile.TemporaryDirectory(prefix="rm-bench-") as scratch:
         root = Path(scratch)
         if not options.skip_make_run:
             bench_make_run(root)
-        bench_backfill(root, options.securities, options.years, options.short_years)
+        bench_backfill(
+            root, options.securities, options.years, options.short_years, options.price_loads
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ again.
 Counts are kept per date (`LoadResult.groups`), so each partition of a range run can report its
 own.
 
+A load is planned (`plan_price_batches`: the active securities cut into batches) and each batch is
+loaded on its own (`load_price_batch`), with a report of its own that `PriceLoadReport.add` merges:
+`ingest_prices` loads them one after the other, Dagster's `price_history` as one step each.
+
 Providers speak of tickers, the warehouse of security ids: a ticker names one active security
 (listings on other exchanges carry their exchange suffix, `SHEL.L`, `7203.T`).
 """
@@ -96,6 +100,16 @@ class PriceLoadReport:
     quarantined: LoadResult = field(default_factory=LoadResult)
     run_id: str | None = None
 
+    def add(self, batch: PriceLoadReport) -> None:
+        """Count one batch's report (of the same range) into this load's."""
+        self.tickers += batch.tickers
+        self.prices += batch.prices
+        self.actions += batch.actions
+        self.rejected.extend(batch.rejected)
+        self.failed.extend(batch.failed)
+        self.refetched.extend(batch.refetched)
+        self.quarantined += batch.quarantined
+
     @property
     def rejected_rows(self) -> pd.DataFrame:
         """Rows set aside that are dated in the load's range (or undated); those of the days
@@ -131,6 +145,51 @@ def tickers_per_batch(batch_size: int, start: date, end: date) -> int:
     return max(1, min(batch_size, batch_size * BATCH_REFERENCE_DAYS // days))
 
 
+@dataclass(frozen=True)
+class PriceBatch:
+    """One batch of a planned load: its number among `of` batches and its securities (ticker to
+    security id, in ticker order)."""
+
+    number: int
+    of: int
+    ids: dict[str, str]
+
+    def describe(self, report: PriceLoadReport) -> str:
+        """One progress line: the batch, its range and what its load did."""
+        return (
+            f"batch {self.number}/{self.of}: {len(self.ids)} tickers, {report.start} to "
+            f"{report.end}: {report.prices.inserted} inserted, {report.prices.updated} updated, "
+            f"{report.prices.unchanged} unchanged, {len(report.failed)} failed"
+        )
+
+
+def plan_price_batches(engine: Engine, start: date, end: date, batch_size: int) -> list[PriceBatch]:
+    """Every active security, in ticker order, cut into batches of at most `batch_size` tickers
+    (fewer over long ranges: `tickers_per_batch`); none when no security is active."""
+    with engine.connect() as conn:
+        ids = active_securities(conn)
+    chunks = list(batches(sorted(ids), tickers_per_batch(batch_size, start, end)))
+    return [
+        PriceBatch(number, len(chunks), {ticker: ids[ticker] for ticker in chunk})
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def load_price_batch(
+    engine: Engine,
+    provider: MarketDataProvider,
+    batch: PriceBatch,
+    start: date,
+    end: date,
+    run_id: str | None = None,
+) -> PriceLoadReport:
+    """Load one batch's bars and corporate actions over [start, end] in one transaction (one
+    provider call for the range); its report counts only this batch."""
+    report = PriceLoadReport(start=start, end=end, tickers=len(batch.ids), run_id=run_id)
+    _ingest_batch(engine, provider, batch.ids, report)
+    return report
+
+
 def ingest_prices(
     engine: Engine,
     provider: MarketDataProvider,
@@ -140,32 +199,20 @@ def ingest_prices(
     progress: Progress = log.info,
     run_id: str | None = None,
 ) -> PriceLoadReport:
-    """Load bars and corporate actions for every active security over [start, end], at most
-    `batch_size` tickers at a time (fewer over long ranges: `tickers_per_batch`); rows set aside
-    go to the quarantine with `run_id`."""
-    with engine.connect() as conn:
-        ids = active_securities(conn)
-    report = PriceLoadReport(start=start, end=end, tickers=len(ids), run_id=run_id)
-    tickers = sorted(ids)
-    batch_size = tickers_per_batch(batch_size, start, end)
-    total_batches = max(1, -(-len(tickers) // batch_size))
-    for number, batch in enumerate(batches(tickers, batch_size), start=1):
-        _ingest_batch(engine, provider, batch, ids, report)
-        progress(
-            f"batch {number}/{total_batches}: {len(batch)} tickers, {start} to {end}; "
-            f"so far {report.prices.inserted} inserted, {report.prices.updated} updated, "
-            f"{report.prices.unchanged} unchanged, {len(report.failed)} failed"
-        )
+    """Load bars and corporate actions for every active security over [start, end], one batch
+    after the other (`plan_price_batches`); rows set aside go to the quarantine with `run_id`."""
+    report = PriceLoadReport(start=start, end=end, run_id=run_id)
+    for batch in plan_price_batches(engine, start, end, batch_size):
+        loaded = load_price_batch(engine, provider, batch, start, end, run_id)
+        progress(batch.describe(loaded))
+        report.add(loaded)
     return report
 
 
 def _ingest_batch(
-    engine: Engine,
-    provider: MarketDataProvider,
-    batch: list[str],
-    ids: dict[str, str],
-    report: PriceLoadReport,
+    engine: Engine, provider: MarketDataProvider, ids: dict[str, str], report: PriceLoadReport
 ) -> None:
+    batch = list(ids)
     anchor = report.start - timedelta(days=ANCHOR_DAYS)
     bars = provider.daily_bars(batch, anchor, report.end)
     actions = provider.corporate_actions(batch, report.start, report.end)

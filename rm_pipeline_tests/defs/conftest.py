@@ -101,7 +101,9 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     return summary.materialized[asset]
 
 
-def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dict[str, Any]]:
+def partition_metadata(
+    result: dg.ExecuteInProcessResult | dg.JobExecutionResult, asset: str
+) -> dict[str, dict[str, Any]]:
     """Each partition's own materialization metadata, by partition key."""
     return {
         str(e.materialization.partition): {

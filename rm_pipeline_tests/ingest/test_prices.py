@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from rm_pipeline.ingest.prices import ingest_prices, tickers_per_batch
+from rm_pipeline.ingest.prices import (
+    PriceLoadReport,
+    ingest_prices,
+    load_price_batch,
+    plan_price_batches,
+    tickers_per_batch,
+)
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.validation import bars_result
 
@@ -120,6 +126,35 @@ def test_one_provider_call_per_batch_for_the_whole_range(db: Engine, tickers: li
         (("AAA", "BBB"), anchor, date(2025, 3, 14)),
         (("CCC",), anchor, date(2025, 3, 14)),
     ]
+
+
+def test_each_planned_batch_loads_on_its_own_and_the_batches_add_up_to_the_load(
+    db: Engine, tickers: list[str]
+) -> None:
+    start, end = date(2025, 3, 3), date(2025, 3, 7)
+    provider = ScriptedProvider(tickers)
+    plan = plan_price_batches(db, start, end, batch_size=2)
+    assert [(b.number, b.of, list(b.ids)) for b in plan] == [
+        (1, 2, ["AAA", "BBB"]),
+        (2, 2, ["CCC"]),
+    ]
+
+    last = load_price_batch(db, provider, plan[1], start, end)  # in any order
+    assert (last.tickers, last.prices.inserted) == (1, 5)
+    assert len(closes(db, "CCC")) == 5 and closes(db, "AAA") == {}
+    first = load_price_batch(db, provider, plan[0], start, end)
+    report = PriceLoadReport(start=start, end=end)
+    for loaded in (last, first):
+        report.add(loaded)
+    assert (report.tickers, report.prices.inserted) == (3, 15)
+    assert report.prices.groups[start].inserted == 3
+
+    again = ingest_prices(db, provider, start, end, batch_size=2)
+    assert (again.tickers, again.prices.inserted, again.prices.unchanged) == (3, 0, 15)
+
+
+def test_no_active_security_plans_no_batch(db: Engine) -> None:
+    assert plan_price_batches(db, date(2025, 3, 3), date(2025, 3, 7), batch_size=2) == []
 
 
 def test_a_failed_split_refetch_keeps_the_stored_history_and_retries_next_time(

@@ -3,7 +3,7 @@ and `fx_rates`."""
 
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +23,12 @@ from rm_pipeline.defs.metadata import (
 from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
 from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
 from rm_pipeline.ingest.fx import ingest_fx_rates
-from rm_pipeline.ingest.prices import ingest_prices
+from rm_pipeline.ingest.prices import (
+    PriceBatch,
+    PriceLoadReport,
+    load_price_batch,
+    plan_price_batches,
+)
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.settings import get_settings
@@ -33,7 +38,8 @@ from rm_pipeline.settings import get_settings
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 PRICE_LOADS_POOL = "price_loads"
-"""One price load at a time (dagster.yaml limits the pool): two overlapping loads would fetch and
+"""The pool of the price batches' steps (`load_batch`): dagster.yaml limits it to one, enforced per
+step, so no two batches load at once, of one run or of two; two overlapping loads would fetch and
 write the same bars twice."""
 
 FX_LOADS_POOL = "fx_loads"
@@ -85,42 +91,65 @@ def securities(
     )
 
 
-def daily_load(table: str, pool: str) -> dict[str, Any]:
-    """What a load of provider data by weekday declares: its table, the securities it follows,
-    the weekday partitions loaded a range at a time, retries of provider outages, and its pool
-    (one load of a kind at a time)."""
+def daily_load(table: str) -> dict[str, Any]:
+    """What a load of provider data by weekday declares, as an asset or a graph-backed asset:
+    its table and the weekday partitions loaded a range at a time."""
     return {
         **warehouse_asset("market", table),
-        "deps": [securities],
         "partitions_def": TRADING_DAYS,
         "backfill_policy": dg.BackfillPolicy.single_run(),
-        "retry_policy": PROVIDER_RETRIES,
-        "pool": pool,
     }
 
 
-@dg.asset(**daily_load("price_history", PRICE_LOADS_POOL))
-def price_history(
-    context: dg.AssetExecutionContext,
+@dg.op(retry_policy=PROVIDER_RETRIES, ins={"securities": dg.In(dg.Nothing)}, out=dg.DynamicOut())
+def plan_batches(
+    context: dg.OpExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.DynamicOutput[PriceBatch]]:
+    """The active securities of the run's range in batches (`RM_INGEST_BATCH_SIZE`, fewer over
+    long ranges), one output each."""
+    start, end = partition_dates(context)
+    plan = plan_price_batches(warehouse.engine(), start, end, get_settings().ingest_batch_size)
+    context.log.info(f"{start} to {end}: {len(plan)} batches")
+    for batch in plan:
+        yield dg.DynamicOutput(batch, mapping_key=f"batch_{batch.number:04d}")
+
+
+@dg.op(retry_policy=PROVIDER_RETRIES, pool=PRICE_LOADS_POOL)
+def load_batch(
+    context: dg.OpExecutionContext,
     warehouse: WarehouseResource,
     market_data: MarketDataResource,
-    alerts: AlertsResource,
-) -> dg.MaterializeResult:
-    """Daily OHLCV bars of every active security, one partition per trading day. A backfill runs
-    as one range: the provider is called once per batch of tickers for the whole range. Exchange
-    holidays yield zero rows. A new split re-fetches and replaces that security's history. Each
-    partition's materialization carries that day's own counts; the range's totals are logged."""
+    batch: PriceBatch,
+) -> PriceLoadReport:
+    """One batch's bars and corporate actions for the whole range, in one transaction."""
     start, end = partition_dates(context)
     with no_retry_for_bad_input():
-        report = ingest_prices(
+        report = load_price_batch(
             warehouse.engine(),
             market_data.get_provider(),
+            batch,
             start,
             end,
-            batch_size=get_settings().ingest_batch_size,
-            progress=context.log.info,
             run_id=context.run.run_id,
         )
+    context.log.info(batch.describe(report))
+    return report
+
+
+@dg.op(retry_policy=PROVIDER_RETRIES, out=dg.Out(dg.Nothing))
+def record_load(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    alerts: AlertsResource,
+    batches: list[PriceLoadReport],
+) -> None:
+    """The batches' reports as one load's: each partition's own counts, the latest partition's
+    preview, the range's totals in the log, failed tickers alerted, and the load's failures,
+    corporate actions and quarantine on every partition."""
+    start, end = partition_dates(context)
+    report = PriceLoadReport(start=start, end=end, run_id=context.run.run_id)
+    for loaded in batches:
+        report.add(loaded)
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
         stored = stored_rows_per_day(conn, "price_history", start, end)
@@ -140,8 +169,8 @@ def price_history(
     if report.failed:
         message = failed_tickers_message("price_history", start, end, report.failed, report.tickers)
         alerts.send(message, context.log)
-    return dg.MaterializeResult(
-        metadata={
+    context.add_output_metadata(
+        {
             **failures_metadata(report.failed),
             **load_metadata(report.actions, prefix="corporate_actions"),
             "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
@@ -152,7 +181,22 @@ def price_history(
     )
 
 
-@dg.asset(**daily_load("fx_rates", FX_LOADS_POOL))
+@dg.graph_asset(
+    **daily_load("price_history"), ins={"securities": dg.AssetIn(dagster_type=dg.Nothing)}
+)
+def price_history(securities: None) -> Any:
+    """Daily OHLCV bars of every active security, one partition per trading day. A backfill runs
+    as one range: the active securities are planned in batches of tickers, each batch a step of
+    its own (one provider call for the whole range, one transaction), which an executor may run
+    side by side; a last step records the load. Exchange holidays yield zero rows. A new split
+    re-fetches and replaces that security's history. Each partition's materialization carries
+    that day's own counts; the range's totals are logged."""
+    return record_load(plan_batches(securities=securities).map(load_batch).collect())
+
+
+@dg.asset(
+    **daily_load("fx_rates"), deps=[securities], retry_policy=PROVIDER_RETRIES, pool=FX_LOADS_POOL
+)
 def fx_rates(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -199,7 +243,9 @@ def fx_rates(
     )
 
 
-def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+def partition_dates(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+) -> tuple[date, date]:
     """The first and last calendar day of the run's partitions (a Friday's runs to Sunday)."""
     window = context.partition_time_window
     return window.start.date(), (window.end - timedelta(days=1)).date()
