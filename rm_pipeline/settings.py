@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="Tickers per provider call and per load transaction over up to two years; "
         "proportionally fewer over a longer range, so a batch's memory does not grow with it.",
     )
+    price_load_steps: int = Field(
+        default=2,
+        ge=1,
+        description="Steps a price load's batches are dealt among, so an executor that runs steps "
+        "side by side (RM_EXECUTOR) loads them in parallel; each step loads its batches in turn.",
+    )
     history_years: float = Field(
         default=2.0, description="Years of history `make run` loads when RM_HISTORY_START is unset."
     )

@@ -190,6 +190,31 @@ def load_price_batch(
     return report
 
 
+def share_batches(plan: Sequence[PriceBatch], shares: int) -> list[list[PriceBatch]]:
+    """The batches dealt in turn among at most `shares` shares (none empty), so each holds about
+    as many tickers as the others."""
+    return [list(plan[first::shares]) for first in range(min(shares, len(plan)))]
+
+
+def load_price_batches(
+    engine: Engine,
+    provider: MarketDataProvider,
+    plan: Sequence[PriceBatch],
+    start: date,
+    end: date,
+    progress: Progress = log.info,
+    run_id: str | None = None,
+) -> PriceLoadReport:
+    """Load the batches one after the other, each in its own transaction, reporting each; the
+    report counts them all."""
+    report = PriceLoadReport(start=start, end=end, run_id=run_id)
+    for batch in plan:
+        loaded = load_price_batch(engine, provider, batch, start, end, run_id)
+        progress(batch.describe(loaded))
+        report.add(loaded)
+    return report
+
+
 def ingest_prices(
     engine: Engine,
     provider: MarketDataProvider,
@@ -201,12 +226,8 @@ def ingest_prices(
 ) -> PriceLoadReport:
     """Load bars and corporate actions for every active security over [start, end], one batch
     after the other (`plan_price_batches`); rows set aside go to the quarantine with `run_id`."""
-    report = PriceLoadReport(start=start, end=end, run_id=run_id)
-    for batch in plan_price_batches(engine, start, end, batch_size):
-        loaded = load_price_batch(engine, provider, batch, start, end, run_id)
-        progress(batch.describe(loaded))
-        report.add(loaded)
-    return report
+    plan = plan_price_batches(engine, start, end, batch_size)
+    return load_price_batches(engine, provider, plan, start, end, progress, run_id)
 
 
 def _ingest_batch(

@@ -1,5 +1,5 @@
-"""`price_history`'s batches as steps of their own: under the multiprocess executor each batch
-loads in a process of its own, and the warehouse and every partition's metadata end exactly as
+"""`price_history`'s batches dealt among steps of their own: under the multiprocess executor each
+share of batches loads in a process of its own, and the warehouse and every partition's metadata end exactly as
 after the same load run step after step in one process."""
 
 from __future__ import annotations
@@ -100,17 +100,19 @@ def test_batches_loaded_in_processes_of_their_own_end_as_a_load_in_one_process(
         batch_pids = {
             str(e.step_key): e.pid
             for e in parallel.all_events
-            if e.event_type == dg.DagsterEventType.STEP_START and "load_batch" in str(e.step_key)
+            if e.event_type == dg.DagsterEventType.STEP_START and "load_batches" in str(e.step_key)
         }
         run_pid = next(
             e.pid for e in parallel.all_events if e.event_type == dg.DagsterEventType.RUN_START
         )
 
     assert sorted(batch_pids) == [
-        "price_history.load_batch[batch_0001]",
-        "price_history.load_batch[batch_0002]",
+        "price_history.load_batches[share_1]",
+        "price_history.load_batches[share_2]",
     ]
-    assert len(set(batch_pids.values()) | {run_pid}) == 3  # each batch in a process of its own
+    assert (
+        len(set(batch_pids.values()) | {run_pid}) == 3
+    )  # each share of batches in a process of its own
     assert len(expected_rows["price_history"]) > 0 and len(expected_rows["corporate_actions"]) > 0
     for table, rows in stored(db).items():
         pd.testing.assert_frame_equal(rows, expected_rows[table], obj=table)

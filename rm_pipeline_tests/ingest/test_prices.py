@@ -14,6 +14,7 @@ from rm_pipeline.ingest.prices import (
     ingest_prices,
     load_price_batch,
     plan_price_batches,
+    share_batches,
     tickers_per_batch,
 )
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
@@ -303,3 +304,15 @@ def test_rejected_rows_are_kept_with_their_values_source_and_run(
 )
 def test_long_ranges_load_fewer_tickers_per_batch(start: date, end: date, expected: int) -> None:
     assert tickers_per_batch(50, start, end) == expected
+
+
+def test_batches_are_dealt_in_turn_among_the_shares(db: Engine, tickers: list[str]) -> None:
+    plan = plan_price_batches(db, date(2025, 3, 3), date(2025, 3, 7), batch_size=1)
+    assert len(plan) == len(tickers) >= 3
+    shares = share_batches(plan, 2)
+    assert [[batch.number for batch in share] for share in shares] == [
+        list(range(1, len(plan) + 1, 2)),
+        list(range(2, len(plan) + 1, 2)),
+    ]
+    assert share_batches(plan[:1], 4) == [plan[:1]]  # never an empty share
+    assert share_batches([], 2) == []

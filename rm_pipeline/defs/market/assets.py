@@ -26,8 +26,9 @@ from rm_pipeline.ingest.fx import ingest_fx_rates
 from rm_pipeline.ingest.prices import (
     PriceBatch,
     PriceLoadReport,
-    load_price_batch,
+    load_price_batches,
     plan_price_batches,
+    share_batches,
 )
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
@@ -38,9 +39,9 @@ from rm_pipeline.settings import get_settings
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 PRICE_LOADS_POOL = "price_loads"
-"""The pool of the price batches' steps (`load_batch`): dagster.yaml limits it to one, enforced per
-step, so no two batches load at once, of one run or of two; two overlapping loads would fetch and
-write the same bars twice."""
+"""The pool of the price load's steps (`load_batches`): dagster.yaml limits it to one, enforced per
+step, so no two shares of batches load at once, of one run or of two; two overlapping loads would
+fetch and write the same bars twice."""
 
 FX_LOADS_POOL = "fx_loads"
 """One exchange-rate load at a time, for the same reason; apart from the price loads, which write
@@ -104,36 +105,39 @@ def daily_load(table: str) -> dict[str, Any]:
 @dg.op(retry_policy=PROVIDER_RETRIES, ins={"securities": dg.In(dg.Nothing)}, out=dg.DynamicOut())
 def plan_batches(
     context: dg.OpExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.DynamicOutput[PriceBatch]]:
+) -> Iterator[dg.DynamicOutput[list[PriceBatch]]]:
     """The active securities of the run's range in batches (`RM_INGEST_BATCH_SIZE`, fewer over
-    long ranges), one output each."""
+    long ranges), dealt among `RM_PRICE_LOAD_STEPS` shares, one output (one step) each."""
     start, end = partition_dates(context)
-    plan = plan_price_batches(warehouse.engine(), start, end, get_settings().ingest_batch_size)
-    context.log.info(f"{start} to {end}: {len(plan)} batches")
-    for batch in plan:
-        yield dg.DynamicOutput(batch, mapping_key=f"batch_{batch.number:04d}")
+    settings = get_settings()
+    plan = plan_price_batches(warehouse.engine(), start, end, settings.ingest_batch_size)
+    shares = share_batches(plan, settings.price_load_steps)
+    context.log.info(f"{start} to {end}: {len(plan)} batches in {len(shares)} steps")
+    for number, share in enumerate(shares, start=1):
+        yield dg.DynamicOutput(share, mapping_key=f"share_{number}")
 
 
 @dg.op(retry_policy=PROVIDER_RETRIES, pool=PRICE_LOADS_POOL)
-def load_batch(
+def load_batches(
     context: dg.OpExecutionContext,
     warehouse: WarehouseResource,
     market_data: MarketDataResource,
-    batch: PriceBatch,
+    share: list[PriceBatch],
 ) -> PriceLoadReport:
-    """One batch's bars and corporate actions for the whole range, in one transaction."""
+    """A share of the batches, one after the other: each batch's bars and corporate actions for
+    the whole range in one transaction. A retry reloads the share, its committed batches
+    idempotently."""
     start, end = partition_dates(context)
     with no_retry_for_bad_input():
-        report = load_price_batch(
+        return load_price_batches(
             warehouse.engine(),
             market_data.get_provider(),
-            batch,
+            share,
             start,
             end,
+            progress=context.log.info,
             run_id=context.run.run_id,
         )
-    context.log.info(batch.describe(report))
-    return report
 
 
 @dg.op(retry_policy=PROVIDER_RETRIES, out=dg.Out(dg.Nothing))
@@ -141,14 +145,14 @@ def record_load(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     alerts: AlertsResource,
-    batches: list[PriceLoadReport],
+    shares: list[PriceLoadReport],
 ) -> None:
-    """The batches' reports as one load's: each partition's own counts, the latest partition's
+    """The shares' reports as one load's: each partition's own counts, the latest partition's
     preview, the range's totals in the log, failed tickers alerted, and the load's failures,
     corporate actions and quarantine on every partition."""
     start, end = partition_dates(context)
     report = PriceLoadReport(start=start, end=end, run_id=context.run.run_id)
-    for loaded in batches:
+    for loaded in shares:
         report.add(loaded)
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
@@ -191,7 +195,7 @@ def price_history(securities: None) -> Any:
     side by side; a last step records the load. Exchange holidays yield zero rows. A new split
     re-fetches and replaces that security's history. Each partition's materialization carries
     that day's own counts; the range's totals are logged."""
-    return record_load(plan_batches(securities=securities).map(load_batch).collect())
+    return record_load(plan_batches(securities=securities).map(load_batches).collect())
 
 
 @dg.asset(
