@@ -158,11 +158,8 @@ def record_load(
     with warehouse.engine().connect() as conn:
         stored = stored_rows_per_day(conn, "price_history", start, end)
         latest = _latest_bars(conn, end)
-    per_partition = partition_metadata(context.partition_keys, report.prices, rejected, stored)
-    for key, counts in per_partition.items():
-        context.add_asset_metadata(counts, partition_key=key)
-    context.add_asset_metadata(
-        {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
+    add_partition_metadata(
+        context, partition_metadata(context.partition_keys, report.prices, rejected, stored), latest
     )
     context.log.info(
         f"{start} to {end} ({len(context.partition_keys)} partitions): "
@@ -219,13 +216,10 @@ def fx_rates(
     with warehouse.engine().connect() as conn:
         stored = stored_rows_per_day(conn, "fx_rates", start, end)
         latest = pd.read_sql_query(LATEST_RATES, conn, params={"end": end})
-    per_partition = partition_metadata(
-        context.partition_keys, report.rates, report.rejected, stored
-    )
-    for key, counts in per_partition.items():
-        context.add_asset_metadata(counts, partition_key=key)
-    context.add_asset_metadata(
-        {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
+    add_partition_metadata(
+        context,
+        partition_metadata(context.partition_keys, report.rates, report.rejected, stored),
+        latest,
     )
     context.log.info(
         f"{start} to {end}: rates of {', '.join(report.currencies) or 'no currency'}: "
@@ -244,6 +238,19 @@ def fx_rates(
             "currencies": dg.MetadataValue.text(", ".join(report.currencies) or "none"),
             "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
         }
+    )
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    per_partition: Mapping[str, Mapping[str, Any]],
+    latest: pd.DataFrame,
+) -> None:
+    """Each partition's own metadata, and a preview of the latest rows on the last partition."""
+    for key, counts in per_partition.items():
+        context.add_asset_metadata(counts, partition_key=key)
+    context.add_asset_metadata(
+        {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
     )
 
 
