@@ -21,12 +21,13 @@ Trades and their positions, executed on paper:
 
 - `trades.currency` is the currency a trade's values are in (USD unless set); `trades.notional` the
   amount activating it invests (NULL: the documented default of the trade layer).
-- `positions.entry_fx_rate` is `fx_rate(security currency, trade currency, opening date)`, fixed
-  when the position opens, so its cost in the trade's currency does not move with later rates.
+- `positions.entry_fx_rate` is `fx_rate(security currency, trade currency, entry close's date)`,
+  fixed when the position opens, so its cost in the trade's currency does not move with later
+  rates.
 - `positions.exit_price` and `positions.realized_pnl` (in the trade's currency) are recorded when the
   trade closes.
-- `positions.split_factor` is the product of the split ratios applied to the position since it
-  opened (1 until a split): a split multiplies `quantity` and divides `entry_price` and
+- `positions.split_factor` is the product of the split ratios counted in the position since it
+  opened (revision 0012 says from when): a split multiplies `quantity` and divides `entry_price` and
   `exit_price` by its ratio, once.
 
 Revision ID: 0008
