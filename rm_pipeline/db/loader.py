@@ -174,7 +174,7 @@ def _raw(conn: Connection) -> psycopg.Connection[Any]:
 def _stage(conn: Connection, frame: pd.DataFrame, spec: UpsertSpec, batch_rows: int) -> None:
     """COPY the frame's columns into a fresh temporary staging table shaped like the target's."""
     stage = sql.Identifier(STAGING_TABLE)
-    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    columns = _column_list(spec.columns)
     create = sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
     with _raw(conn).cursor() as cursor:
         cursor.execute(create.format(stage, columns, sql.Identifier(spec.table)))
@@ -354,7 +354,7 @@ def _changed(spec: UpsertSpec, target: str, source: str) -> sql.Composable:
 
 
 def _upsert_statement(spec: UpsertSpec, count_by: str | None) -> str:
-    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    columns = _column_list(spec.columns)
     group = sql.SQL("target.{}").format(sql.Identifier(count_by)) if count_by else sql.SQL("NULL")
     statement = sql.SQL(
         "WITH written AS ("
@@ -368,7 +368,7 @@ def _upsert_statement(spec: UpsertSpec, count_by: str | None) -> str:
         table=sql.Identifier(spec.table),
         columns=columns,
         stage=sql.Identifier(STAGING_TABLE),
-        keys=sql.SQL(", ").join(map(sql.Identifier, spec.key_columns)),
+        keys=_column_list(spec.key_columns),
         assignments=_assignments(spec, "EXCLUDED"),
         changed=_changed(spec, "target", "EXCLUDED"),
     )

@@ -19,6 +19,7 @@ from rm_pipeline.providers.base import (
     TickerStatus,
 )
 from rm_pipeline.providers.synthetic import SyntheticProvider
+from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.defs.webhook import Webhook, local_webhook
 
 
@@ -119,3 +120,12 @@ def webhook() -> Iterator[Webhook]:
     """A local webhook receiving the alerts."""
     with local_webhook() as hook:
         yield hook
+
+
+@pytest.fixture
+def alerting_to(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    """Alerts posted to the local webhook (RM_ALERT_WEBHOOK_URL set for the test)."""
+    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
+    get_settings.cache_clear()
+    yield webhook
+    get_settings.cache_clear()

@@ -3,8 +3,6 @@ posted to the webhook once, and an unreachable webhook costs the run nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import dagster as dg
 import pytest
 from sqlalchemy import Engine, text
@@ -15,19 +13,10 @@ from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import AlertsResource
-from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize
 from rm_pipeline_tests.defs.webhook import Webhook
 
 WEEK = ("2025-03-03", "2025-03-07")
-
-
-@pytest.fixture
-def alerting_to(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
-    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
-    get_settings.cache_clear()
-    yield webhook
-    get_settings.cache_clear()
 
 
 def test_failed_tickers_are_posted_once_with_their_names(

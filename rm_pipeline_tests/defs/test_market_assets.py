@@ -3,7 +3,7 @@ database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -239,12 +239,9 @@ def test_one_check_runs_alone_without_loading(db: Engine, materialize: Materiali
     ]
 
 
-def test_the_nightly_run_starts_at_the_first_session_still_missing(
-    db: Engine, materialize: Materialize
-) -> None:
-    from rm_pipeline.defs.market.schedules import nightly_price_history
-    from rm_pipeline.defs.resources import WarehouseResource
-
+@pytest.fixture
+def loaded_to_friday(db: Engine, materialize: Materialize) -> None:
+    """Securities, bars and rates from 2025-02-24 to Friday 2025-03-07, loaded that evening."""
     friday_evening = SyntheticProvider(seed=7, today=lambda: date(2025, 3, 7))
     materialize([securities], provider=friday_evening)
     materialize(
@@ -253,19 +250,27 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
         tags=range_tags("2025-02-24", "2025-03-07"),
     )
 
+
+def nightly_request(evening: str) -> dict[str, str]:
+    """The tags of the run the nightly schedule requests at 18:30 New York time that evening."""
+    from rm_pipeline.defs.market.schedules import nightly_price_history
+    from rm_pipeline.defs.resources import WarehouseResource
+
     instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
+        resources={"warehouse": WarehouseResource()},
+    )
+    return dict(nightly_price_history.evaluate_tick(context).run_requests[0].tags)
 
-    def request_for(evening: str) -> dict[str, str]:
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
-            resources={"warehouse": WarehouseResource()},
-        )
-        return dict(nightly_price_history.evaluate_tick(context).run_requests[0].tags)
 
+def test_the_nightly_run_starts_at_the_first_session_still_missing(
+    db: Engine, loaded_to_friday: None
+) -> None:
     # Friday's load ran before the weekend existed: Monday's run goes back to Friday's partition,
     # which holds the 24/7 markets' weekend.
-    monday = request_for("2025-03-10")
+    monday = nightly_request("2025-03-10")
     assert (
         monday["dagster/asset_partition_range_start"],
         monday["dagster/asset_partition_range_end"],
@@ -277,9 +282,9 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
                 "(SELECT id FROM securities WHERE ticker = 'MSFT')"
             )
         )
-    assert request_for("2025-03-07")["dagster/asset_partition_range_start"] == "2025-03-05"
+    assert nightly_request("2025-03-07")["dagster/asset_partition_range_start"] == "2025-03-05"
     # Beyond RM_CATCHUP_SESSIONS (5) sessions back, nothing is fetched again.
-    assert request_for("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
+    assert nightly_request("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
 
 
 def test_a_range_runs_summary_counts_each_row_once(db: Engine, materialize: Materialize) -> None:
@@ -481,17 +486,6 @@ class FailingPair(SyntheticProvider):
         )
 
 
-@pytest.fixture
-def alerting_to(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
-    """Alerts posted to the local webhook."""
-    from rm_pipeline.settings import get_settings
-
-    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
-    get_settings.cache_clear()
-    yield webhook
-    get_settings.cache_clear()
-
-
 def test_a_failing_pair_is_reported_and_alerted_and_the_others_load(
     db: Engine, materialize: Materialize, alerting_to: Webhook
 ) -> None:
@@ -563,28 +557,10 @@ def test_fx_checks_pass_on_good_rates_and_flag_jumps_and_stale_rates(
 
 
 def test_the_nightly_run_goes_back_to_the_first_weekday_a_rate_is_missing(
-    db: Engine, materialize: Materialize
+    db: Engine, loaded_to_friday: None
 ) -> None:
-    from rm_pipeline.defs.market.schedules import nightly_price_history
-    from rm_pipeline.defs.resources import WarehouseResource
-
-    friday_evening = SyntheticProvider(seed=7, today=lambda: date(2025, 3, 7))
-    materialize([securities], provider=friday_evening)
-    materialize(
-        [price_history, fx_rates],
-        provider=friday_evening,
-        tags=range_tags("2025-02-24", "2025-03-07"),
-    )
-    instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
-
     def first_partition(evening: str) -> str:
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
-            resources={"warehouse": WarehouseResource()},
-        )
-        tags = nightly_price_history.evaluate_tick(context).run_requests[0].tags
-        return tags["dagster/asset_partition_range_start"]
+        return nightly_request(evening)["dagster/asset_partition_range_start"]
 
     assert first_partition("2025-03-07") == "2025-03-07"
     with db.begin() as conn:  # one pair failed on Tuesday
