@@ -76,8 +76,11 @@ def execution(db: Engine, trade_id: uuid.UUID) -> dict[str, tuple[object, ...]]:
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
-def listed(conn: Connection, ticker: str, exchange: str, currency: str, close: int) -> None:
-    add_bar(conn, add_security(conn, ticker, exchange, currency=currency), DAY_2, close)
+def listed(conn: Connection, ticker: str, exchange: str, currency: str, close: int) -> uuid.UUID:
+    """A new security with its close on DAY_2; returns its id."""
+    security = add_security(conn, ticker, exchange, currency=currency)
+    add_bar(conn, security, DAY_2, close)
+    return security
 
 
 def test_create_stores_a_draft_with_its_positions(
@@ -425,15 +428,13 @@ def test_closing_records_the_realized_pnl_at_the_closing_rate(
 ) -> None:
     """A euro trade in Shell: up 4% in pence, but the pound fell against the euro."""
     with db.begin() as conn:
-        listed(conn, "SHEL.L", "LSE", "GBp", 2500)
+        shell_id = listed(conn, "SHEL.L", "LSE", "GBp", 2500)
         add_fx_rate(conn, "GBP", DAY_2, "1.32")
         add_fx_rate(conn, "EUR", DAY_2, "1.10")  # 0.012 euro a penny
     shell = [PositionSpec("SHEL.L", Side.LONG, Decimal(100))]
     trade = trades.create(alice, "t", "d", shell, notional=Decimal(50_000), currency="EUR")
     trades.activate(alice, trade.id)
     with db.begin() as conn:
-        shell_id = conn.execute(text("SELECT id FROM securities WHERE ticker = 'SHEL.L'")).scalar()
-        assert shell_id is not None
         add_bar(conn, shell_id, DAY_3, 2600)
         add_fx_rate(conn, "GBP", DAY_3, "1.21")  # 0.011 euro a penny
         add_fx_rate(conn, "EUR", DAY_3, "1.10")
@@ -451,13 +452,11 @@ def test_closing_without_a_rate_refuses_and_keeps_the_trade_open(
     db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
 ) -> None:
     with db.begin() as conn:
-        listed(conn, "SHEL.L", "LSE", "GBp", 2500)
+        shell_id = listed(conn, "SHEL.L", "LSE", "GBp", 2500)
         add_fx_rate(conn, "GBP", DAY_2, "1.30")
     trade = trades.create(alice, "t", "d", [PositionSpec("SHEL.L", Side.LONG, Decimal(50))])
     trades.activate(alice, trade.id)
     with db.begin() as conn:
-        shell_id = conn.execute(text("SELECT id FROM securities WHERE ticker = 'SHEL.L'")).scalar()
-        assert shell_id is not None
         add_bar(conn, shell_id, date(2024, 1, 15), 2550)  # 12 days after the last rate
     with pytest.raises(Conflict, match=r"SHEL\.L@LSE long: no GBp to USD rate .* of 2024-01-15"):
         trades.close(alice, trade.id)
