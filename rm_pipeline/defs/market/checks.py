@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from rm_pipeline.defs.market.assets import fx_rates, price_history
-from rm_pipeline.defs.partitions import last_partition_day, nearest_weekday
+from rm_pipeline.defs.partitions import last_partition_day, nearest_weekday, partitions_today
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.ingest.fx import needed_currencies
 from rm_pipeline.providers.calendars import ticker_sessions
@@ -142,7 +142,7 @@ def price_history_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     """Evaluate the selected checks of `price_history` against the whole table."""
     selected = {key.name for key in context.selected_asset_check_keys}
-    today = date.today()
+    today = partitions_today()
     lag = get_settings().freshness_lag_days
     with warehouse.engine().connect() as conn:
         offenders: dict[str, Callable[[], pd.DataFrame]] = {
@@ -219,7 +219,7 @@ def fx_rates_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     """Evaluate the selected checks of `fx_rates` against the whole table."""
     selected = {key.name for key in context.selected_asset_check_keys}
-    today = date.today()
+    today = partitions_today()
     day = min(last_partition_day(context.run.tags) or today, today)
     lag = get_settings().freshness_lag_days
     with warehouse.engine().connect() as conn:
