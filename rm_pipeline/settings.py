@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description="Steps a price load's batches are dealt among, so an executor that runs steps "
         "side by side (RM_EXECUTOR) loads them in parallel; each step loads its batches in turn.",
     )
+    price_load_writers: int = Field(
+        default=2,
+        ge=1,
+        description="Batches a price load step writes at once, each in a transaction on a "
+        "connection of its own, while the next is fetched: the database writes one batch as the "
+        "next is prepared. One writes them in turn.",
+    )
     history_years: float = Field(
         default=2.0, description="Years of history `make run` loads when RM_HISTORY_START is unset."
     )

@@ -24,7 +24,7 @@ import io
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -137,7 +137,12 @@ def upsert_frame(
         group: LoadResult(*written.get(group, (0, 0)), rows - sum(written.get(group, (0, 0))))
         for group, rows in staged.items()
     }
-    result = replace(sum(groups.values(), LoadResult()), groups=groups if count_by else {})
+    result = LoadResult(
+        inserted=sum(counts.inserted for counts in groups.values()),
+        updated=sum(counts.updated for counts in groups.values()),
+        unchanged=sum(counts.unchanged for counts in groups.values()),
+        groups=groups if count_by else {},
+    )
     log.info(
         "%s: inserted %d, updated %d, unchanged %d",
         spec.table,
@@ -212,7 +217,9 @@ PROBED_ROWS = 3
 
 def _any_key_stored(cursor: psycopg.Cursor[Any], frame: pd.DataFrame, spec: UpsertSpec) -> bool:
     """Whether the table holds the key of one of the frame's probed rows (NULLs match NULLs, as
-    the project's unique keys treat them)."""
+    the project's unique keys treat them). Each key is matched with `=` (or `IS NULL`), never
+    `IS NOT DISTINCT FROM`, which no index serves: the probe then costs an index lookup, not a
+    scan of a table that grows with every load."""
     keys = list(spec.key_columns)
     table = sql.Identifier(spec.table)
     cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(_column_list(keys), table))
@@ -222,14 +229,20 @@ def _any_key_stored(cursor: psycopg.Cursor[Any], frame: pd.DataFrame, spec: Upse
     )
     probed = frame.iloc[positions][keys].astype(object)
     probed = probed.where(probed.notna(), None)
-    match = sql.SQL(" AND ").join(
-        sql.SQL("{} IS NOT DISTINCT FROM CAST(%s AS {})").format(
-            sql.Identifier(key), sql.SQL(type_name)
-        )
-        for key, type_name in zip(keys, types, strict=True)
-    )
-    condition = sql.SQL(" OR ").join(sql.SQL("({})").format(match) for _ in positions)
-    params = [value for row in probed.itertuples(index=False) for value in row]
+    conditions: list[sql.Composable] = []
+    params: list[Any] = []
+    for row in probed.itertuples(index=False):
+        matches = []
+        for key, type_name, value in zip(keys, types, row, strict=True):
+            if value is None:
+                matches.append(sql.SQL("{} IS NULL").format(sql.Identifier(key)))
+            else:
+                matches.append(
+                    sql.SQL("{} = CAST(%s AS {})").format(sql.Identifier(key), sql.SQL(type_name))
+                )
+                params.append(value)
+        conditions.append(sql.SQL("({})").format(sql.SQL(" AND ").join(matches)))
+    condition = sql.SQL(" OR ").join(conditions)
     cursor.execute(
         sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(table, condition), params
     )

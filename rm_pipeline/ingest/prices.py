@@ -16,8 +16,9 @@ Counts are kept per date (`LoadResult.groups`), so each partition of a range run
 own.
 
 A load is planned (`plan_price_batches`: the active securities cut into batches) and each batch is
-loaded on its own (`load_price_batch`), with a report of its own that `PriceLoadReport.add` merges:
-`ingest_prices` loads them one after the other, Dagster's `price_history` as one step each.
+fetched (`fetch_price_batch`) and written in its own transaction, with a report of its own that
+`PriceLoadReport.add` merges. `load_price_batches` fetches the next batch while writing this one
+(`BatchPipeline`); Dagster's `price_history` deals the batches among a few steps.
 
 Providers speak of tickers, the warehouse of security ids: a ticker names one active security
 (listings on other exchanges carry their exchange suffix, `SHEL.L`, `7203.T`).
@@ -26,7 +27,9 @@ Providers speak of tickers, the warehouse of security ids: a ticker names one ac
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -36,7 +39,12 @@ from sqlalchemy import Connection, Engine, text
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import accepted_jumps, quarantine, resolve_jumps
 from rm_pipeline.ingest.scale import restated_tickers, unexplained_jumps
-from rm_pipeline.providers.base import MarketDataProvider, TickerOutcome, TickerStatus
+from rm_pipeline.providers.base import (
+    MarketDataProvider,
+    ProviderResult,
+    TickerOutcome,
+    TickerStatus,
+)
 from rm_pipeline.providers.validation import RejectReason, raw_values
 
 log = logging.getLogger(__name__)
@@ -185,9 +193,25 @@ def load_price_batch(
 ) -> PriceLoadReport:
     """Load one batch's bars and corporate actions over [start, end] in one transaction (one
     provider call for the range); its report counts only this batch."""
-    report = PriceLoadReport(start=start, end=end, tickers=len(batch.ids), run_id=run_id)
-    _ingest_batch(engine, provider, batch.ids, report)
-    return report
+    return load_price_batches(engine, provider, [batch], start, end, lambda _: None, run_id)
+
+
+@dataclass(frozen=True)
+class FetchedBatch:
+    """What the provider answered for one batch: its bars from ANCHOR_DAYS before the range
+    (the days before only to compare with stored closes) and its corporate actions."""
+
+    batch: PriceBatch
+    bars: ProviderResult
+    actions: ProviderResult
+
+
+def fetch_price_batch(
+    provider: MarketDataProvider, batch: PriceBatch, start: date, end: date
+) -> FetchedBatch:
+    tickers = list(batch.ids)
+    bars = provider.daily_bars(tickers, start - timedelta(days=ANCHOR_DAYS), end)
+    return FetchedBatch(batch, bars, provider.corporate_actions(tickers, start, end))
 
 
 def share_batches(plan: Sequence[PriceBatch], shares: int) -> list[list[PriceBatch]]:
@@ -204,15 +228,98 @@ def load_price_batches(
     end: date,
     progress: Progress = log.info,
     run_id: str | None = None,
+    writers: int = 1,
 ) -> PriceLoadReport:
-    """Load the batches one after the other, each in its own transaction, reporting each; the
-    report counts them all."""
+    """Load the batches, each in its own transaction, reporting each in plan order; the report
+    counts them all. See `BatchPipeline` for what runs at once."""
     report = PriceLoadReport(start=start, end=end, run_id=run_id)
-    for batch in plan:
-        loaded = load_price_batch(engine, provider, batch, start, end, run_id)
-        progress(batch.describe(loaded))
-        report.add(loaded)
+    with BatchPipeline(engine, provider, start, end, run_id, writers) as pipeline:
+        for batch, loaded in pipeline.load(plan):
+            progress(batch.describe(loaded))
+            report.add(loaded)
     return report
+
+
+class BatchPipeline:
+    """Fetching and writing of a load's batches, side by side.
+
+    The provider is called from one thread, one call at a time (a re-fetch after a new split
+    waits its turn), at most `writers + 1` batches ahead of their writing, so memory holds a few
+    batches whatever the plan's length. `writers` threads write fetched batches at once, each
+    in a transaction on a connection of its own: the server writes one batch while the next is
+    fetched and prepared, which on two cores nearly halves a long load. A failed batch stops the
+    load: batches not started are skipped, those being written finish (each is whole or absent),
+    and the first failure is raised."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        provider: MarketDataProvider,
+        start: date,
+        end: date,
+        run_id: str | None,
+        writers: int,
+    ) -> None:
+        self.engine, self.provider, self.start, self.end, self.run_id = (
+            engine,
+            provider,
+            start,
+            end,
+            run_id,
+        )
+        self.room = threading.Semaphore(writers + 1)
+        self.provider_turn = threading.Lock()
+        self.stopped = threading.Event()
+        self.fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="provider")
+        self.writers = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="writer")
+
+    def __enter__(self) -> BatchPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.fetcher.shutdown(wait=True, cancel_futures=True)
+        self.writers.shutdown(wait=True, cancel_futures=True)
+
+    def load(self, plan: Sequence[PriceBatch]) -> Iterator[tuple[PriceBatch, PriceLoadReport]]:
+        """Each batch with its report, in plan order, as they are written."""
+        written = [
+            self.writers.submit(self._write, self.fetcher.submit(self._fetch, b)) for b in plan
+        ]
+        for batch, report in zip(plan, written, strict=True):
+            yield batch, report.result()
+
+    def _fetch(self, batch: PriceBatch) -> FetchedBatch:
+        while not self.room.acquire(timeout=0.1):
+            if self.stopped.is_set():
+                raise CancelledError
+        try:
+            with self.provider_turn:
+                return fetch_price_batch(self.provider, batch, self.start, self.end)
+        except BaseException:
+            self.room.release()
+            raise
+
+    def _write(self, fetching: Future[FetchedBatch]) -> PriceLoadReport:
+        fetched = fetching.result()
+        try:
+            if self.stopped.is_set():
+                raise CancelledError
+            report = PriceLoadReport(
+                self.start, self.end, tickers=len(fetched.batch.ids), run_id=self.run_id
+            )
+            _store_batch(self.engine, self._history, self.provider.name, fetched, report)
+            return report
+        except BaseException:
+            self.stopped.set()
+            raise
+        finally:
+            self.room.release()
+
+    def _history(self, ticker: str, start: date, end: date) -> ProviderResult:
+        """One security's bars over [start, end], in the provider's turn."""
+        with self.provider_turn:
+            return self.provider.daily_bars([ticker], start, end)
 
 
 def ingest_prices(
@@ -223,20 +330,28 @@ def ingest_prices(
     batch_size: int,
     progress: Progress = log.info,
     run_id: str | None = None,
+    writers: int = 1,
 ) -> PriceLoadReport:
-    """Load bars and corporate actions for every active security over [start, end], one batch
-    after the other (`plan_price_batches`); rows set aside go to the quarantine with `run_id`."""
+    """Load bars and corporate actions for every active security over [start, end], batch by
+    batch (`plan_price_batches`, `load_price_batches`); rows set aside go to the quarantine with
+    `run_id`."""
     plan = plan_price_batches(engine, start, end, batch_size)
-    return load_price_batches(engine, provider, plan, start, end, progress, run_id)
+    return load_price_batches(engine, provider, plan, start, end, progress, run_id, writers)
 
 
-def _ingest_batch(
-    engine: Engine, provider: MarketDataProvider, ids: dict[str, str], report: PriceLoadReport
+History = Callable[[str, date, date], ProviderResult]
+"""Fetches one security's bars over a range (a re-fetch after a new split)."""
+
+
+def _store_batch(
+    engine: Engine, history: History, source: str, fetched: FetchedBatch, report: PriceLoadReport
 ) -> None:
+    """Write one fetched batch in one transaction: re-fetched histories, quarantined rows,
+    corporate actions and the range's bars."""
+    ids = fetched.batch.ids
     batch = list(ids)
+    bars, actions = fetched.bars, fetched.actions
     anchor = report.start - timedelta(days=ANCHOR_DAYS)
-    bars = provider.daily_bars(batch, anchor, report.end)
-    actions = provider.corporate_actions(batch, report.start, report.end)
     report.failed.extend(bars.failed())
     with engine.begin() as conn:
         stored = _stored_closes(conn, [ids[t] for t in batch], anchor, report.end)
@@ -246,7 +361,7 @@ def _ingest_batch(
         )
         incomplete = []
         for ticker in refetch:
-            replaced = _replace_history(conn, provider, ticker, ids[ticker], report)
+            replaced = _replace_history(conn, history, source, ticker, ids[ticker], report)
             if replaced is None:
                 incomplete.append(ticker)
             else:
@@ -258,18 +373,16 @@ def _ingest_batch(
         window, jumped = _set_aside_jumps(conn, window, stored, actions.frame, report)
         rejected = pd.concat([bars.rejected, jumped], ignore_index=True)
         report.rejected.append(rejected)
+        report.quarantined += quarantine(conn, rejected, "price_history", source, report.run_id)
         report.quarantined += quarantine(
-            conn, rejected, "price_history", provider.name, report.run_id
-        )
-        report.quarantined += quarantine(
-            conn, actions.rejected, "corporate_actions", provider.name, report.run_id
+            conn, actions.rejected, "corporate_actions", source, report.run_id
         )
         kept_actions = actions.frame[~actions.frame["ticker"].isin(incomplete)]
         report.actions += upsert_frame(
-            conn, _rows_for(kept_actions, ids, provider.name, CORPORATE_ACTIONS), CORPORATE_ACTIONS
+            conn, _rows_for(kept_actions, ids, source, CORPORATE_ACTIONS), CORPORATE_ACTIONS
         )
         report.prices += upsert_frame(
-            conn, _rows_for(window, ids, provider.name, PRICES), PRICES, count_by="date"
+            conn, _rows_for(window, ids, source, PRICES), PRICES, count_by="date"
         )
 
 
@@ -333,7 +446,8 @@ def _tickers_needing_refetch(
 
 def _replace_history(
     conn: Connection,
-    provider: MarketDataProvider,
+    history_of: History,
+    source: str,
     ticker: str,
     security_id: str,
     report: PriceLoadReport,
@@ -343,7 +457,7 @@ def _replace_history(
     cover every stored date."""
     first, last = conn.execute(STORED_RANGE, {"id": security_id}).one()
     start, end = min(first, report.start), max(last, report.end)
-    history = provider.daily_bars([ticker], start, end)
+    history = history_of(ticker, start, end)
     fetched = history.frame["date"].dt.date
     if fetched.empty or fetched.min() > first or fetched.max() < last:
         covered = f"{fetched.min()} to {fetched.max()}" if len(fetched) else "nothing"
@@ -359,7 +473,7 @@ def _replace_history(
     log.info("%s: new split, replaced its history %s to %s", ticker, start, end)
     return upsert_frame(
         conn,
-        _rows_for(history.frame, {ticker: security_id}, provider.name, PRICES),
+        _rows_for(history.frame, {ticker: security_id}, source, PRICES),
         PRICES,
         count_by="date",
     )

@@ -38,12 +38,14 @@ def restated_tickers(fetched: pd.DataFrame, stored: pd.DataFrame) -> list[str]:
     return sorted(both.loc[changed, "ticker"].unique())
 
 
-def split_like(ratio: float) -> bool:
-    """True for a close-to-close ratio a split would explain."""
-    if not np.isfinite(ratio) or ratio <= 0:
-        return False
-    factor = max(ratio, 1 / ratio)
-    return factor >= SPLIT_LIKE_MIN and abs(factor - round(factor)) <= SPLIT_LIKE_SLACK * factor
+def split_like(ratios: np.ndarray) -> np.ndarray:
+    """Which close-to-close ratios a split would explain (False for a missing or non-positive
+    one)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        valid = np.isfinite(ratios) & (ratios > 0)
+        factor = np.where(valid, np.maximum(ratios, 1 / ratios), 0.0)
+    near_whole = np.abs(factor - np.round(factor)) <= SPLIT_LIKE_SLACK * factor
+    return valid & (factor >= SPLIT_LIKE_MIN) & near_whole
 
 
 def unexplained_jumps(
@@ -54,14 +56,27 @@ def unexplained_jumps(
     """Per ticker, the first date in `window` (ticker, date, close) whose close moved by a
     split-like ratio from the close before it (the stored `previous_close` for the first row)
     with no split reported that day (`explained`: (ticker, date) pairs of splits or accepted
-    moves), and a description of the move."""
-    jumps = {}
-    for ticker, rows in window.sort_values("date").groupby("ticker"):
-        closes = rows["close"].to_numpy(dtype=float)
-        before = np.concatenate([[previous_close.get(str(ticker), np.nan)], closes[:-1]])
-        for day, close, prior in zip(rows["date"], closes, before, strict=True):
-            if split_like(close / prior) and (ticker, day) not in explained:
-                move = f"close {close:g} after {prior:g} (x{close / prior:.4f})"
-                jumps[str(ticker)] = (day, f"{move}, no split reported")
-                break
+    moves), and a description of the move. The ratios are computed for the whole window at once;
+    only the few split-like rows are looked at one by one."""
+    rows = window.sort_values(["ticker", "date"], kind="stable")
+    closes = rows["close"].to_numpy(dtype=float)
+    first_of_ticker = ~rows["ticker"].duplicated().to_numpy()
+    stored = rows["ticker"].map(previous_close).to_numpy(dtype=float)
+    prior = np.where(first_of_ticker, stored, np.roll(closes, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = closes / prior
+    candidates = split_like(ratios)
+    jumps: dict[str, tuple[pd.Timestamp, str]] = {}
+    for ticker, day, close, before in zip(
+        rows["ticker"].to_numpy()[candidates],
+        rows["date"].to_numpy()[candidates],
+        closes[candidates],
+        prior[candidates],
+        strict=True,
+    ):
+        day = pd.Timestamp(day)
+        if str(ticker) in jumps or (ticker, day) in explained:
+            continue
+        move = f"close {close:g} after {before:g} (x{close / before:.4f})"
+        jumps[str(ticker)] = (day, f"{move}, no split reported")
     return jumps

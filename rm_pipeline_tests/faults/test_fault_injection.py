@@ -39,7 +39,8 @@ def seed_securities(engine: Engine) -> None:
 
 
 def load(engine: Engine) -> None:
-    ingest_prices(engine, PROVIDER, START, END, batch_size=BATCH)
+    """A load as production runs one: two batches written at once while the next is fetched."""
+    ingest_prices(engine, PROVIDER, START, END, batch_size=BATCH, writers=2)
 
 
 def stored(engine: Engine) -> pd.DataFrame:

@@ -8,11 +8,13 @@ from datetime import date
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from rm_pipeline.ingest.prices import (
     PriceLoadReport,
     ingest_prices,
     load_price_batch,
+    load_price_batches,
     plan_price_batches,
     share_batches,
     tickers_per_batch,
@@ -316,3 +318,63 @@ def test_batches_are_dealt_in_turn_among_the_shares(db: Engine, tickers: list[st
     ]
     assert share_batches(plan[:1], 4) == [plan[:1]]  # never an empty share
     assert share_batches([], 2) == []
+
+
+def test_two_writers_load_what_one_loads_and_report_in_plan_order(
+    db: Engine, tickers: list[str]
+) -> None:
+    start, end = date(2025, 3, 3), date(2025, 3, 14)
+    provider = ScriptedProvider(tickers)
+    lines: list[str] = []
+    report = ingest_prices(db, provider, start, end, batch_size=1, progress=lines.append, writers=2)
+    assert [line.split(":")[0] for line in lines] == ["batch 1/3", "batch 2/3", "batch 3/3"]
+    assert (report.tickers, report.prices.inserted) == (3, 30)
+    assert all(len(closes(db, ticker)) == 10 for ticker in tickers)
+
+    provider.split = True  # every batch re-fetches a whole history while others are written
+    report = ingest_prices(db, provider, start, end, batch_size=1, writers=2)
+    assert sorted(report.refetched) == tickers and report.failed == []
+    assert all(set(closes(db, t).values()) == {50.0, 100.0} for t in tickers)
+
+
+def test_a_failed_batch_among_two_writers_stops_the_load_and_leaves_no_half_batch(
+    db: Engine, tickers: list[str]
+) -> None:
+    start, end = date(2025, 3, 3), date(2025, 3, 7)
+    plan = plan_price_batches(db, start, end, batch_size=1)
+    with db.begin() as conn:  # BBB's batch now names a security that is gone
+        conn.execute(text("DELETE FROM securities WHERE ticker = 'BBB'"))
+    with pytest.raises(IntegrityError, match="price_history"):
+        load_price_batches(db, ScriptedProvider(tickers), plan, start, end, writers=2)
+    assert {len(closes(db, ticker)) for ticker in ("AAA", "CCC")} <= {0, 5}
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM price_history")).scalar_one() in (0, 5, 10)
+
+
+def test_fetching_runs_at_most_one_batch_ahead_of_each_writer(db: Engine) -> None:
+    names = [f"T{number}" for number in range(6)]
+    with db.begin() as conn:
+        for name in names:
+            conn.execute(
+                text(
+                    "INSERT INTO securities (ticker, name, security_type) VALUES (:t, :t, 'equity')"
+                ),
+                {"t": name},
+            )
+
+    class CountingProvider(ScriptedProvider):
+        """Records, at each fetch, how many batches were fetched and not yet written."""
+
+        ahead: list[int] = []
+
+        def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+            with db.connect() as conn:
+                written = conn.execute(
+                    text("SELECT count(DISTINCT security_id) FROM price_history")
+                ).scalar_one()
+            self.ahead.append(len(self.calls) - written)
+            return super().daily_bars(tickers, start, end)
+
+    provider = CountingProvider(names)
+    ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=1, writers=1)
+    assert len(provider.ahead) == 6 and max(provider.ahead) <= 2

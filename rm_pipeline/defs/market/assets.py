@@ -124,9 +124,9 @@ def load_batches(
     market_data: MarketDataResource,
     share: list[PriceBatch],
 ) -> PriceLoadReport:
-    """A share of the batches, one after the other: each batch's bars and corporate actions for
-    the whole range in one transaction. A retry reloads the share, its committed batches
-    idempotently."""
+    """A share of the batches: each batch's bars and corporate actions for the whole range in one
+    transaction, the next batch fetched while one is written and `RM_PRICE_LOAD_WRITERS` written
+    at once. A retry reloads the share, its committed batches idempotently."""
     start, end = partition_dates(context)
     with no_retry_for_bad_input():
         return load_price_batches(
@@ -137,6 +137,7 @@ def load_batches(
             end,
             progress=context.log.info,
             run_id=context.run.run_id,
+            writers=get_settings().price_load_writers,
         )
 
 
