@@ -10,7 +10,7 @@ import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
-from rm_pipeline.defs.partitions import partition_key_of, partitions_today, range_tags
+from rm_pipeline.defs.partitions import partition_key_of, partitions_today
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.pipeline import (
@@ -20,7 +20,7 @@ from rm_pipeline.pipeline import (
     dagster_command,
     dagster_environment,
     history_range,
-    launch_job,
+    load_range,
     prepare_dagster,
     run_main_job,
     warehouse_summary,
@@ -105,7 +105,7 @@ def run(demo: bool) -> None:
     """Bring up the database, migrate it, run the pipeline and print a summary.
 
     Runs `refresh_securities`, then `ingest_price_history` over the last RM_HISTORY_YEARS years
-    (default 2) as one run, seeds the demo data, then `refresh_analytics` (market stats,
+    (default 2) as one run and `check_prices` after it, seeds the demo data, then `refresh_analytics` (market stats,
     fundamentals, holdings, valuations, trade analysis), all on the project's Dagster instance
     with the market data provider from RM_PROVIDER (default: synthetic, offline). Uses the embedded PostgreSQL unless DATABASE_URL is
     set. Safe to run again: a second run changes nothing and says so. The embedded server stays up
@@ -158,8 +158,9 @@ def dev(port: int) -> None:
     help="Last day to load (YYYY-MM-DD)  [default: today in New York]",
 )
 def backfill(start: datetime, end: datetime | None) -> None:
-    """Load the daily bars of every active security from START to END as one run of the
-    `ingest_price_history` job (the job the nightly schedule runs), then print its counts.
+    """Load the daily bars and exchange rates from START to END as one run of the
+    `ingest_price_history` job (the job the nightly schedule runs), then evaluate the price and
+    rate checks as a run of `check_prices`, and print the counts and the checks.
 
     The partitions start at RM_HISTORY_START: to load history before it, set RM_HISTORY_START
     (in the environment or .env) to that day or earlier first, for this command and for the UI.
@@ -185,10 +186,11 @@ def backfill(start: datetime, end: datetime | None) -> None:
     migrate.upgrade(warehouse_url(settings))
     click.echo(f"loading {first} to {last} with provider {settings.provider}")
     began = time.monotonic()
-    summary = launch_job(prepare_dagster(settings), "ingest_price_history", range_tags(first, last))
-    _echo_job(summary)
+    summaries = load_range(prepare_dagster(settings), first, last)
+    for summary in summaries:
+        _echo_job(summary)
     click.echo(f"took {time.monotonic() - began:.1f} s")
-    if not summary.success:
+    if not all(summary.success for summary in summaries):
         raise click.ClickException(
             "the backfill failed: open the run in the Dagster UI (rm-pipeline dev)"
         )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -282,12 +283,14 @@ class BatchPipeline:
         self.writers.shutdown(wait=True, cancel_futures=True)
 
     def load(self, plan: Sequence[PriceBatch]) -> Iterator[tuple[PriceBatch, PriceLoadReport]]:
-        """Each batch with its report, in plan order, as they are written."""
-        written = [
-            self.writers.submit(self._write, self.fetcher.submit(self._fetch, b)) for b in plan
-        ]
-        for batch, report in zip(plan, written, strict=True):
-            yield batch, report.result()
+        """Each batch with its report, in plan order, as they are written; a report is let go
+        once yielded (each holds counts for every day of the range)."""
+        written = deque(
+            self.writers.submit(self._write, self.fetcher.submit(self._fetch, batch))
+            for batch in plan
+        )
+        for batch in plan:
+            yield batch, written.popleft().result()
 
     def _fetch(self, batch: PriceBatch) -> FetchedBatch:
         while not self.room.acquire(timeout=0.1):

@@ -308,12 +308,16 @@ class SyntheticProvider:
 
     Tickers outside the built-in universe get generated data too, with reference data made up
     from the symbol (name = ticker, sector Unknown), so large benchmark universes work.
+
+    Generated years are cached (`cache_size` ticker-years, about 12 KB each): enough for a batch's
+    bars, its corporate actions and a re-fetch to generate each year once, and bounded, so a long
+    history of many tickers does not pile up in memory.
     """
 
     name = "synthetic"
 
     def __init__(
-        self, seed: int = 7, today: Callable[[], date] = date.today, cache_size: int = 4096
+        self, seed: int = 7, today: Callable[[], date] = date.today, cache_size: int = 512
     ) -> None:
         self.seed = seed
         self._today = today

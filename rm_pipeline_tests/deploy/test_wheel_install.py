@@ -172,8 +172,9 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     as_superuser(server, f"ALTER ROLE {APP_ROLE} CREATEDB")
     ran = rm_pipeline("run")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    for job in ("refresh_securities", "ingest_price_history", "refresh_analytics"):
+    for job in ("refresh_securities", "ingest_price_history", "check_prices", "refresh_analytics"):
         assert f"{job}: succeeded" in ran.stdout
+    assert "check no_duplicate_bars: passed" in ran.stdout
     instance_config = cwd / ".rm_pipeline" / "dagster" / "dagster.yaml"
     assert instance_config.read_bytes() == (REPO / "dagster.yaml").read_bytes()
     dagster = login_url(server, APP_ROLE, app_password, "dagster")
@@ -185,9 +186,14 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
             dg.deserialize_value(body, dg.DagsterRun)
             for (body,) in conn.execute("SELECT run_body FROM runs")
         ]
+        # the range run ran without its checks, so no evaluation was left planned per partition
+        left_planned = conn.execute(
+            "SELECT count(*) FROM asset_check_executions WHERE execution_status = 'PLANNED'"
+        ).fetchone()
     assert owner == (APP_ROLE,)
+    assert left_planned == (0,)
     locations = [run.remote_job_origin and run.remote_job_origin.location_name for run in runs]
-    assert locations == ["rm_pipeline"] * 3
+    assert locations == ["rm_pipeline"] * 4
 
     missing = rm_pipeline("db", "url", "--analyst")
     assert missing.returncode == 1
