@@ -46,7 +46,8 @@ CODE_SERVER_START_SECONDS = 120.0
 CODE_SERVER_STOP_SECONDS = 5.0
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
 """Per-partition counts: a range run's total is their sum over its partitions. Other values (the
-corporate actions, the failed tickers) are the run's own, recorded the same on every partition."""
+corporate actions, the failed tickers) are the run's own, recorded on its last partition (the
+count of failed tickers on every one)."""
 
 
 class JobLaunchError(RuntimeError):

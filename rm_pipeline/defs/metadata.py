@@ -74,9 +74,14 @@ def preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
 
 
+def failed_count(failed: list[TickerOutcome]) -> dict[str, Any]:
+    return {"failed_tickers": dg.MetadataValue.int(len(failed))}
+
+
 def failures_metadata(failed: list[TickerOutcome]) -> dict[str, Any]:
+    """The count of failed tickers and a table of them (the first 50), with their reasons."""
     table = pd.DataFrame(
         [(o.ticker, str(o.status), o.reason) for o in failed],
         columns=["ticker", "status", "reason"],
     )
-    return {"failed_tickers": dg.MetadataValue.int(len(failed)), "failures": preview(table, 50)}
+    return {**failed_count(failed), "failures": preview(table, 50)}

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
-from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks
+from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks, trades_on
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
@@ -433,6 +433,13 @@ def test_row_count_steady_allows_a_holiday_and_flags_a_day_missing_most_bars(
     shrunk = materialize([price_history, price_history_checks], selection=steady)
     verdicts = {e.check_name: e.passed for e in shrunk.get_asset_check_evaluations()}
     assert not verdicts["row_count_steady"]
+
+
+@pytest.mark.parametrize("today", [date(2025, 12, 1), date(2026, 11, 26)])  # recent, long ago
+def test_a_session_is_looked_up_alike_for_a_recent_and_an_old_day(today: date) -> None:
+    thanksgiving, eve = date(2025, 11, 27), date(2025, 11, 26)
+    assert not trades_on("AAPL", thanksgiving, today) and trades_on("AAPL", eve, today)
+    assert trades_on("BTC-USD", thanksgiving, today)
 
 
 UNIVERSE_CURRENCIES = "CAD, CHF, EUR, GBP, HKD, JPY"

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.defs.failures import no_retry_for_bad_input
 from rm_pipeline.defs.metadata import (
+    failed_count,
     failures_metadata,
     load_metadata,
     preview,
@@ -148,9 +149,9 @@ def record_load(
     alerts: AlertsResource,
     shares: list[PriceLoadReport],
 ) -> None:
-    """The shares' reports as one load's: each partition's own counts, the latest partition's
-    preview, the range's totals in the log, failed tickers alerted, and the load's failures,
-    corporate actions and quarantine on every partition."""
+    """The shares' reports as one load's: each partition's own counts and the run's count of
+    failed tickers; on the latest partition a preview, the failures, corporate actions and
+    quarantine; the range's totals in the log; failed tickers alerted."""
     start, end = partition_dates(context)
     report = PriceLoadReport(start=start, end=end, run_id=context.run.run_id)
     for loaded in shares:
@@ -160,7 +161,17 @@ def record_load(
         stored = stored_rows_per_day(conn, "price_history", start, end)
         latest = _latest_bars(conn, end)
     add_partition_metadata(
-        context, partition_metadata(context.partition_keys, report.prices, rejected, stored), latest
+        context,
+        partition_metadata(context.partition_keys, report.prices, rejected, stored),
+        latest,
+        {
+            **failures_metadata(report.failed),
+            **load_metadata(report.actions, prefix="corporate_actions"),
+            "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
+            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
+            "quarantine": dg.MetadataValue.text(f"table quarantine, run_id {context.run.run_id}"),
+            "securities": dg.MetadataValue.int(report.tickers),
+        },
     )
     context.log.info(
         f"{start} to {end} ({len(context.partition_keys)} partitions): "
@@ -171,16 +182,7 @@ def record_load(
     if report.failed:
         message = failed_tickers_message("price_history", start, end, report.failed, report.tickers)
         alerts.send(message, context.log)
-    context.add_output_metadata(
-        {
-            **failures_metadata(report.failed),
-            **load_metadata(report.actions, prefix="corporate_actions"),
-            "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
-            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
-            "quarantine": dg.MetadataValue.text(f"table quarantine, run_id {context.run.run_id}"),
-            "securities": dg.MetadataValue.int(report.tickers),
-        }
-    )
+    context.add_output_metadata(failed_count(report.failed))
 
 
 @dg.graph_asset(
@@ -221,6 +223,11 @@ def fx_rates(
         context,
         partition_metadata(context.partition_keys, report.rates, report.rejected, stored),
         latest,
+        {
+            **failures_metadata(report.failed),
+            "currencies": dg.MetadataValue.text(", ".join(report.currencies) or "none"),
+            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
+        },
     )
     context.log.info(
         f"{start} to {end}: rates of {', '.join(report.currencies) or 'no currency'}: "
@@ -233,25 +240,24 @@ def fx_rates(
             "fx_rates", start, end, report.failed, len(report.currencies), "pairs"
         )
         alerts.send(message, context.log)
-    return dg.MaterializeResult(
-        metadata={
-            **failures_metadata(report.failed),
-            "currencies": dg.MetadataValue.text(", ".join(report.currencies) or "none"),
-            "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
-        }
-    )
+    return dg.MaterializeResult(metadata=failed_count(report.failed))
 
 
 def add_partition_metadata(
     context: dg.AssetExecutionContext,
     per_partition: Mapping[str, Mapping[str, Any]],
     latest: pd.DataFrame,
+    of_the_run: Mapping[str, Any],
 ) -> None:
-    """Each partition's own metadata, and a preview of the latest rows on the last partition."""
+    """Each partition's own metadata; on the last partition, a preview of the latest rows and
+    what the run did beyond its partitions' counts (`of_the_run`). Only the count of failed
+    tickers goes on every partition (`failed_count`, as output metadata), since each lacks their
+    rows: a 15-year range has 3,913 partitions, and every entry repeated on each makes every
+    event bigger to write and to read."""
     for key, counts in per_partition.items():
         context.add_asset_metadata(counts, partition_key=key)
     context.add_asset_metadata(
-        {"preview": preview(latest)}, partition_key=context.partition_keys[-1]
+        {"preview": preview(latest), **of_the_run}, partition_key=context.partition_keys[-1]
     )
 
 

@@ -117,7 +117,16 @@ def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
     return pd.DataFrame(gaps, columns=["ticker", "missing_date"])
 
 
-def shrinking_day(conn: Connection) -> pd.DataFrame:
+def trades_on(ticker: str, day: date, today: date) -> bool:
+    """Whether the ticker's exchange held a session on `day`: from the recent sessions the other
+    checks use when the day is among them (a calendar is built once per exchange and run), else
+    from the calendar around that day."""
+    if today - timedelta(days=GAP_WINDOW_DAYS) <= day <= today:
+        return day in recent_sessions(ticker, today)
+    return day in ticker_sessions(ticker, day, day)
+
+
+def shrinking_day(conn: Connection, today: date) -> pd.DataFrame:
     """The latest day with its bars and the bars its sessions call for, when it has fewer than
     half of them; empty otherwise."""
     latest = pd.read_sql_query(LATEST_DAY_ROWS, conn)
@@ -125,7 +134,7 @@ def shrinking_day(conn: Connection) -> pd.DataFrame:
         return latest.assign(expected=[])
     day = pd.Timestamp(latest["date"].iloc[0]).date()
     tickers = conn.execute(ACTIVE_TICKERS).scalars()
-    expected = sum(day in ticker_sessions(ticker, day, day) for ticker in tickers)
+    expected = sum(trades_on(ticker, day, today) for ticker in tickers)
     latest = latest.assign(expected=expected)
     return latest if latest["rows"].iloc[0] * 2 < expected else latest.iloc[0:0]
 
@@ -150,7 +159,7 @@ def price_history_checks(
             "no_duplicate_bars": lambda: pd.read_sql_query(DUPLICATE_BARS, conn),
             "prices_fresh": lambda: stale_securities(conn, today, lag),
             "no_calendar_gaps": lambda: calendar_gaps(conn, today),
-            "row_count_steady": lambda: shrinking_day(conn),
+            "row_count_steady": lambda: shrinking_day(conn, today),
         }
         extra = {"prices_fresh": {"lag_sessions": dg.MetadataValue.int(lag)}}
         for name in CHECKS:
