@@ -287,19 +287,21 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
     assert nightly_request("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
 
 
-def test_a_range_runs_summary_counts_each_row_once(db: Engine, materialize: Materialize) -> None:
-    from rm_pipeline.pipeline import JobSummary, add_materialization, changed_rows
+def test_a_range_runs_summary_counts_each_row_once(
+    db: Engine, materialize: Materialize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rm_pipeline import pipeline
 
+    monkeypatch.setattr(pipeline, "SUMMARY_PAGE", 2)  # five partitions read in three pages
     materialize([securities])
-    result = materialize([price_history], tags=range_tags(*WEEK))
-    summary = JobSummary(job="ingest_price_history", success=True, run_id=result.run_id)
-    for event in result.get_asset_materialization_events():
-        assert event.materialization is not None
-        add_materialization(summary, event.materialization)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize([price_history], tags=range_tags(*WEEK), instance=instance)
+        summary = pipeline.summarize_run(instance, "ingest_price_history", result.run_id, True)
     bars = count(db, "SELECT count(*) FROM price_history")
     actions = count(db, "SELECT count(*) FROM corporate_actions")
     assert summary.partitions["price_history"] == 5 and actions > 0
-    assert changed_rows([summary]) == bars + actions
+    assert summary.materialized["price_history"]["rows_inserted"] == bars
+    assert pipeline.changed_rows([summary]) == bars + actions
 
 
 class RateLimitedReference(SyntheticProvider):
