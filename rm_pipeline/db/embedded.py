@@ -106,15 +106,24 @@ def with_passfile(uri: str, passfile: Path) -> str:
     return f"{scheme}://{user}@{location}?{'&'.join(parameters)}"
 
 
+PASSWORDS_LOCK = 7_202_612
+"""The advisory lock key that lets one process at a time set the roles' passwords: two at once
+would update the same role rows (`tuple concurrently updated`)."""
+
+
 def require_passwords(uri: str, pgdata: Path) -> None:
     """Give the superuser and `rm_analyst` their passwords and make the server ask for them;
-    nothing to do once done. The URI's password file works whether the server trusts or not."""
+    nothing to do once done. The URI's password file works whether the server trusts or not.
+    Processes starting the server at once take turns; the later one finds it done."""
     hba = pgdata / "pg_hba.conf"
     if hba.read_text() == PASSWORD_HBA:
         return
     superuser = read_password(password_file(pgdata, SUPERUSER))
     analyst = read_password(password_file(pgdata, ANALYST))
     with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (PASSWORDS_LOCK,))  # held until closed
+        if hba.read_text() == PASSWORD_HBA:
+            return
         conn.execute(f"SET scram_iterations = {SCRAM_ITERATIONS}")
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(SUPERUSER), sql.Literal(superuser)))  # fmt: skip
