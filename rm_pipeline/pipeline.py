@@ -1,7 +1,7 @@
 """Jobs launched as the UI launches them, and the main job end to end, as `make run` runs it.
 
 Every run goes through `dagster job launch` in the `rm_pipeline` code location (the packaged
-`workspace.yaml`'s, or for `make run`'s three runs one code server of their own under that name):
+`workspace.yaml`'s, or for `make run`'s four runs one code server of their own under that name):
 it shows in the UI's job pages and re-executes there like a scheduled run. The instance (the packaged dagster.yaml, in a Dagster home under the data directory)
 launches runs at once, in a process of their own; this module waits for each and reads what it did
 back from the instance. Both files ship inside the package (links to the repository's top-level
@@ -101,6 +101,9 @@ def dagster_environment(settings: Settings) -> dict[str, str]:
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": os.environ.get(
             "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true"
         ),
+        # Arrow's default allocator (mimalloc) keeps what each loaded batch freed, so a long
+        # backfill's peak memory grew with its length; the system allocator gives it back.
+        "ARROW_DEFAULT_MEMORY_POOL": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "system"),
         "RM_DAGSTER_ARTIFACTS": str(state / "storage"),
         "RM_DAGSTER_COMPUTE_LOGS": str(state / "logs"),
     }

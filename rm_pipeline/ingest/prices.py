@@ -248,7 +248,8 @@ class BatchPipeline:
     waits its turn), at most `writers + 1` batches ahead of their writing, so memory holds a few
     batches whatever the plan's length. `writers` threads write fetched batches at once, each
     in a transaction on a connection of its own: the server writes one batch while the next is
-    fetched and prepared, which on two cores nearly halves a long load. A failed batch stops the
+    fetched and prepared, so on two cores the database's work and Python's overlap. A failed
+    batch (its fetch or its write) stops the
     load: batches not started are skipped, those being written finish (each is whole or absent),
     and the first failure is raised."""
 
@@ -261,16 +262,14 @@ class BatchPipeline:
         run_id: str | None,
         writers: int,
     ) -> None:
-        self.engine, self.provider, self.start, self.end, self.run_id = (
-            engine,
-            provider,
-            start,
-            end,
-            run_id,
-        )
+        self.engine = engine
+        self.provider = provider
+        self.start, self.end = start, end
+        self.run_id = run_id
         self.room = threading.Semaphore(writers + 1)
         self.provider_turn = threading.Lock()
         self.stopped = threading.Event()
+        self.failure: BaseException | None = None
         self.fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="provider")
         self.writers = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="writer")
 
@@ -290,16 +289,25 @@ class BatchPipeline:
             for batch in plan
         )
         for batch in plan:
-            yield batch, written.popleft().result()
+            try:
+                report = written.popleft().result()
+            except CancelledError:  # skipped after another batch failed: raise that failure
+                if self.failure is None:
+                    raise
+                raise self.failure from None
+            yield batch, report
 
     def _fetch(self, batch: PriceBatch) -> FetchedBatch:
         while not self.room.acquire(timeout=0.1):
             if self.stopped.is_set():
                 raise CancelledError
         try:
+            if self.stopped.is_set():
+                raise CancelledError
             with self.provider_turn:
                 return fetch_price_batch(self.provider, batch, self.start, self.end)
-        except BaseException:
+        except BaseException as error:
+            self._stop(error)
             self.room.release()
             raise
 
@@ -313,11 +321,17 @@ class BatchPipeline:
             )
             _store_batch(self.engine, self._history, self.provider.name, fetched, report)
             return report
-        except BaseException:
-            self.stopped.set()
+        except BaseException as error:
+            self._stop(error)
             raise
         finally:
             self.room.release()
+
+    def _stop(self, error: BaseException) -> None:
+        """Skip the batches not started yet, keeping the first real failure to raise."""
+        if self.failure is None and not isinstance(error, CancelledError):
+            self.failure = error
+        self.stopped.set()
 
     def _history(self, ticker: str, start: date, end: date) -> ProviderResult:
         """One security's bars over [start, end], in the provider's turn."""

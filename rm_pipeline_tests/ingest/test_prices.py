@@ -351,6 +351,22 @@ def test_a_failed_batch_among_two_writers_stops_the_load_and_leaves_no_half_batc
         assert conn.execute(text("SELECT count(*) FROM price_history")).scalar_one() in (0, 5, 10)
 
 
+def test_a_provider_failing_mid_load_stops_the_fetching_and_raises(
+    db: Engine, tickers: list[str]
+) -> None:
+    class FailingOnBBB(ScriptedProvider):
+        def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
+            if "BBB" in tickers:
+                raise ConnectionError("provider unreachable")
+            return super().daily_bars(tickers, start, end)
+
+    provider = FailingOnBBB(tickers)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        ingest_prices(db, provider, date(2025, 3, 3), date(2025, 3, 7), batch_size=1, writers=2)
+    assert [call[0] for call in provider.calls] == [("AAA",)]  # CCC never fetched
+    assert len(closes(db, "AAA")) in (0, 5) and closes(db, "CCC") == {}
+
+
 def test_fetching_runs_at_most_one_batch_ahead_of_each_writer(db: Engine) -> None:
     names = [f"T{number}" for number in range(6)]
     with db.begin() as conn:
