@@ -249,9 +249,8 @@ class BatchPipeline:
     batches whatever the plan's length. `writers` threads write fetched batches at once, each
     in a transaction on a connection of its own: the server writes one batch while the next is
     fetched and prepared, so on two cores the database's work and Python's overlap. A failed
-    batch (its fetch or its write) stops the
-    load: batches not started are skipped, those being written finish (each is whole or absent),
-    and the first failure is raised."""
+    batch (its fetch or its write) stops the load: batches not started are skipped, those being
+    written finish (each is whole or absent), and the first failure is raised."""
 
     def __init__(
         self,
