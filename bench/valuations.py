@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import measured, scratch_database
 
+from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
 from rm_pipeline.db.engine import build_engine
 from rm_pipeline.db.loader import UpsertSpec, to_csv_bytes, update_frame
 from rm_pipeline.warehouse.market_stats import refresh_market_stats
@@ -266,10 +267,15 @@ def read_frame(
     return table.to_pandas(date_as_object=False)
 
 
+TIE_SLACK = 1e-7
+"""How far below a tie a scaled float may land and still round as the tie: the product of two
+decimals (quantity x price) in floating point can fall a hair short of the exact .5 NUMERIC sees."""
+
+
 def round_half_away(values: pd.Series, places: int = 0) -> pd.Series:
     """NUMERIC's rounding (half away from zero), in floating point."""
     scale = 10.0**places
-    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5) / scale
+    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5 + TIE_SLACK) / scale
 
 
 # pandas implementations --------------------------------------------------------------------------
@@ -285,8 +291,8 @@ def pandas_market_stats(conn: Connection) -> int:
     by_security = bars.groupby("security_id", observed=True)
     latest = bars.loc[by_security["date"].idxmax()].set_index("security_id")
     latest_date = by_security["date"].transform("max")
-    year = bars[bars["date"] > latest_date - pd.Timedelta(weeks=52)]
-    quarter = bars[bars["date"] > latest_date - pd.DateOffset(months=3)]
+    year = bars[bars["date"] > latest_date - pd.Timedelta(TRAILING_YEAR)]
+    quarter = bars[bars["date"] > latest_date - pd.Timedelta(AVERAGE_VOLUME_WINDOW)]
     year_high = year["high"].fillna(year["close"]).groupby(year["security_id"], observed=True)
     year_low = year["low"].fillna(year["close"]).groupby(year["security_id"], observed=True)
     stats = pd.DataFrame(
