@@ -1,7 +1,7 @@
 """Jobs launched as the UI launches them, and the main job end to end, as `make run` runs it.
 
 Every run goes through `dagster job launch` in the `rm_pipeline` code location (the packaged
-`workspace.yaml`'s, or for `make run`'s four runs one code server of their own under that name):
+`workspace.yaml`'s, or for `make run`'s three runs one code server of their own under that name):
 it shows in the UI's job pages and re-executes there like a scheduled run. The instance (the packaged dagster.yaml, in a Dagster home under the data directory)
 launches runs at once, in a process of their own; this module waits for each and reads what it did
 back from the instance. Both files ship inside the package (links to the repository's top-level
@@ -195,10 +195,11 @@ def launch_job(
 
 RANGE_LOAD_STEPS = ("price_history", "fx_rates")
 """What a range run of `ingest_price_history` launched from here runs: the loads, without their
-checks, which `check_prices` evaluates right after as a run of its own. In a partitioned run
-Dagster records a planned evaluation of every check for every partition (and leaves them
-planned: the checks evaluate once, over the whole table), which for 15 years is 27,000 rows and
-seconds before the run starts. The nightly schedule's runs, a few days each, keep their checks."""
+checks, which run next, as a run of their own (`check_prices`, after `rm-pipeline backfill`) or
+ahead of the analytics (`refresh_analytics`, in `make run`). In a partitioned run Dagster records
+a planned evaluation of every check for every partition (and leaves them planned: the checks
+evaluate once, over the whole table), which for 15 years is 27,000 rows and seconds before the
+run starts. The nightly schedule's runs, a few days each, keep their checks."""
 
 
 def load_range(
@@ -272,22 +273,27 @@ def run_main_job(
     seed: Callable[[], str] | None = None,
     today: date | None = None,
 ) -> list[JobSummary]:
-    """Securities, then the history range as one run and its checks as another (`load_range`),
-    then `seed` (the demo data, when given), then everything downstream. Stops at the first job
-    that fails."""
+    """Securities, then the history range as one run (its loads: `RANGE_LOAD_STEPS`), then
+    `seed` (the demo data, when given), then the price checks and everything downstream. Stops at
+    the first job that fails."""
     instance = prepare_dagster(settings)
     first, last = history_range(settings, today or partitions_today())
+    tags = range_tags(first, last)
+    steps: list[tuple[str, dict[str, str] | None, Sequence[str]]] = [
+        ("refresh_securities", None, ()),
+        ("ingest_price_history", tags, RANGE_LOAD_STEPS),
+        ("refresh_analytics", None, ()),
+    ]
+    summaries = []
     with code_server() as workspace:
-        progress("running refresh_securities")
-        summaries = [launch_job(instance, "refresh_securities", None, workspace)]
-        if summaries[-1].success:
-            progress(f"running ingest_price_history for {first} to {last}, then check_prices")
-            summaries += load_range(instance, first, last, workspace)
-        if all(summary.success for summary in summaries):
-            if seed is not None:
+        for name, run_tags, run_steps in steps:
+            if name == "refresh_analytics" and seed is not None:
                 progress(seed())
-            progress("running refresh_analytics")
-            summaries.append(launch_job(instance, "refresh_analytics", None, workspace))
+            progress(f"running {name}" + (f" for {first} to {last}" if run_tags else ""))
+            summary = launch_job(instance, name, run_tags, workspace, run_steps)
+            summaries.append(summary)
+            if not summary.success:
+                break
     return summaries
 
 

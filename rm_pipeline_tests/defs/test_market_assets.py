@@ -577,3 +577,40 @@ def test_the_nightly_run_goes_back_to_the_first_weekday_a_rate_is_missing(
             text("DELETE FROM fx_rates WHERE base_currency = 'JPY' AND date = '2025-03-04'")
         )
     assert first_partition("2025-03-07") == "2025-03-04"
+
+
+def test_refresh_analytics_checks_the_prices_first_and_a_failed_blocking_check_holds_it_back(
+    db: Engine, materialize: Materialize
+) -> None:
+    from rm_pipeline.definitions import build_definitions
+    from rm_pipeline.defs.resources import AlertsResource, WarehouseResource
+    from rm_pipeline_tests.defs.conftest import ProviderDouble
+
+    materialize([securities])
+    materialize([price_history, fx_rates], tags=range_tags(*WEEK))
+    job = build_definitions(
+        {
+            "warehouse": WarehouseResource(),
+            "market_data": ProviderDouble(),
+            "alerts": AlertsResource(),
+        }
+    ).resolve_job_def("refresh_analytics")
+
+    def refresh() -> dg.ExecuteInProcessResult:
+        with dg.DagsterInstance.ephemeral() as instance:
+            return job.execute_in_process(instance=instance, raise_on_error=False)
+
+    passed = refresh()  # the week is long past: the freshness warnings fail, nothing blocks
+    blocking = {e.check_name: e.passed for e in passed.get_asset_check_evaluations()}
+    assert passed.success and blocking["ohlc_consistent"] and blocking["no_duplicate_bars"]
+    assert "security_market_stats" in {
+        e.asset_key.to_user_string() for e in passed.get_asset_materialization_events()
+    }
+
+    with db.begin() as conn:  # a bar no load would store: high below low
+        conn.execute(text("UPDATE price_history SET high = low - 1 WHERE date = '2025-03-05'"))
+    held = refresh()
+    verdicts = {e.check_name: e.passed for e in held.get_asset_check_evaluations()}
+    assert not held.success and verdicts["ohlc_consistent"] is False
+    materialized = {e.asset_key.to_user_string() for e in held.get_asset_materialization_events()}
+    assert materialized == {"broker_holdings"}  # the one asset that does not read prices

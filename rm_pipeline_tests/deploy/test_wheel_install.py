@@ -172,7 +172,7 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     as_superuser(server, f"ALTER ROLE {APP_ROLE} CREATEDB")
     ran = rm_pipeline("run")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    for job in ("refresh_securities", "ingest_price_history", "check_prices", "refresh_analytics"):
+    for job in ("refresh_securities", "ingest_price_history", "refresh_analytics"):
         assert f"{job}: succeeded" in ran.stdout
     assert "check no_duplicate_bars: passed" in ran.stdout
     instance_config = cwd / ".rm_pipeline" / "dagster" / "dagster.yaml"
@@ -193,7 +193,7 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     assert owner == (APP_ROLE,)
     assert left_planned == (0,)
     locations = [run.remote_job_origin and run.remote_job_origin.location_name for run in runs]
-    assert locations == ["rm_pipeline"] * 4
+    assert locations == ["rm_pipeline"] * 3
 
     missing = rm_pipeline("db", "url", "--analyst")
     assert missing.returncode == 1
