@@ -37,21 +37,35 @@ DUPLICATE_BARS = text(
     FROM price_history GROUP BY security_id, date HAVING count(*) > 1
     """
 )
+# The freshness, gap and row-count checks read each security's latest bars through the
+# (security_id, date) index, one lookup per security, so a night's checks cost the same with 2 or
+# 15 years stored; a scan of price_history grows with every day loaded.
 LAST_DATES = text(
     """
-    SELECT s.ticker, max(p.date) AS last_date
-    FROM securities s LEFT JOIN price_history p ON p.security_id = s.id
-    WHERE s.is_active GROUP BY s.ticker ORDER BY s.ticker
+    SELECT s.ticker,
+           (SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id) AS last_date
+    FROM securities s WHERE s.is_active ORDER BY s.ticker
     """
 )
 RECENT_DATES = text(
     """
-    SELECT s.ticker, p.date FROM price_history p JOIN securities s ON s.id = p.security_id
-    WHERE s.is_active AND p.date >= :since
+    SELECT s.ticker, p.date FROM securities s
+    CROSS JOIN LATERAL (
+        SELECT date FROM price_history WHERE security_id = s.id AND date >= :since
+    ) AS p
+    WHERE s.is_active
     """
 )
 LATEST_DAY_ROWS = text(
-    "SELECT date, count(*) AS rows FROM price_history GROUP BY date ORDER BY date DESC LIMIT 1"
+    """
+    WITH latest AS (
+        SELECT max((SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id)) AS day
+        FROM securities s
+    )
+    SELECT latest.day AS date, count(*) AS rows FROM latest CROSS JOIN securities s
+    WHERE EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id AND p.date = latest.day)
+    GROUP BY latest.day
+    """
 )
 ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active")
 GAP_WINDOW_DAYS = 90
