@@ -108,8 +108,9 @@ def run(demo: bool) -> None:
     (default 2) as one run, seeds the demo data, then `refresh_analytics` (the price checks, then
     market stats, fundamentals, holdings, valuations, trade analysis), all on the project's
     Dagster instance with the market data provider from RM_PROVIDER (default: synthetic,
-    offline). Uses the embedded PostgreSQL unless DATABASE_URL is set. Safe to run again: a second run changes nothing and says so. The embedded server stays up
-    afterwards for psql and the Dagster UI; stop it with `rm-pipeline db stop`.
+    offline). Uses the embedded PostgreSQL unless DATABASE_URL is set. Safe to run again: a
+    second run changes nothing and says so. The embedded server stays up afterwards for psql and
+    the Dagster UI; stop it with `rm-pipeline db stop`.
     """
     settings = get_settings()
     _check_configuration(settings)

@@ -45,7 +45,10 @@ from rm_pipeline.db.binary_copy import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_ROWS = 100_000
+DEFAULT_BATCH_ROWS = 20_000
+"""Rows encoded and sent at a time: small enough that the server works on one slice while the
+next is encoded (a fresh load of 1,000,000 bars: 1.03-1.05x raw CSV COPY, against 1.00-1.16x with
+wide swings at 100,000), and memory holds one slice's encoding."""
 STAGING_TABLE = "rm_loader_stage"
 
 
