@@ -72,9 +72,8 @@ class ScriptedProvider:
         return ProviderResult(frame, [TickerOutcome(t, TickerStatus.OK) for t in tickers])
 
 
-@pytest.fixture
-def tickers(db: Engine) -> list[str]:
-    names = ["AAA", "BBB", "CCC"]
+def add_securities(db: Engine, names: list[str]) -> list[str]:
+    """Active equities named `names` (ticker and name alike); returns the names."""
     with db.begin() as conn:
         for name in names:
             conn.execute(
@@ -84,6 +83,11 @@ def tickers(db: Engine) -> list[str]:
                 {"t": name},
             )
     return names
+
+
+@pytest.fixture
+def tickers(db: Engine) -> list[str]:
+    return add_securities(db, ["AAA", "BBB", "CCC"])
 
 
 def closes(db: Engine, ticker: str) -> dict[date, float]:
@@ -368,20 +372,14 @@ def test_a_provider_failing_mid_load_stops_the_fetching_and_raises(
 
 
 def test_fetching_runs_at_most_one_batch_ahead_of_each_writer(db: Engine) -> None:
-    names = [f"T{number}" for number in range(6)]
-    with db.begin() as conn:
-        for name in names:
-            conn.execute(
-                text(
-                    "INSERT INTO securities (ticker, name, security_type) VALUES (:t, :t, 'equity')"
-                ),
-                {"t": name},
-            )
+    names = add_securities(db, [f"T{number}" for number in range(6)])
 
     class CountingProvider(ScriptedProvider):
         """Records, at each fetch, how many batches were fetched and not yet written."""
 
-        ahead: list[int] = []
+        def __init__(self, tickers: Sequence[str]) -> None:
+            super().__init__(tickers)
+            self.ahead: list[int] = []
 
         def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
             with db.connect() as conn:
