@@ -14,22 +14,27 @@ Layout (docs/PROVIDERS.md has examples):
   are not securities.
 
 A failure costs only what failed. A price file that cannot be read at all (empty, binary, wrong
-columns) fails its own ticker, `invalid` with the file named; a cell that cannot be parsed (`abc`
-for a price, `2025-02-30` for a date) rejects its own row, `unparseable`, with the file, line and
-field; rows that parse but make no sense go through the common validation and are rejected too.
-`securities.csv` and `actions.csv` describe every ticker, so they are read strictly: an error in
-them raises FilesInputError naming the file, line and field.
+columns) fails its own ticker, `invalid` with the file named; a path that is not a regular file
+(a directory, a dangling symlink, a FIFO) or that may not be read fails its own ticker, `error`,
+and is never opened unless it is a regular file, so a FIFO cannot block a call. A cell that cannot
+be parsed (`abc` for a price, `2025-02-30` for a date, a date such as `9999-12-31` outside the
+range a frame can hold) rejects its own row, `unparseable`, with the file, line and field; rows
+that parse but make no sense go through the common validation and are rejected too, and a ticker
+none of whose rows survive fails. `securities.csv` and `actions.csv` describe every ticker, so
+they are read strictly: an error in them raises FilesInputError naming the file, line and field.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Final, NoReturn, TypeVar
+from typing import BinaryIO, Final, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -55,6 +60,7 @@ from rm_pipeline.providers.validation import (
     RejectReason,
     actions_result,
     bars_result,
+    every_row_rejected,
     frame_result,
     fx_result,
     raw_values,
@@ -91,10 +97,22 @@ _HEADER_ALIASES: Final[dict[str, str]] = {
 _MISSING: Final = frozenset({"", "nan", "null", "none", "n/a", "na"})
 _ISO_DATE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$")
 _COMPACT_DATE: Final = re.compile(r"^\d{8}$")
+_DATE_RANGE: Final = (pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D"))
+"""The first and last dates a datetime64[ns] column holds: 1677-09-22 and 2262-04-11."""
+_SPECIAL_FILES: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 class FilesInputError(ValueError):
-    """A file the files provider cannot read; the message names file, line (or row) and field."""
+    """A file the files provider cannot read; the message names file, line (or row) and field.
+    A price file's ticker fails with `status`."""
+
+    status: TickerStatus = TickerStatus.INVALID
 
     def __init__(self, path: Path, message: str, where: str = "", field: str = "") -> None:
         location = ", ".join(
@@ -102,6 +120,36 @@ class FilesInputError(ValueError):
         )
         super().__init__(f"{location}: {message}")
         self.path, self.where, self.field = path, where, field
+
+
+class FileUnavailableError(FilesInputError):
+    """A path that is no regular file the provider may read: a directory, a dangling symlink, a
+    FIFO or a device, or a file it lacks permission for. Unlike bad content, this may change
+    without the file being rewritten, so a price file's ticker fails as `error`, not `invalid`."""
+
+    status = TickerStatus.ERROR
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file; anything else is never opened.
+
+    The open does not block either, should a FIFO replace the file after the check.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        dangling = isinstance(err, FileNotFoundError) and path.is_symlink()
+        why = (
+            "a dangling symlink, not a file" if dangling else f"cannot be examined: {err.strerror}"
+        )
+        raise FileUnavailableError(path, why) from err
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+        raise FileUnavailableError(path, f"{kind}, not a file")
+    try:
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    except OSError as err:
+        raise FileUnavailableError(path, f"cannot be read: {err.strerror}") from err
 
 
 def _key(header: object) -> str:
@@ -157,7 +205,7 @@ class _Table:
         if pd.api.types.is_datetime64_any_dtype(column):
             parsed = column.dt.normalize()
             self._raise_first(parsed.isna(), name, column, "missing date")
-            return parsed.astype("datetime64[ns]")
+            return self._in_date_range(parsed, name, column)
         values = self.text(name).astype("string")
         iso = values.str.extract(_ISO_DATE, expand=False)
         compact = values.where(values.str.match(_COMPACT_DATE).fillna(False))
@@ -165,7 +213,16 @@ class _Table:
             pd.to_datetime(compact, format="%Y%m%d", errors="coerce")
         )
         self._raise_first(parsed.isna(), name, values, "not a date (expected YYYY-MM-DD)")
-        return parsed.astype("datetime64[ns]")
+        return self._in_date_range(parsed, name, values)
+
+    def _in_date_range(self, dates: pd.Series, name: str, values: pd.Series) -> pd.Series:
+        """`dates` as datetime64[ns]; a date that type cannot hold (`9999-12-31`) is a bad cell,
+        missing in the result."""
+        first, last = _DATE_RANGE
+        outside = (dates < first) | (dates > last)
+        why = f"date outside the supported range {first.date()} to {last.date()}"
+        self._raise_first(outside, name, values, why)
+        return dates.mask(outside).astype("datetime64[ns]")
 
     def _raise_first(self, bad: pd.Series, name: str, values: pd.Series, why: str) -> None:
         if not bad.any():
@@ -196,13 +253,14 @@ def _read_csv(path: Path) -> _Table:
     yfinance's multi-ticker export puts `Ticker,...` and `Date,,,` rows under the header; they
     are recognized and skipped.
     """
-    try:
-        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, encoding="utf-8-sig")  # fmt: skip
-    except pd.errors.EmptyDataError as err:
-        raise FilesInputError(path, "empty file") from err
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FilesInputError(path, f"not a readable CSV file: {err}") from err
+    with _open_regular(path) as handle:
+        try:
+            cells = pd.read_csv(handle, header=None, dtype=str, keep_default_na=False,
+                                skip_blank_lines=False, encoding="utf-8-sig")  # fmt: skip
+        except pd.errors.EmptyDataError as err:
+            raise FilesInputError(path, "empty file") from err
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise FilesInputError(path, f"not a readable CSV file: {err}") from err
     header, first = [str(c) for c in cells.iloc[0]], 1
     if len(cells) > 2 and _key(cells.iat[1, 0]) == "ticker" and _key(cells.iat[2, 0]) == "date":
         header[0], first = "Date", 3
@@ -214,10 +272,11 @@ def _read_csv(path: Path) -> _Table:
 
 def _read_parquet(path: Path) -> _Table:
     """Read a Parquet file; a date index (as pandas writes it) becomes a column."""
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as err:
-        raise FilesInputError(path, f"not a readable Parquet file: {err}") from err
+    with _open_regular(path) as handle:
+        try:
+            frame = pd.read_parquet(handle)
+        except (OSError, ValueError, pyarrow.ArrowException) as err:
+            raise FilesInputError(path, f"not a readable Parquet file: {err}") from err
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     return _Table(
@@ -398,8 +457,8 @@ class FilesProvider:
         parse: Callable[[str, Path], Parsed],
     ) -> tuple[dict[str, Parsed], list[TickerOutcome]]:
         """Each ticker's file (from `price_files`) parsed by `parse`, and an outcome for every
-        ticker that has none: no file, two files, or a file that cannot be read (`invalid`:
-        retrying will not help)."""
+        ticker that has none: no file, two files, a path that is no regular file it may read
+        (`error`), or a file whose content cannot be read (`invalid`: retrying will not help)."""
         parsed: dict[str, Parsed] = {}
         outcomes = []
         for ticker in tickers:
@@ -412,14 +471,16 @@ class FilesProvider:
                     parsed[ticker] = parse(ticker, files[ticker])
                 except FilesInputError as err:
                     log.warning("%s: %s", ticker, err)
-                    outcomes.append(TickerOutcome(ticker, TickerStatus.INVALID, str(err)))
+                    outcomes.append(TickerOutcome(ticker, err.status, str(err)))
         return parsed, outcomes
 
     def _optional(
         self, name: str, parse: Callable[[Path], pd.DataFrame], model: FrameModel
     ) -> pd.DataFrame:
+        """The file `name` parsed, or no rows when nothing of that name exists; a directory or
+        dangling symlink of that name raises FileUnavailableError like an unreadable file."""
         path = self.directory / name
-        return parse(path) if path.is_file() else pd.DataFrame(columns=columns(model))
+        return parse(path) if os.path.lexists(path) else pd.DataFrame(columns=columns(model))
 
     def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
         """Rows of securities.csv; a ticker with only a price file gets reference guessed from
@@ -437,9 +498,9 @@ class FilesProvider:
         parsed, outcomes = self._parse_each(valid, files, conflicts, _parse_prices)
         rows: list[dict[str, object]] = []
         for ticker, price_file in parsed.items():
-            if validate_bars(price_file.bars, self._today())[0].empty:
-                why = "no readable bar in its file"
-                outcomes.append(TickerOutcome(ticker, TickerStatus.NO_DATA, why))
+            if refused := _every_row_refused(price_file, self._today()):
+                log.warning("%s: %s", ticker, refused)
+                outcomes.append(TickerOutcome(ticker, TickerStatus.ERROR, refused))
             elif ticker in by_ticker:
                 rows.append(by_ticker[ticker])
                 outcomes.append(TickerOutcome(ticker, TickerStatus.OK))
@@ -494,6 +555,15 @@ class FilesProvider:
         unparseable = concat_frames([f.unparseable for f in parsed.values()], RejectedFrame)
         outcomes = [TickerOutcome(p, TickerStatus.OK) for p in parsed] + failed + invalid
         return fx_result(raw, outcomes, start, end, self._today(), set_aside=unparseable)
+
+
+def _every_row_refused(price_file: _PriceFile, today: date) -> str:
+    """Why a price file gives no security: every row of it unparseable or rejected by the common
+    validation (a file always has a row: one without is `invalid`). Empty when a bar survives."""
+    good, rejected = validate_bars(price_file.bars, today)
+    if not good.empty:
+        return ""
+    return every_row_rejected(pd.concat([price_file.unparseable["reason"], rejected["reason"]]))
 
 
 def _snapshot_row(

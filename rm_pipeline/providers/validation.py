@@ -242,13 +242,24 @@ def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
+def every_row_rejected(reasons: pd.Series) -> str:
+    """The reason a ticker fails when none of its rows (`reasons`, at least one) survive: how
+    many were rejected, and why: the RejectReason (a reason's part before any detail), or how
+    many for each when there are several."""
+    kinds = reasons.astype(str).str.partition(":")[0].value_counts()
+    counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    why = counted if len(kinds) > 1 else str(kinds.index[0])
+    return f"every row rejected ({_rows(len(reasons))}): {why}"
+
+
 def _settle(
     outcomes: Sequence[TickerOutcome],
     good: pd.DataFrame,
     rejected: pd.DataFrame,
     empty_status: TickerStatus,
 ) -> list[TickerOutcome]:
-    """Fill in the rows of each `ok` outcome; `ok` with no rows becomes `empty_status`."""
+    """Fill in the rows of each `ok` outcome; `ok` with no rows becomes `empty_status`, or
+    `error` when rows came but every one was rejected."""
     kept, dropped = _count_by_ticker(good), _count_by_ticker(rejected)
     settled = []
     for outcome in outcomes:
@@ -257,7 +268,9 @@ def _settle(
             continue
         rows, bad = kept.get(outcome.ticker, 0), dropped.get(outcome.ticker, 0)
         if rows == 0 and bad:
-            reason = f"every row rejected ({_rows(bad)})"
+            reason = every_row_rejected(
+                rejected.loc[rejected["ticker"] == outcome.ticker, "reason"]
+            )
             settled.append(replace(outcome, status=TickerStatus.ERROR, reason=reason))
         elif rows == 0:
             settled.append(replace(outcome, status=empty_status))

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from rm_pipeline.providers.base import TickerStatus
+from rm_pipeline.providers.base import ProviderResult, TickerStatus
 from rm_pipeline.providers.files_provider import FilesInputError, FilesProvider
 from rm_pipeline_tests.providers.conftest import TODAY
 
 RANGE = (date(2024, 1, 1), date(2024, 12, 31))
+GOOD_FILE = "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5"
+Answer = TypeVar("Answer")
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -287,7 +298,7 @@ def test_no_dividend_data_is_an_unknown_yield_not_zero(tmp_path: Path) -> None:
 
 
 def test_securities_are_listed_only_for_readable_files(tmp_path: Path) -> None:
-    write(tmp_path, "GOOD.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,1,1.5")
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
     write(tmp_path, "EMPTY.csv", "")
     write(tmp_path, "ALLBAD.csv", "Date,Open,High,Low,Close\n2024-01-02,1,2,abc,1.5")
 
@@ -296,8 +307,214 @@ def test_securities_are_listed_only_for_readable_files(tmp_path: Path) -> None:
     assert result.frame["ticker"].tolist() == ["GOOD"]
     statuses = {o.ticker: o.status for o in result.outcomes}
     assert statuses == {
-        "GOOD": TickerStatus.OK, "EMPTY": TickerStatus.INVALID, "ALLBAD": TickerStatus.NO_DATA
+        "GOOD": TickerStatus.OK, "EMPTY": TickerStatus.INVALID, "ALLBAD": TickerStatus.ERROR
     }  # fmt: skip
+
+
+ALL_REFUSED = """
+Date,Open,High,Low,Close
+2024-01-02,1,2,3,1.5
+9999-12-31,1,2,1,1.5
+2024-01-04,1,2,1,abc
+"""
+EVERY_ROW_REJECTED = "every row rejected (3 rows): 2 unparseable, 1 high_below_low"
+
+
+def test_a_ticker_whose_every_row_is_refused_fails_with_its_rows_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
+    write(tmp_path, "BAD.csv", ALL_REFUSED)
+    provider = files(tmp_path)
+
+    bars = provider.daily_bars(["GOOD", "BAD"], *RANGE)
+    securities = provider.securities()
+
+    assert bars.frame["ticker"].tolist() == ["GOOD"]
+    assert bars.rejected["ticker"].tolist() == ["BAD"] * 3
+    assert [(o.ticker, o.status, o.reason) for o in bars.failed()] == [
+        ("BAD", TickerStatus.ERROR, EVERY_ROW_REJECTED)
+    ]
+    assert securities.frame["ticker"].tolist() == ["GOOD"]
+    assert [(o.ticker, o.status, o.reason) for o in securities.failed()] == [
+        ("BAD", TickerStatus.ERROR, EVERY_ROW_REJECTED)
+    ]
+    assert f"BAD: {EVERY_ROW_REJECTED}" in caplog.text
+
+
+@pytest.mark.parametrize("written", ["9999-12-31", "0001-01-01", "99999-01-01"])
+def test_a_date_no_frame_can_hold_rejects_its_row_undated(tmp_path: Path, written: str) -> None:
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
+    write(tmp_path, "XX.csv", f"""
+Date,Open,High,Low,Close
+2024-01-02,1,2,1,1.5
+{written},1,2,1,1.5
+2024-01-03,1,2,1,1.5
+""")  # fmt: skip
+
+    result = files(tmp_path).daily_bars(["XX", "GOOD"], *RANGE)
+
+    assert result.frame[["ticker", "date"]].to_numpy().tolist() == [
+        ["XX", pd.Timestamp("2024-01-02")],
+        ["XX", pd.Timestamp("2024-01-03")],
+        ["GOOD", pd.Timestamp("2024-01-02")],
+    ]
+    [rejected] = result.rejected.to_dict("records")
+    assert rejected["ticker"] == "XX" and pd.isna(rejected["date"])
+    assert rejected["reason"].startswith("unparseable: XX.csv, line 3, field 'date': ")
+    assert rejected["reason"].endswith(f": {written!r}")
+    assert json.loads(rejected["raw"])["date"] == written
+    outcomes = result.by_ticker()
+    assert (outcomes["XX"].status, outcomes["XX"].rows, outcomes["XX"].reason) == (
+        TickerStatus.OK, 2, "1 row rejected"
+    )  # fmt: skip
+    assert outcomes["GOOD"].status is TickerStatus.OK
+
+
+def test_a_date_out_of_range_names_its_range(tmp_path: Path) -> None:
+    write(tmp_path, "XX.csv", "Date,Open,High,Low,Close\n9999-12-31,1,2,1,1.5")
+
+    [reason] = files(tmp_path).daily_bars(["XX"], *RANGE).rejected["reason"]
+
+    assert "date outside the supported range 1677-09-22 to 2262-04-11: '9999-12-31'" in reason
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pa.array([dt.date(2024, 1, 2), dt.date(9999, 12, 31)], pa.date32()),
+        pa.array([dt.datetime(2024, 1, 2), dt.datetime(1, 1, 1)], pa.timestamp("us")),
+        pa.array(
+            [dt.datetime(2024, 1, 2), dt.datetime(9999, 12, 31)], pa.timestamp("us", tz="UTC")
+        ),
+    ],
+    ids=["date32", "timestamp", "timestamp_tz"],
+)
+def test_a_parquet_date_no_frame_can_hold_rejects_its_row(tmp_path: Path, dates: pa.Array) -> None:
+    prices = pa.array([1.5, 1.5])
+    table = pa.table({"date": dates, "open": prices, "high": prices, "low": prices,
+                      "close": prices})  # fmt: skip
+    pq.write_table(table, tmp_path / "YY.parquet")
+
+    result = files(tmp_path).daily_bars(["YY"], *RANGE)
+
+    assert result.frame["date"].tolist() == [pd.Timestamp("2024-01-02")]
+    [rejected] = result.rejected.to_dict("records")
+    assert pd.isna(rejected["date"]) and "YY.parquet, row 2, field 'date'" in rejected["reason"]
+
+
+def test_a_date_no_frame_can_hold_in_the_actions_file_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "actions.csv", "ticker,date,action,value\nAAPL,9999-12-31,dividend,0.24")
+
+    with pytest.raises(FilesInputError, match=r"actions.csv, line 2, field 'date': date outside"):
+        files(tmp_path).corporate_actions(["AAPL"], *RANGE)
+
+
+def finishes(call: Callable[[], Answer], seconds: float = 10) -> Answer:
+    """`call`'s answer, failing the test when it takes more than `seconds`: the call runs in a
+    daemon thread, so one that blocks forever cannot hang the suite."""
+    answers: list[Answer] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answers.append(call())
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if errors:
+        raise errors[0]
+    return answers[0]
+
+
+def make_directory(path: Path) -> str:
+    path.mkdir()
+    return "a directory, not a file"
+
+
+def make_dangling_symlink(path: Path) -> str:
+    path.symlink_to(path.with_name("gone.csv"))
+    return "a dangling symlink, not a file"
+
+
+def make_fifo(path: Path) -> str:
+    os.mkfifo(path)
+    return "a named pipe (FIFO), not a file"
+
+
+NOT_A_FILE = pytest.mark.parametrize(
+    "make", [make_directory, make_dangling_symlink, make_fifo], ids=["directory", "symlink", "fifo"]
+)
+"""Each `make` puts something that is not a regular file at a path and returns what the provider
+calls it."""
+
+
+def answers_for(provider: FilesProvider, tickers: list[str]) -> list[ProviderResult]:
+    """The answers of every call that reads the tickers' price files."""
+    return [
+        provider.daily_bars(tickers, *RANGE),
+        provider.corporate_actions(tickers, *RANGE),
+        provider.fundamentals(tickers),
+        provider.securities(),
+    ]
+
+
+@NOT_A_FILE
+def test_a_price_file_that_is_not_a_file_fails_its_ticker_only(
+    tmp_path: Path, make: Callable[[Path], str]
+) -> None:
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
+    what = make(tmp_path / "XX.csv")
+
+    answers = finishes(lambda: answers_for(files(tmp_path), ["XX", "GOOD"]))
+
+    for answer in answers:
+        outcomes = answer.by_ticker()
+        assert outcomes["GOOD"].status is TickerStatus.OK
+        assert outcomes["XX"].status is TickerStatus.ERROR
+        assert outcomes["XX"].reason == f"{tmp_path / 'XX.csv'}: {what}"
+    assert answers[0].frame["ticker"].tolist() == ["GOOD"]
+
+
+def test_a_pair_file_that_is_a_fifo_fails_its_pair_only(tmp_path: Path) -> None:
+    write(tmp_path, "EURUSD=X.csv", "Date,Close\n2024-03-01,1.0841")
+    os.mkfifo(tmp_path / "JPYUSD=X.csv")
+
+    result = finishes(lambda: files(tmp_path).fx_rates(["EUR", "JPY"], *RANGE))
+
+    outcomes = result.by_ticker()
+    assert (outcomes["EURUSD=X"].status, outcomes["EURUSD=X"].rows) == (TickerStatus.OK, 1)
+    assert outcomes["JPYUSD=X"].status is TickerStatus.ERROR
+    assert "JPYUSD=X.csv: a named pipe (FIFO), not a file" in outcomes["JPYUSD=X"].reason
+
+
+def test_a_price_file_that_may_not_be_read_fails_its_ticker_only(tmp_path: Path) -> None:
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
+    write(tmp_path, "XX.csv", GOOD_FILE).chmod(0)
+    if os.access(tmp_path / "XX.csv", os.R_OK):
+        pytest.skip("this process reads any file (root, or a process that may override modes)")
+
+    result = files(tmp_path).daily_bars(["XX", "GOOD"], *RANGE)
+
+    outcomes = result.by_ticker()
+    assert outcomes["GOOD"].status is TickerStatus.OK
+    assert outcomes["XX"].status is TickerStatus.ERROR
+    assert outcomes["XX"].reason == f"{tmp_path / 'XX.csv'}: cannot be read: Permission denied"
+
+
+@NOT_A_FILE
+def test_a_securities_file_that_is_not_a_file_is_an_error(
+    tmp_path: Path, make: Callable[[Path], str]
+) -> None:
+    write(tmp_path, "GOOD.csv", GOOD_FILE)
+    what = make(tmp_path / "securities.csv")
+
+    with pytest.raises(FilesInputError, match=re.escape(f"securities.csv: {what}")):
+        finishes(files(tmp_path).securities)
 
 
 def test_fundamentals_from_the_bars(tmp_path: Path) -> None:

@@ -120,10 +120,37 @@ def test_outcomes_count_rows_and_flag_tickers_whose_rows_all_failed() -> None:
 
     assert result.outcomes == [
         TickerOutcome("AAA", TickerStatus.OK, "1 row rejected", 1),
-        TickerOutcome("BBB", TickerStatus.ERROR, "every row rejected (1 row)", 0),
+        TickerOutcome("BBB", TickerStatus.ERROR, "every row rejected (1 row): high_below_low", 0),
         TickerOutcome("CCC", TickerStatus.NO_DATA, "", 0),
     ]
     assert [o.ticker for o in result.failed()] == ["BBB"]
+
+
+def test_a_ticker_whose_every_row_is_rejected_fails_saying_how_many_and_why() -> None:
+    """Rows the provider set aside (undated: a date it could not hold) count with the others."""
+    frame = bars({"close": None}, {"high": 1.0}, {"close": None})
+    set_aside = pd.DataFrame(
+        {
+            "ticker": "AAA",
+            "date": pd.NaT,
+            "reason": [f"unparseable: AAA.csv, line {n}, field 'date': ..." for n in (5, 6, 7)],
+            "raw": None,
+        }
+    )
+    outcomes = [TickerOutcome("AAA", TickerStatus.OK)]
+
+    result = bars_result(
+        frame, outcomes, date(2024, 6, 1), date(2024, 6, 30), TODAY, set_aside=set_aside
+    )
+
+    assert result.frame.empty and len(result.rejected) == 6
+    assert result.outcomes == [
+        TickerOutcome(
+            "AAA",
+            TickerStatus.ERROR,
+            "every row rejected (6 rows): 3 unparseable, 2 missing_close, 1 high_below_low",
+        )
+    ]
 
 
 def test_rows_outside_the_range_are_trimmed_not_rejected() -> None:
