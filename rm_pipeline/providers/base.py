@@ -67,12 +67,31 @@ class ProviderResult:
         return dict(Counter(o.status for o in self.outcomes))
 
 
+class ProviderUnreachableError(ConnectionError):
+    """The provider's source cannot be reached at all: its host does not resolve, connections are
+    refused or reset, TLS or the proxy fails, requests time out. An outage, not one ticker's
+    failure: trying the other tickers, or again at once, would only repeat it.
+
+    `reason` is the underlying failure in one line.
+    """
+
+    def __init__(self, provider: str, source: str, reason: str) -> None:
+        super().__init__(f"{provider}: {source} is unreachable: {reason}")
+        self.provider = provider
+        self.source = source
+        self.reason = reason
+
+
 @runtime_checkable
 class MarketDataProvider(Protocol):
     """A source of market data; every method validates its frame before returning it.
 
     Tickers are normalized with `normalize_ticker`; an invalid one gets an `invalid` outcome and
     the others go on. Date ranges are inclusive. No method returns a row dated after today.
+
+    A ticker's failure is that ticker's outcome, not an exception. When the source cannot be
+    reached at all, any method may raise `ProviderUnreachableError` instead of failing every
+    ticker one at a time.
     """
 
     name: str

@@ -7,6 +7,10 @@ every ticker's failure arrives as a typed exception and becomes that ticker's ou
 bulk `yf.download` would swallow those errors. Rate-limited tickers are retried with exponential
 backoff and jitter.
 
+A ticker that fails to connect may be the first sign of an outage: one plain request to Yahoo
+(`_YahooProbe`) tells which, and an outage ends the call at once with
+`ProviderUnreachableError` instead of failing every ticker after its own timeouts.
+
 One history serves both bars and actions: the provider remembers the histories it downloaded
 and serves any request whose range one of them covers. Every HTTP request yfinance makes goes
 through `_YahooSession`: Yahoo's data answers are reused from the on-disk `ResponseCache` while
@@ -22,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
@@ -30,11 +34,17 @@ from urllib.parse import urlsplit
 import pandas as pd
 import yfinance as yf
 from curl_cffi import requests as curl_requests
+from curl_cffi.requests import exceptions as curl_errors
 from curl_cffi.requests.exceptions import HTTPError
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
 from rm_pipeline.providers import ratelimit
-from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
+from rm_pipeline.providers.base import (
+    ProviderResult,
+    ProviderUnreachableError,
+    TickerOutcome,
+    TickerStatus,
+)
 from rm_pipeline.providers.deprecations import silence_pandas4_warnings
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
@@ -147,6 +157,59 @@ class _YahooSession(curl_requests.Session):
         return response
 
 
+CONNECTION_FAILURES: Final = (
+    curl_errors.ConnectionError,  # refused, reset, no answer; DNSError and SSLError among them
+    curl_errors.ProxyError,
+    curl_errors.Timeout,
+    ConnectionError,
+    TimeoutError,
+)
+"""Failures to reach Yahoo at all. yfinance passes curl_cffi's on unwrapped; Python's own are
+there for anything that reaches the network through its sockets."""
+
+PROBE_URL: Final = "https://query2.finance.yahoo.com/"
+PROBE_TIMEOUT: Final = 10.0
+PROBE_INTERVAL: Final = 60.0
+"""Seconds a probe Yahoo answered vouches for it: a healthy Yahoo with one flaky ticker in each
+batch costs a probe a minute, not a probe a batch."""
+
+
+class _YahooProbe:
+    """Tells an outage from one ticker's failure to connect: one plain GET of a Yahoo host.
+
+    Any HTTP answer, even a 404 or a 429 (a rate-limited Yahoo is up), means Yahoo is
+    reachable; only a failure to connect means it is not.
+    """
+
+    def __init__(self, provider: str, session: curl_requests.Session) -> None:
+        self._provider = provider
+        self._session = session
+        self._answered_at = -math.inf
+        self._lock = threading.Lock()
+
+    def confirm_reachable(self) -> None:
+        """Return if Yahoo answered within PROBE_INTERVAL or answers now; otherwise raise
+        ProviderUnreachableError naming the probe's failure."""
+        with self._lock:
+            if time.monotonic() - self._answered_at < PROBE_INTERVAL:
+                return
+            try:
+                self._session.get(PROBE_URL, timeout=PROBE_TIMEOUT)
+            except CONNECTION_FAILURES as error:
+                reason = describe_failure(error)
+                raise ProviderUnreachableError(self._provider, "Yahoo Finance", reason) from error
+            except curl_errors.RequestException as error:  # reached, answered oddly: no outage
+                log.warning("%s: Yahoo answered the probe oddly: %s", self._provider, error)
+            self._answered_at = time.monotonic()
+
+
+def describe_failure(error: BaseException) -> str:
+    """The failure on one line, in curl's words without its pointer to curl's documentation:
+    `curl: (7) Failed to connect to query2.finance.yahoo.com port 443 ...`."""
+    text = " ".join(str(error).split()).removeprefix("Failed to perform, ")
+    return text.split(" See https://curl.se/", 1)[0] or type(error).__name__
+
+
 def is_cached_request(method: object, url: str, params: object) -> bool:
     """Whether the answer may come from, and go to, the response cache: a GET of one of Yahoo's
     data endpoints, its parameters a mapping (as yfinance asks)."""
@@ -185,6 +248,7 @@ class YFinanceProvider:
         self._sleep = sleep
         limiter = ratelimit.process_limiters.limiter(max_requests_per_second)
         self._session = _YahooSession(limiter, cache)
+        self._probe = _YahooProbe(self.name, self._session)
         self._memo = _HistoryMemo(remembered_histories)
 
     @classmethod
@@ -282,13 +346,24 @@ class YFinanceProvider:
 
         When a whole batch is still rate limited after its retries, the remaining tickers are
         not attempted: Yahoo has throttled this client and more requests only prolong that.
+
+        The first fetch of the call that fails to connect has Yahoo probed (`_YahooProbe`).
+        When the probe cannot connect either, the call raises ProviderUnreachableError at once:
+        tickers not started are dropped, and fetches under way finish in the background (each
+        within its timeout) unheard. When it can, the failure is that ticker's alone.
         """
         results: dict[str, T | Exception] = {}
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="yfinance") as pool:
+        probe_pending = True
+        pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="yfinance")
+        try:
             for first in range(0, len(tickers), self.batch_size):
                 batch = tickers[first : first + self.batch_size]
-                futures = {t: pool.submit(self._fetch_one, fetch, t) for t in batch}
-                results |= {t: future.result() for t, future in futures.items()}
+                futures = {pool.submit(self._fetch_one, fetch, t): t for t in batch}
+                for future in as_completed(futures):
+                    result = results[futures[future]] = future.result()
+                    if probe_pending and isinstance(result, CONNECTION_FAILURES):
+                        probe_pending = False
+                        self._probe.confirm_reachable()
                 log.info("yfinance: fetched %d of %d tickers", len(results), len(tickers))
                 if all(isinstance(results[t], YFRateLimitError) for t in batch):
                     skipped = tickers[first + len(batch) :]
@@ -297,6 +372,8 @@ class YFinanceProvider:
                         for t in skipped
                     }
                     break
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return results
 
     def _fetch_one(self, fetch: Callable[[str], T], ticker: str) -> T | Exception:
