@@ -1,6 +1,8 @@
 """All runtime settings, read once from the environment (and an optional `.env` file).
 
-Secrets are `SecretStr`, so they never show up in reprs, logs or the CLI's output.
+Secrets are `SecretStr`, so they never show up in reprs, logs or the CLI's output. Every number
+has bounds and every URL is parsed here, so a bad value is one `ValidationError` naming its
+variable before anything starts; errors never repeat a URL's password.
 """
 
 from __future__ import annotations
@@ -10,35 +12,73 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ProviderName = Literal["synthetic", "yfinance", "files"]
 ExecutorName = Literal["in_process", "multiprocess", "celery", "k8s"]
 DEMO_HOLDINGS_DIR = Path(__file__).resolve().parent / "demo" / "holdings"
 
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+URL_FORM = "postgresql://user:password@host:port/database"
+MAX_PORT = 65_535
+URL_FIELDS = frozenset({"database_url", "dagster_database_url"})
+"""Fields holding a URL, and so maybe a password: errors show them masked."""
+
+EARLIEST_HISTORY_START = date(1900, 1, 1)
+MAX_HISTORY_YEARS = 100
+MAX_BATCH_SIZE = 10_000
+MAX_PARALLEL = 64
+"""Most threads, steps or writers one setting may ask for."""
+MAX_CATCHUP_SESSIONS = 60
+MAX_FRESHNESS_LAG_DAYS = 30
+MINUTES_PER_DAY = 24 * 60
+MAX_JWT_TTL_MINUTES = 7 * MINUTES_PER_DAY
+MAX_CACHE_TTL_MINUTES = 366 * MINUTES_PER_DAY
+MAX_POOL_TIMEOUT_SECONDS = 3_600
+
 
 class Settings(BaseSettings):
     """Settings for the pipeline, the CLI and Alembic."""
 
-    model_config = SettingsConfigDict(env_prefix="RM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RM_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,  # a traceback never prints a password; the CLI masks URLs
+    )
 
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "RM_DATABASE_URL"),
-        description="SQLAlchemy URL of the warehouse; unset means the embedded PostgreSQL.",
+        description="SQLAlchemy URL of the warehouse; unset (or blank) means the embedded "
+        "PostgreSQL.",
     )
     dagster_database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DAGSTER_PG_URL", "RM_DAGSTER_DATABASE_URL"),
-        description="URL of Dagster's own storage; unset means a `dagster` database beside the warehouse.",
+        description="URL of Dagster's own storage; unset (or blank) means a `dagster` database "
+        "beside the warehouse.",
     )
     data_dir: Path = Field(
         default=Path(".rm_pipeline"), description="Local state: embedded server."
     )
-    pool_size: int = 5
-    max_overflow: int = 10
-    pool_timeout_seconds: float = 30.0
+    pool_size: int = Field(
+        default=5, ge=1, description="Connections each engine's pool keeps open."
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, description="Connections an engine may open beyond its pool when busy."
+    )
+    pool_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=MAX_POOL_TIMEOUT_SECONDS,
+        allow_inf_nan=False,
+        description="How long a checkout waits for a free connection before failing.",
+    )
 
     executor: ExecutorName = Field(
         default="in_process",
@@ -48,52 +88,94 @@ class Settings(BaseSettings):
 
     provider: ProviderName = "synthetic"
     provider_files_dir: Path | None = None
-    synthetic_seed: int = 7
-    yfinance_batch_size: int = 50
-    yfinance_threads: int = 4
-    yfinance_max_requests_per_second: float = 2.0
+    synthetic_seed: int = Field(
+        default=7, ge=0, description="Seed of the synthetic provider's generated history."
+    )
+    yfinance_batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=MAX_BATCH_SIZE,
+        description="Tickers per yfinance download call.",
+    )
+    yfinance_threads: int = Field(
+        default=4,
+        ge=1,
+        le=MAX_PARALLEL,
+        description="Threads yfinance downloads a batch with.",
+    )
+    yfinance_max_requests_per_second: float = Field(
+        default=2.0,
+        gt=0,
+        le=1_000,
+        allow_inf_nan=False,
+        description="Process-wide cap on requests to Yahoo.",
+    )
     yfinance_cache_ttl_minutes: float = Field(
         default=240,
         ge=0,
+        le=MAX_CACHE_TTL_MINUTES,
+        allow_inf_nan=False,
         description="How long Yahoo's answers are reused from `<data_dir>/yfinance-cache`, so a "
         "retried run does not download them again; 0 disables the cache.",
     )
     yfinance_cache_max_mb: float = Field(
         default=100,
         gt=0,
+        le=1_048_576,
+        allow_inf_nan=False,
         description="Size bound of the yfinance response cache; oldest first out.",
     )
 
     ingest_batch_size: int = Field(
         default=50,
+        ge=1,
+        le=MAX_BATCH_SIZE,
         description="Tickers per provider call and per load transaction over up to two years; "
         "proportionally fewer over a longer range, so a batch's memory does not grow with it.",
     )
     price_load_steps: int = Field(
         default=2,
         ge=1,
+        le=MAX_PARALLEL,
         description="Steps a price load's batches are dealt among, so an executor that runs steps "
         "side by side (RM_EXECUTOR) loads them in parallel; each step loads its batches in turn.",
     )
     price_load_writers: int = Field(
         default=2,
         ge=1,
+        le=MAX_PARALLEL,
         description="Batches a price load step writes at once, each in a transaction on a "
         "connection of its own, while the next is fetched: the database writes one batch as the "
         "next is prepared. One writes them in turn.",
     )
     history_years: float = Field(
-        default=2.0, description="Years of history `make run` loads when RM_HISTORY_START is unset."
+        default=2.0,
+        gt=0,
+        le=MAX_HISTORY_YEARS,
+        allow_inf_nan=False,
+        description="Years of history `make run` loads when RM_HISTORY_START is unset.",
     )
     history_start: date | None = Field(
         default=None,
+        ge=EARLIEST_HISTORY_START,
         description="First day of the price history: where the partitions start and what "
-        "`make run` loads from. Unset means RM_HISTORY_YEARS before today.",
+        "`make run` loads from; not after today. Unset means RM_HISTORY_YEARS before today.",
     )
     catchup_sessions: int = Field(
         default=5,
+        ge=1,
+        le=MAX_CATCHUP_SESSIONS,
         description="Sessions the nightly load looks back for bars still missing (a failed day, "
         "a failed ticker, a 24/7 market's weekend) and loads again with the new day.",
+    )
+    slot_wait_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=24 * 60,
+        allow_inf_nan=False,
+        description="How long a run launched by `rm-pipeline run` or `backfill` waits for a pool "
+        "slot another run holds (a price load of another command) before it gives up, naming "
+        "that run.",
     )
     holdings_sync_cron: str = Field(
         default="0 17 * * 1-5", description="When broker holdings are synced (New York time)."
@@ -107,16 +189,42 @@ class Settings(BaseSettings):
         default=DEMO_HOLDINGS_DIR,
         description="The manual broker's files: one `<broker_account_id>.csv` per portfolio.",
     )
-    freshness_lag_days: int = 1
+    freshness_lag_days: int = Field(
+        default=1,
+        ge=0,
+        le=MAX_FRESHNESS_LAG_DAYS,
+        description="Sessions a security's latest price may lag before the freshness check fails.",
+    )
     universe_file: Path | None = None
 
     jwt_secret: SecretStr | None = None
-    jwt_ttl_minutes: int = 60
+    jwt_ttl_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=MAX_JWT_TTL_MINUTES,
+        description="How long an access token is valid.",
+    )
     encryption_keys: SecretStr | None = Field(
         default=None,
         description="Comma-separated Fernet keys, newest first; older keys still decrypt.",
     )
     verification_pepper: SecretStr | None = None
+
+    @field_validator("database_url", "dagster_database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        """A blank URL is unset; any other must be a PostgreSQL URL (`postgres_url`)."""
+        if value is None or not value.strip():
+            return None
+        return postgres_url(value)
+
+    @field_validator("history_start")
+    @classmethod
+    def _history_start_not_in_the_future(cls, value: date | None) -> date | None:
+        today = date.today()
+        if value is not None and value > today:
+            raise ValueError(f"the history cannot start after today ({today})")
+        return value
 
     @property
     def embedded(self) -> bool:
@@ -134,6 +242,27 @@ class Settings(BaseSettings):
         return self.data_dir.resolve() / "pgdata"
 
 
+def postgres_url(url: str) -> str:
+    """`url` itself when SQLAlchemy parses it as a PostgreSQL URL with a port, if any, from 1 to
+    65535; else a ValueError saying what is wrong, without repeating the URL (it may hold a
+    password)."""
+    port_problem = f"the port must be a number from 1 to {MAX_PORT}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a URL; expected {URL_FORM}") from None
+    except ValueError:  # SQLAlchemy reads the port with int()
+        raise ValueError(port_problem) from None
+    if parsed.drivername not in POSTGRES_SCHEMES:
+        raise ValueError(
+            f"{parsed.drivername}:// is not a PostgreSQL URL; the scheme must be one of "
+            f"{', '.join(POSTGRES_SCHEMES)}"
+        )
+    if parsed.port is not None and not 1 <= parsed.port <= MAX_PORT:
+        raise ValueError(port_problem)
+    return url
+
+
 def environment_variable(field: str) -> str:
     """The environment variable that sets a Settings field."""
     alias = Settings.model_fields[field].validation_alias
@@ -142,13 +271,41 @@ def environment_variable(field: str) -> str:
     return f"RM_{field.upper()}"
 
 
+def field_named(key: str) -> str | None:
+    """The Settings field a validation error's location names, by its name or an alias."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if key == name or (isinstance(alias, AliasChoices) and key in alias.choices):
+            return name
+    return None
+
+
+def shown_value(field: str | None, value: object) -> str:
+    """`=value` as an error shows a bad setting: a URL with its password masked (and a libpq
+    `password` parameter left out), and nothing of a URL that does not parse."""
+    if field not in URL_FIELDS:
+        return f"={value!r}"
+    try:
+        url = make_url(str(value)).difference_update_query(["password"])
+    except (ArgumentError, ValueError):
+        return ""
+    return f"={url.render_as_string(hide_password=True)!r}"
+
+
+def problem_message(problem: ErrorDetails) -> str:
+    """Pydantic's message, or a validator's own without pydantic's "Value error, " before it."""
+    error = problem.get("ctx", {}).get("error")
+    return str(error) if problem["type"] == "value_error" and error else problem["msg"]
+
+
 def describe_invalid_settings(error: ValidationError) -> str:
     """One line naming each bad environment variable and what is wrong with it."""
     problems = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        name = environment_variable(field) if field in Settings.model_fields else field
-        problems.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
+        key = str(problem["loc"][0]) if problem["loc"] else ""
+        name = environment_variable(key) if key in Settings.model_fields else key
+        shown = shown_value(field_named(key), problem.get("input"))
+        problems.append(f"{name}{shown}: {problem_message(problem)}")
     return "invalid setting " + "; ".join(problems)
 
 

@@ -4,7 +4,7 @@ Lifecycle: draft → active → closed → archived, and draft → archived for 
 went live; nothing else. Activating stamps `activated_at` and needs at least one position; closing
 stamps `closed_at`. Positions are added and removed only while the trade is a draft.
 
-Trades are executed on paper, in the trade's currency (`currency`, USD unless given, a 3-letter
+Trades are executed on paper, in the trade's currency (`currency`, USD unless given, an ISO 4217
 code) with its `notional` (positive, at most 2 decimals; none given: `DEFAULT_NOTIONAL` of that
 currency). Activating opens every position at its security's latest close, converted at that
 close's rate; closing closes them at the latest closes and records their realized P&L. Either
@@ -22,7 +22,6 @@ concurrent calls cannot together break the rules.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -39,6 +38,7 @@ from rm_pipeline.app.clock import Clock, utc_now
 from rm_pipeline.app.errors import Conflict, InvalidInput, NotFound
 from rm_pipeline.core.analysis import HORIZONS, Side
 from rm_pipeline.db.models import Position, Security, Trade
+from rm_pipeline.providers.currencies import is_currency
 from rm_pipeline.warehouse.valuations import (
     MissingQuote,
     close_trade_positions,
@@ -51,7 +51,6 @@ DEFAULT_CURRENCY = "USD"
 DEFAULT_NOTIONAL = Decimal(100_000)
 """What activating a trade without a notional invests, in the trade's currency."""
 MAX_NOTIONAL = Decimal(10) ** 18  # trades.notional is NUMERIC(20,2)
-CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 class TradeStatus(StrEnum):
@@ -215,54 +214,57 @@ def allocation_problem(allocation: Decimal) -> str | None:
     return None
 
 
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Control and format characters (among them the bidirectional overrides and isolates that make
+text display in another order than it is stored) and the line and paragraph separators U+2028 and
+U+2029, which some programs show as line breaks."""
 ALLOWED_IN_TEXT = frozenset("\n\t")
-"""Line breaks and tabs are text; every other control character, and the bidirectional
-overrides and isolates that make text display in another order than it is stored, are refused."""
+"""The line breaks and tabs a multi-line text may hold."""
 
 
 def refused_character(text: str, multiline: bool) -> str | None:
-    """The first control, format or bidirectional-control character in `text`, described."""
+    """The first character of REFUSED_CATEGORIES in `text` not ALLOWED_IN_TEXT, described."""
     for position, char in enumerate(text):
         if multiline and char in ALLOWED_IN_TEXT:
             continue
-        if unicodedata.category(char) in ("Cc", "Cf") or unicodedata.bidirectional(char) in (
-            "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI",
-        ):  # fmt: skip
+        if unicodedata.category(char) in REFUSED_CATEGORIES:
             return f"U+{ord(char):04X} {unicodedata.name(char, 'control')} at position {position}"
     return None
 
 
-def notional_amount(notional: Decimal | None) -> Decimal | None:
-    """The notional as given, or InvalidInput saying what is wrong with it."""
+def notional_problem(notional: Decimal | None) -> str | None:
+    """What is wrong with the notional, or None."""
     if notional is None:
         return None
     if not notional.is_finite() or not Decimal(0) < notional < MAX_NOTIONAL:
-        raise InvalidInput(f"the trade's notional {notional} must be more than 0 and below 10^18")
+        return f"the trade's notional {notional} must be more than 0 and below 10^18"
     if notional != notional.quantize(Decimal("0.01")):
-        raise InvalidInput(f"the trade's notional {notional} has more than 2 decimals")
-    return notional
+        return f"the trade's notional {notional} has more than 2 decimals"
+    return None
 
 
-def currency_code(currency: str) -> str:
-    """The currency as given (trimmed), or InvalidInput unless it is 3 capital letters."""
-    code = currency.strip()
-    if not CURRENCY_CODE.fullmatch(code):
-        raise InvalidInput(
-            f"the trade's currency {currency!r} must be a 3-letter code in capitals, e.g. USD"
+def currency_problem(currency: str) -> str | None:
+    """What is wrong with the currency (trimmed), or None when it is an ISO 4217 code."""
+    if not is_currency(currency.strip()):
+        return (
+            f"the trade's currency {currency!r} must be a 3-letter code of an ISO 4217 currency, "
+            "in capitals, e.g. USD, EUR or JPY"
         )
-    return code
+    return None
 
 
-def text_field(value: str, label: str, max_length: int | None = None) -> str:
+def text_problem(value: str, label: str, max_length: int | None = None) -> str | None:
+    """What is wrong with the trade's text field `label` (trimmed), or None; a field with a
+    `max_length` is a single line."""
     cleaned = value.strip()
     if not cleaned:
-        raise InvalidInput(f"the trade's {label} must not be empty")
+        return f"the trade's {label} must not be empty"
     refused = refused_character(cleaned, multiline=max_length is None)
     if refused is not None:
-        raise InvalidInput(f"the trade's {label} contains a control character: {refused}")
+        return f"the trade's {label} contains a control or separator character: {refused}"
     if max_length is not None and len(cleaned) > max_length:
-        raise InvalidInput(f"the trade's {label} is longer than {max_length} characters")
-    return cleaned
+        return f"the trade's {label} is longer than {max_length} characters"
+    return None
 
 
 class TradeService:
@@ -281,20 +283,31 @@ class TradeService:
         currency: str = DEFAULT_CURRENCY,
     ) -> TradeView:
         """A new draft trade with the given positions (all of them valid, or none stored), in
-        `currency`, investing `notional` once active (None: `DEFAULT_NOTIONAL`)."""
+        `currency`, investing `notional` once active (None: `DEFAULT_NOTIONAL`). Every problem
+        of the request, its fields' and its positions', is reported at once."""
+        problems = [
+            problem
+            for problem in (
+                text_problem(name, "name", MAX_NAME_LENGTH),
+                text_problem(description, "description"),
+                currency_problem(currency),
+                notional_problem(notional),
+            )
+            if problem
+        ]
         trade = Trade(
             id=uuid.uuid4(),
             user_id=user_id,
-            trade_name=text_field(name, "name", MAX_NAME_LENGTH),
-            trade_description=text_field(description, "description"),
+            trade_name=name.strip(),
+            trade_description=description.strip(),
             status=TradeStatus.DRAFT.value,
-            currency=currency_code(currency),
-            notional=notional_amount(notional),
+            currency=currency.strip(),
+            notional=notional,
         )
         labelled = [(f"position {i} ({spec})", spec) for i, spec in enumerate(positions, 1)]
         with Session(self._engine) as session, session.begin():
-            session.add(trade)
-            self._add_positions(session, trade, [], labelled)
+            checked = self._checked_positions(session, trade.id, [], labelled, problems)
+            session.add_all([trade, *checked])
             return self._view(session, trade.id)
 
     def get(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> TradeView:
@@ -320,7 +333,8 @@ class TradeService:
         with Session(self._engine) as session, session.begin():
             trade = self._editable(session, user_id, trade_id)
             existing = self._positions_of(session, trade.id)
-            self._add_positions(session, trade, existing, [(f"new position ({spec})", spec)])
+            labelled = [(f"new position ({spec})", spec)]
+            session.add_all(self._checked_positions(session, trade.id, existing, labelled))
             return self._view(session, trade.id)
 
     def remove_position(
@@ -407,35 +421,42 @@ class TradeService:
         return TradeView.of(session.scalars(query).one())
 
     @staticmethod
-    def _add_positions(
+    def _checked_positions(
         session: Session,
-        trade: Trade,
+        trade_id: uuid.UUID,
         existing: Sequence[Position],
         labelled_specs: Sequence[tuple[str, PositionSpec]],
-    ) -> None:
-        """Validate the specs against each other and `existing`, then stage them; or raise.
+        problems: Sequence[str] = (),
+    ) -> list[Position]:
+        """The trade's new positions, validated against each other and `existing`; or
+        InvalidInput naming their problems after the request's other `problems`.
 
         Each spec comes with the label its errors name ("position 2 (MSFT short 40%)").
         """
         labelled = [(label, normalized(spec)) for label, spec in labelled_specs]
-        securities, problems = resolve_securities(session, labelled)
-        problems += [
-            f"{label}: {problem}"
-            for label, spec in labelled
-            if (problem := allocation_problem(spec.allocation_percent))
-        ]
-        raise_if_any(problems)
+        securities, unresolved = resolve_securities(session, labelled)
+        raise_if_any(
+            [
+                *problems,
+                *unresolved,
+                *(
+                    f"{label}: {problem}"
+                    for label, spec in labelled
+                    if (problem := allocation_problem(spec.allocation_percent))
+                ),
+            ]
+        )
         raise_if_any(overlap_problems(existing, labelled, securities))
-        session.add_all(
+        return [
             Position(
-                trade_id=trade.id,
+                trade_id=trade_id,
                 security_id=securities[label].id,
                 position_type=spec.side.value,
                 security_type=securities[label].security_type,
                 allocation_percent=spec.allocation_percent,
             )
             for label, spec in labelled
-        )
+        ]
 
 
 def raise_unexecuted(trade_id: uuid.UUID, action: str, missing: Sequence[MissingQuote]) -> None:

@@ -147,7 +147,8 @@ def trades() -> None:
     "--currency",
     default=DEFAULT_CURRENCY,
     show_default=True,
-    help="The trade's currency, a 3-letter code: its notional, market values and P&L are in it.",
+    help="The trade's currency, an ISO 4217 code such as EUR or JPY: its notional, market values "
+    "and P&L are in it.",
 )
 def create(
     token: str,

@@ -36,6 +36,7 @@ import yaml
 from sqlalchemy import Connection, text
 
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
+from rm_pipeline.providers.currencies import is_currency
 from rm_pipeline.providers.frames import SECURITY_TYPES
 from rm_pipeline.providers.tickers import normalize_ticker
 
@@ -128,46 +129,96 @@ class SecuritiesSync:
 
 
 class UniverseFileError(ValueError):
-    """The universe file is malformed; the message names the file and entry."""
+    """The universe file is malformed; the message names the file, and the line or entry."""
+
+
+class _UniverseLoader(yaml.SafeLoader):
+    """YAML whose plain scalars are all strings but null (`~`, `null`, nothing): YAML 1.1 would
+    read the ticker `ON` as a boolean and `0700` as the octal number 448."""
+
+
+_UniverseLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def read_universe(path: Path) -> list[UniverseEntry]:
     """Read a universe file: YAML `securities: [AAPL, {ticker: SHEL.L, exchange: LSE}, ...]`.
 
     An entry may set any of UNIVERSE_FIELDS (a price file gives no exchange, say); the values
-    it sets replace what the provider reports."""
-    document = yaml.safe_load(path.read_text()) or {}
+    it sets replace what the provider reports. Every value is read as written, as text."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UniverseFileError(f"{path}, line {line}: not UTF-8 text") from None
+    try:
+        document = yaml.load(text, Loader=_UniverseLoader) or {}
+    except yaml.YAMLError as error:
+        raise UniverseFileError(f"{path}, {_yaml_problem(text, error)}") from None
     entries = document.get("securities") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise UniverseFileError(f"{path}: expected a top-level 'securities:' list")
+    if not entries:  # it would deactivate every security
+        raise UniverseFileError(f"{path}: the 'securities:' list is empty")
     return [_universe_entry(path, number, entry) for number, entry in enumerate(entries, start=1)]
 
 
+def _yaml_problem(text: str, error: yaml.YAMLError) -> str:
+    """Where in `text` and what YAML found wrong, in one line: `line 3: not valid YAML: ...`."""
+    if isinstance(error, yaml.reader.ReaderError):
+        line = text.count("\n", 0, error.position) + 1
+        return f"line {line}: not text: character U+{error.character:04X} ({error.reason})"
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        return f"line {error.problem_mark.line + 1}: not valid YAML: {error.problem}"
+    return f"not valid YAML: {' '.join(str(error).split())}"
+
+
 def _universe_entry(path: Path, number: int, entry: object) -> UniverseEntry:
-    if isinstance(entry, str):
+    where = f"{path}: securities entry {number}"
+    if entry is None or isinstance(entry, str):
         entry = {"ticker": entry}
     if not isinstance(entry, dict) or "ticker" not in entry:
-        raise UniverseFileError(f"{path}: securities entry {number} has no 'ticker'")
-    if unknown := sorted(set(entry) - {"ticker", *UNIVERSE_FIELDS}):
+        raise UniverseFileError(f"{where} has no 'ticker'")
+    if unknown := sorted(map(str, set(entry) - {"ticker", *UNIVERSE_FIELDS})):
         raise UniverseFileError(
-            f"{path}: securities entry {number}: unknown field(s) {', '.join(map(str, unknown))} "
+            f"{where}: unknown field(s) {', '.join(unknown)} "
             f"(allowed: ticker, {', '.join(UNIVERSE_FIELDS)})"
         )
+    if entry["ticker"] is None:
+        raise UniverseFileError(f"{where}: the ticker is empty")
     try:
-        ticker = normalize_ticker(str(entry["ticker"]))
+        ticker = normalize_ticker(entry["ticker"])
     except ValueError as error:
-        raise UniverseFileError(f"{path}: securities entry {number}: {error}") from error
-    overrides = {name: str(value).strip() for name, value in entry.items() if name != "ticker"}
+        raise UniverseFileError(f"{where}: {error}") from error
+    overrides = {
+        name: _override(f"{where} ({ticker}), field {name}", value)
+        for name, value in entry.items()
+        if name != "ticker"
+    }
     if overrides.get("security_type", SECURITY_TYPES[0]) not in SECURITY_TYPES:
         raise UniverseFileError(
-            f"{path}: securities entry {number} ({ticker}), field security_type: "
+            f"{where} ({ticker}), field security_type: "
             f"{overrides['security_type']!r} is not one of {', '.join(SECURITY_TYPES)}"
         )
-    if empty := [name for name, value in overrides.items() if not value]:
+    if not is_currency(overrides.get("currency", "USD"), minor_units=True):
         raise UniverseFileError(
-            f"{path}: securities entry {number} ({ticker}), field {empty[0]}: empty"
+            f"{where} ({ticker}), field currency: {overrides['currency']!r} is neither an "
+            "ISO 4217 currency code nor a minor unit such as GBp"
         )
     return UniverseEntry(ticker, overrides)
+
+
+def _override(where: str, value: object) -> str:
+    """A reference value an entry sets, trimmed; a UniverseFileError naming `where` when it is
+    empty or not text (a list, a mapping)."""
+    if value is not None and not isinstance(value, str):
+        raise UniverseFileError(f"{where}: expected a single text value")
+    if not value or not value.strip():
+        raise UniverseFileError(f"{where}: empty")
+    return value.strip()
 
 
 def select_universe(reference: pd.DataFrame, universe: list[UniverseEntry]) -> pd.DataFrame:

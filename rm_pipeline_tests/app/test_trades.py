@@ -8,13 +8,17 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, text
 
 from rm_pipeline.app.errors import Conflict, InvalidInput, NotFound
+from rm_pipeline.app.tokens import AccessTokens
 from rm_pipeline.app.trades import PositionSpec, TradeService, TradeStatus
+from rm_pipeline.cli.commands import cli
 from rm_pipeline.core.analysis import Side
+from rm_pipeline.settings import Settings, get_settings
 from rm_pipeline.warehouse.valuations import value_trade_positions
-from rm_pipeline_tests.app.conftest import FakeClock
+from rm_pipeline_tests.app.conftest import JWT_SECRET, FakeClock
 from rm_pipeline_tests.warehouse.factories import add_bar, add_fx_rate, add_security
 
 LONG_AAPL = PositionSpec("AAPL", Side.LONG, Decimal(60))
@@ -213,14 +217,40 @@ def test_a_trade_needs_a_name_and_a_description(
         ("Tech pair", "long\u2066hidden\u2069", "U+2066 LEFT-TO-RIGHT ISOLATE"),
         ("Tech\x1b[31mpair", "fine", "U+001B"),
         ("Tech\npair", "fine", "U+000A"),
+        ("Tech\u2028pair", "fine", "name contains a control or separator character: U+2028 LINE"),
+        ("Tech pair", "one\u2029two", "description contains a control or separator character: "),
+        ("Tech\u200bpair", "fine", "U+200B ZERO WIDTH SPACE at position 4"),
     ],
 )
-def test_control_and_bidi_characters_are_refused(
+def test_control_format_and_separator_characters_are_refused(
     db: Engine, trades: TradeService, alice: uuid.UUID, name: str, description: str, refused: str
 ) -> None:
-    with pytest.raises(InvalidInput, match="contains a control character") as caught:
+    with pytest.raises(InvalidInput, match="contains a control or separator character") as caught:
         trades.create(alice, name, description)
     assert refused in str(caught.value)
+    assert count(db, "trades") == 0
+
+
+def test_every_problem_of_a_new_trade_is_reported_at_once(
+    db: Engine, trades: TradeService, alice: uuid.UUID, securities: dict[str, uuid.UUID]
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        trades.create(
+            alice,
+            "Tech\u2028pair",
+            "d",
+            [PositionSpec("NOPE", Side.LONG, Decimal(10))],
+            notional=Decimal("1.001"),
+            currency="XXX",
+        )
+    assert str(raised.value).splitlines() == [
+        "the trade's name contains a control or separator character: "
+        "U+2028 LINE SEPARATOR at position 4",
+        "the trade's currency 'XXX' must be a 3-letter code of an ISO 4217 currency, in capitals, "
+        "e.g. USD, EUR or JPY",
+        "the trade's notional 1.001 has more than 2 decimals",
+        "position 1 (NOPE long 10%): no active security NOPE",
+    ]
     assert count(db, "trades") == 0
 
 
@@ -583,6 +613,9 @@ def test_a_split_already_in_the_restated_entry_close_is_not_applied_again(
         (None, "usd", "currency 'usd' must be a 3-letter code"),
         (None, "GBp", "currency 'GBp' must be a 3-letter code"),
         (None, "EURO", "currency 'EURO' must be a 3-letter code"),
+        (None, "XXX", "currency 'XXX' must be a 3-letter code of an ISO 4217 currency"),
+        (None, "ABC", "currency 'ABC' must be a 3-letter code of an ISO 4217 currency"),
+        (None, "GBX", "currency 'GBX' must be a 3-letter code of an ISO 4217 currency"),
     ],
 )
 def test_a_bad_notional_or_currency_is_refused(
@@ -595,4 +628,28 @@ def test_a_bad_notional_or_currency_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match=problem):
         trades.create(alice, "t", "d", notional=notional, currency=currency)
+    assert count(db, "trades") == 0
+
+
+@pytest.mark.parametrize("currency", ["EUR", " CHF ", "XAU"])
+def test_an_iso_4217_currency_is_accepted(
+    trades: TradeService, alice: uuid.UUID, currency: str
+) -> None:
+    assert trades.create(alice, "t", "d", currency=currency).currency == currency.strip()
+
+
+def test_the_command_refuses_a_currency_outside_iso_4217_in_one_line(
+    db: Engine, alice: uuid.UUID, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RM_JWT_SECRET", JWT_SECRET)
+    get_settings.cache_clear()
+    token = AccessTokens.from_settings(settings).issue(alice)
+    arguments = ["--token", token, "--name", "n", "--description", "d", "--currency", "XXX"]
+    result = CliRunner().invoke(cli, ["trades", "create", *arguments])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: the trade's currency 'XXX' must be a 3-letter code of an ISO 4217 currency, "
+        "in capitals, e.g. USD, EUR or JPY"
+    ]
     assert count(db, "trades") == 0

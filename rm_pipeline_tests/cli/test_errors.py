@@ -48,6 +48,43 @@ def test_an_invalid_setting_names_its_variable(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("command", [["--help"], ["run", "--help"]])
+def test_a_number_of_years_that_is_not_a_number_is_one_line_even_for_help(
+    command: list[str],
+) -> None:
+    result = run_cli(*command, env={**os.environ, "RM_HISTORY_YEARS": "nan"})
+    assert_one_line(
+        result, "Error: invalid setting RM_HISTORY_YEARS='nan': Input should be a finite number"
+    )
+
+
+def test_every_number_out_of_bounds_is_named_in_the_one_line() -> None:
+    bad = {
+        "RM_HISTORY_YEARS": "3000",
+        "RM_INGEST_BATCH_SIZE": "0",
+        "RM_YFINANCE_THREADS": "0",
+        "RM_YFINANCE_CACHE_TTL_MINUTES": "-1",
+        "RM_POOL_SIZE": "0",
+    }
+    result = run_cli("db", "status", env={**os.environ, **bad})
+    assert_one_line(result, *(f"{name}={value!r}: Input should be" for name, value in bad.items()))
+
+
+def test_a_malformed_database_url_is_one_line_without_its_password() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://user:s3cret@host:abc/warehouse",
+        "DAGSTER_PG_URL": "notaurl",
+    }
+    result = run_cli("db", "status", env=env)
+    assert_one_line(
+        result,
+        "DATABASE_URL: the port must be a number from 1 to 65535",
+        "DAGSTER_PG_URL: not a URL",
+    )
+    assert "s3cret" not in result.stderr
+
+
 def test_a_broken_securities_file_names_its_line_and_field(tmp_path: Path) -> None:
     (tmp_path / "AAPL.csv").write_text("Date,Close\n2025-01-02,100\n", encoding="utf-8")
     (tmp_path / "securities.csv").write_text(
@@ -64,12 +101,14 @@ def test_a_broken_securities_file_names_its_line_and_field(tmp_path: Path) -> No
     [
         ({"RM_PROVIDER": "files"}, "Error: RM_PROVIDER=files needs RM_PROVIDER_FILES_DIR"),
         ({"RM_UNIVERSE_FILE": "{dir}/universe.yaml"}, "expected a top-level 'securities:' list"),
+        ({"RM_UNIVERSE_FILE": "{dir}/universe.png"}, "universe.png, line 1: not UTF-8 text"),
     ],
 )
 def test_run_refuses_a_bad_configuration_before_starting(
     tmp_path: Path, settings: dict[str, str], message: str
 ) -> None:
     (tmp_path / "universe.yaml").write_text("securities: 5\n", encoding="utf-8")
+    (tmp_path / "universe.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     env = {**os.environ, "RM_DATA_DIR": str(tmp_path / "state")}
     env |= {name: value.format(dir=tmp_path) for name, value in settings.items()}
     for command in (["run"], ["backfill", "--start", "2025-01-02"]):

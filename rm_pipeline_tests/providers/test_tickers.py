@@ -26,6 +26,8 @@ from rm_pipeline.providers.tickers import (
         ("BRK-B", "BRK-B"),
         ("eurusd=x", "EURUSD=X"),
         ("M&M.NS", "M&M.NS"),
+        ("0700.hk", "0700.HK"),
+        ("gc=f", "GC=F"),
         ("X" * MAX_TICKER_LENGTH, "X" * MAX_TICKER_LENGTH),
     ],
 )
@@ -39,10 +41,17 @@ def test_valid_tickers_are_trimmed_and_upper_cased(raw: str, expected: str) -> N
         ("", "empty"),
         ("   ", "empty"),
         ("BRK B", "whitespace"),
-        ("AAPL;DROP", "only letters"),
-        ("AAPL.", "only letters"),
-        ("^", "only letters"),
-        ("A^B", "only letters"),
+        ("AAPL;DROP", "only ASCII letters"),
+        ("AAPL.", "only ASCII letters"),
+        ("^", "only ASCII letters"),
+        ("A^B", "only ASCII letters"),
+        ("ß", "only ASCII letters"),  # not SS, as upper-casing would make it
+        ("ﬁ", "only ASCII letters"),  # not FI
+        ("\u0131bm", "only ASCII letters"),  # a dotless i, not IBM
+        ("\u212aO", "only ASCII letters"),  # the Kelvin sign, not K
+        ("\uff21\uff21\uff30\uff2c", "only ASCII letters"),  # full-width AAPL
+        ("SH\u2028EL", "whitespace"),
+        ("AAPL\u200b", "only ASCII letters"),  # a zero-width space
         ("X" * (MAX_TICKER_LENGTH + 1), "longer than 50"),
         (None, "not a string"),
     ],
