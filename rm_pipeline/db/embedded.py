@@ -10,7 +10,10 @@ requires passwords instead (`scram-sha-256` in `pg_hba.conf`). The superuser's a
 `rm_analyst` role's passwords are generated once and kept in libpq password files beside the
 data directory (`pgdata.superuser.pgpass`, `pgdata.analyst.pgpass`), readable by their owner only.
 URLs name the file (`passfile=...`), never the password, so `rm-pipeline db url` prints nothing
-secret and works in psql as it is.
+secret and works in psql as it is. The same `pg_hba.conf` refuses `rm_analyst` the server's own
+databases and Dagster's before asking for anything, so the warehouse is all the role reaches. The
+file is rewritten whenever it differs from this module's, so a data directory written by an older
+version gets the current rules on its next start.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +49,19 @@ class EmbeddedStatus:
 
 SUPERUSER = "postgres"
 ANALYST = "rm_analyst"
-PASSWORD_HBA = """# Written by rm-pipeline: every connection needs its role's password.
+SERVER_DATABASES = ("postgres", "template0", "template1")
+KEPT_FROM_THE_ANALYST = ",".join((*SERVER_DATABASES, DAGSTER_DATABASE))
+HBA = f"""# Written by rm-pipeline: every connection needs its role's password, and {ANALYST}
+# reaches no database but the warehouse: not the server's own, not Dagster's.
+local {KEPT_FROM_THE_ANALYST} {ANALYST} reject
+host {KEPT_FROM_THE_ANALYST} {ANALYST} all reject
 local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
 """
+"""The server's client authentication. The analyst's rule names the databases it may not reach
+rather than the one it may, because one server can hold several warehouses (the test suite's, one
+per worker); on a server of `make run` the warehouse is the only other database."""
 SCRAM_ITERATIONS = 16
 """Key-stretching rounds of the stored verifiers. Stretching protects guessable passwords; these
 are 256 random bits, which no number of rounds makes easier or harder to guess, while every new
@@ -112,17 +124,18 @@ would update the same role rows (`tuple concurrently updated`)."""
 
 
 def require_passwords(uri: str, pgdata: Path) -> None:
-    """Give the superuser and `rm_analyst` their passwords and make the server ask for them;
-    nothing to do once done. The URI's password file works whether the server trusts or not.
+    """Give the superuser and `rm_analyst` their passwords and make the server ask for them and
+    keep the analyst to the warehouse (`HBA`), returning once the rules are in force; nothing to do
+    once `pg_hba.conf` is `HBA`. The URI's password file works whether the server trusts or not.
     Processes starting the server at once take turns; the later one finds it done."""
     hba = pgdata / "pg_hba.conf"
-    if hba.read_text() == PASSWORD_HBA:
+    if hba.read_text() == HBA:
         return
     superuser = read_password(password_file(pgdata, SUPERUSER))
     analyst = read_password(password_file(pgdata, ANALYST))
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (PASSWORDS_LOCK,))  # held until closed
-        if hba.read_text() == PASSWORD_HBA:
+        if hba.read_text() == HBA:
             return
         conn.execute(f"SET scram_iterations = {SCRAM_ITERATIONS}")
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
@@ -130,9 +143,34 @@ def require_passwords(uri: str, pgdata: Path) -> None:
         conn.execute(ENSURE_ANALYST)
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(ANALYST), sql.Literal(analyst)))  # fmt: skip
-        hba.write_text(PASSWORD_HBA)
+        hba.write_text(HBA)
+        reload_configuration(uri)
+    log.info(
+        "embedded server %s now requires passwords and keeps %s to the warehouse", pgdata, ANALYST
+    )
+
+
+RELOAD_TIMEOUT_SECONDS = 10
+LOAD_TIME = "SELECT pg_conf_load_time()"
+
+
+def reload_configuration(uri: str) -> None:
+    """Have the server re-read its configuration files, and return once new connections get them.
+
+    `pg_reload_conf()` only signals the postmaster, which may still let a connection in under the
+    old rules. A new session's `pg_conf_load_time()` is when the postmaster last finished reading
+    the files, so a later one than before the signal means the new rules are in force.
+    """
+    with psycopg.connect(uri, autocommit=True) as conn:
+        before = conn.execute(LOAD_TIME).fetchall()[0][0]
         conn.execute("SELECT pg_reload_conf()")
-    log.info("embedded server %s now requires passwords", pgdata)
+    deadline = time.monotonic() + RELOAD_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        with psycopg.connect(uri) as probe:
+            if probe.execute(LOAD_TIME).fetchall()[0][0] > before:
+                return
+        time.sleep(0.01)
+    raise TimeoutError(f"the server at {uri} did not reload its configuration in time")
 
 
 def database_uri(server_uri: str, database: str) -> str:
@@ -155,6 +193,39 @@ def ensure_database(server_uri: str, database: str) -> None:
             log.info("created database %s", database)
         except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             pass
+
+
+OWNER_ONLY_LOCK = 7_202_613
+"""The advisory lock key that lets one process at a time change a database's privileges: two at
+once would update the same row of `pg_database` (`tuple concurrently updated`)."""
+
+PUBLIC_MAY_CONNECT = """
+SELECT pg_get_userbyid(datdba) FROM pg_database
+WHERE datname = %s AND pg_has_role(datdba, 'MEMBER')
+  AND EXISTS (
+      SELECT FROM aclexplode(coalesce(datacl, acldefault('d', datdba)))
+      WHERE grantee = 0 AND privilege_type = 'CONNECT'
+  )
+"""
+"""The owner of the named database when PUBLIC may still connect to it and the current role may
+change that (its owner, a member of the owner's role, or a superuser)."""
+
+
+def keep_to_owner(server_uri: str, database: str) -> None:
+    """Let only `database`'s owner connect to it (superusers always may), when it exists and the
+    URI's role may decide so; nothing to do once done.
+
+    A new database lets every role connect (PUBLIC holds CONNECT): Dagster's would let
+    `rm_analyst` read its runs' logs wherever the server's `pg_hba.conf` lets the role in."""
+    with psycopg.connect(server_uri) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (OWNER_ONLY_LOCK,))
+        row = conn.execute(PUBLIC_MAY_CONNECT, (database,)).fetchone()
+        if row is None:
+            return
+        name, owner = sql.Identifier(database), sql.Identifier(row[0])
+        conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(name))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(name, owner))
+    log.info("only %s may connect to database %s", row[0], database)
 
 
 def status(pgdata: Path) -> EmbeddedStatus:

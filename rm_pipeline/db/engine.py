@@ -77,16 +77,20 @@ def dagster_url(settings: Settings | None = None) -> str:
             .set(database=embedded.DAGSTER_DATABASE)
             .render_as_string(hide_password=False)
         )
-    return _embedded_url(settings, embedded.DAGSTER_DATABASE)
+    server_uri = embedded.start(settings.pgdata_dir)
+    ensure_dagster_database(server_uri)
+    return embedded.database_uri(server_uri, embedded.DAGSTER_DATABASE)
 
 
-def ensure_dagster_database(warehouse: str) -> None:
-    """Create Dagster's database beside the warehouse unless it exists; when the warehouse's
-    user may not create databases (CREATEDB), say what a superuser runs instead."""
+def ensure_dagster_database(server_uri: str) -> None:
+    """Create Dagster's database on the server of `server_uri` (the warehouse's URL, or the
+    embedded server's) unless it exists, and keep it to its owner when the URL's user may (see
+    `embedded.keep_to_owner`); when that user may not create databases (CREATEDB), say what a
+    superuser runs instead."""
     try:
-        embedded.ensure_database(warehouse, embedded.DAGSTER_DATABASE)
+        embedded.ensure_database(server_uri, embedded.DAGSTER_DATABASE)
     except psycopg.errors.InsufficientPrivilege:
-        with psycopg.connect(warehouse) as conn:
+        with psycopg.connect(server_uri) as conn:
             owner = conn.execute("SELECT quote_ident(current_user)").fetchall()[0][0]
         raise DatabaseSetupError(
             f"Dagster's database {embedded.DAGSTER_DATABASE!r} does not exist and "
@@ -94,6 +98,7 @@ def ensure_dagster_database(warehouse: str) -> None:
             f"`CREATE DATABASE {embedded.DAGSTER_DATABASE} OWNER {owner};` "
             "(or grant CREATEDB, or set DAGSTER_PG_URL)"
         ) from None
+    embedded.keep_to_owner(server_uri, embedded.DAGSTER_DATABASE)
 
 
 def build_engine(url: str, settings: Settings | None = None) -> Engine:

@@ -89,9 +89,11 @@ def grant_analyst(url: str) -> list[str]:
     """Grant `rm_analyst` what the applied revisions grant it, in one transaction, and return
     those revisions.
 
-    A revision that grants the role anything does it in a `grant_analyst()` function. A server
-    whose migrating role may not create roles gets the views without the grants (0005 says so);
-    once a superuser has created the role, this runs those functions again.
+    A revision that grants the role anything, or sets anything for it (0013: read-only sessions),
+    does it in a `grant_analyst()` function. A server whose migrating role may not create roles
+    gets the views without the grants (0005 says so); once a superuser has created the role, this
+    runs those functions again. Altering a role takes more than granting to it, so 0013's may
+    still be refused; it then warns with the statement a superuser runs, and the grants stand.
     """
     script = ScriptDirectory.from_config(alembic_config(url))
     engine = create_engine(to_sqlalchemy_url(url), poolclass=NullPool)

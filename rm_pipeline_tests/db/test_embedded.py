@@ -1,15 +1,20 @@
-"""The embedded server: two processes starting it at once share one working server; stop works."""
+"""The embedded server: two processes starting it at once share one working server; stop works;
+`rm_analyst` reaches the warehouse only, on a new data directory and on one an older version
+wrote; a database kept to its owner lets no one else in."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 from rm_pipeline.db import embedded
+from rm_pipeline.db.engine import ensure_dagster_database
 
 START_AND_PRINT_URL = "from rm_pipeline.db.engine import warehouse_url; print(warehouse_url())"
 
@@ -41,3 +46,80 @@ def test_two_processes_starting_it_at_once_get_the_same_server(tmp_path: Path) -
         assert embedded.stop(pgdata)
     assert not embedded.status(pgdata).running
     assert not embedded.stop(pgdata)
+
+
+OLDER_HBA = "local all all scram-sha-256\n"
+"""What an older version wrote: passwords, and every database open to every role."""
+
+
+def analyst_refusal(server_uri: str, pgdata: Path, database: str) -> str:
+    """Why the server refuses rm_analyst, logging in to `database` with its password file; empty
+    when it lets the role in."""
+    passfile = embedded.password_file(pgdata, embedded.ANALYST)
+    url = make_url(embedded.database_uri(server_uri, database)).set(username=embedded.ANALYST)
+    url = url.update_query_dict({"passfile": str(passfile)})
+    try:
+        psycopg.connect(url.render_as_string(hide_password=False), connect_timeout=5).close()
+    except psycopg.OperationalError as refused:
+        return str(refused)
+    return ""
+
+
+HBA_REFUSES = "pg_hba.conf rejects connection"
+NOT_GRANTED = "permission denied for database"
+
+
+def test_the_analyst_reaches_only_the_warehouse_also_on_an_older_data_directory(
+    tmp_path: Path,
+) -> None:
+    pgdata = tmp_path / "pgdata"
+    server_uri = embedded.start(pgdata)
+    try:
+        embedded.ensure_database(server_uri, embedded.WAREHOUSE_DATABASE)
+        ensure_dagster_database(server_uri)
+        assert analyst_refusal(server_uri, pgdata, embedded.WAREHOUSE_DATABASE) == ""
+        for database in ("postgres", "template1", embedded.DAGSTER_DATABASE):
+            assert HBA_REFUSES in analyst_refusal(server_uri, pgdata, database)
+
+        (pgdata / "pg_hba.conf").write_text(OLDER_HBA)
+        embedded.reload_configuration(server_uri)
+        assert analyst_refusal(server_uri, pgdata, "postgres") == ""
+        assert NOT_GRANTED in analyst_refusal(server_uri, pgdata, embedded.DAGSTER_DATABASE)
+
+        assert embedded.start(pgdata) == server_uri
+        assert (pgdata / "pg_hba.conf").read_text() == embedded.HBA
+        assert HBA_REFUSES in analyst_refusal(server_uri, pgdata, "postgres")
+        assert analyst_refusal(server_uri, pgdata, embedded.WAREHOUSE_DATABASE) == ""
+    finally:
+        assert embedded.stop(pgdata)
+
+
+DATABASE_ACCESS = """
+SELECT datacl,
+       has_database_privilege('rm_analyst', datname, 'CONNECT'),
+       has_database_privilege(datdba, datname, 'CONNECT')
+FROM pg_database WHERE datname = %s
+"""
+
+
+def database_access(url: str, name: str) -> tuple[object, ...]:
+    """`name`'s ACL, and whether rm_analyst and the owner may connect to it."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(DATABASE_ACCESS, (name,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_database_kept_to_its_owner_lets_no_other_role_connect(
+    make_database: Callable[[], str],
+) -> None:
+    url = make_database()
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    assert database_access(url, name)[1:] == (True, True)  # PUBLIC's CONNECT: every role's
+
+    embedded.keep_to_owner(url, name)
+    kept = database_access(url, name)
+    assert kept[1:] == (False, True)
+
+    embedded.keep_to_owner(url, name)
+    assert database_access(url, name) == kept

@@ -1,5 +1,5 @@
-"""Revisions 0005 and 0009: the analyst views and the read-only `rm_analyst` role, checked as
-that role."""
+"""Revisions 0005, 0009 and 0013: the analyst views and the read-only `rm_analyst` role, checked
+as that role; on the embedded server also the role's own sessions and the databases it reaches."""
 
 from __future__ import annotations
 
@@ -48,6 +48,17 @@ READABLE = (
     "SELECT id, user_id, name, total_value, day_return, last_synced_at FROM portfolios",
     *(f"SELECT * FROM {view}" for view in VIEWS),
 )
+WRITES = (
+    "UPDATE securities SET name = 'x'",
+    "DELETE FROM price_history",
+    "INSERT INTO corporate_actions (security_id, date, action, value) "
+    "VALUES (gen_random_uuid(), current_date, 'split', 2)",
+    "CREATE TABLE analyst_scratch (id int)",
+    "SELECT lo_create(0)",
+    "SELECT lo_creat(-1)",
+    "SELECT lo_from_bytea(0, 'x')",
+    "SELECT lo_import('/etc/hostname')",
+)
 REFUSED = (
     "SELECT phone_number FROM users",
     "SELECT email FROM users",
@@ -60,12 +71,9 @@ REFUSED = (
     "SELECT * FROM broker_connections",
     "SELECT count(*) FROM broker_connections",
     "SELECT broker_account_id FROM portfolios",
-    "UPDATE securities SET name = 'x'",
-    "DELETE FROM price_history",
-    "INSERT INTO corporate_actions (security_id, date, action, value) "
-    "VALUES (gen_random_uuid(), current_date, 'split', 2)",
-    "CREATE TABLE analyst_scratch (id int)",
+    *WRITES,
 )
+TEMPORARY_TABLE = "CREATE TEMP TABLE analyst_scratch (id int)"
 
 
 ANALYSTS_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "ANALYSTS.md"
@@ -106,12 +114,26 @@ def test_the_analyst_is_refused_sensitive_data_and_writes(db: Engine, query: str
     assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
 
 
-@pytest.mark.parametrize("query", documented_examples())
-def test_the_documented_examples_run_as_the_analyst(db: Engine, query: str) -> None:
+def test_the_analyst_creates_no_temporary_tables(database_url: str) -> None:
+    """In a new session: PostgreSQL checks TEMPORARY only when a session makes its temporary
+    schema, so a pooled session that made one earlier as the owner would not ask again."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET ROLE rm_analyst")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="temporary tables"):
+            conn.execute(TEMPORARY_TABLE)
+
+
+def add_aapl_bars(db: Engine) -> None:
+    """Two bars of AAPL, the security the documented examples name."""
     with db.begin() as conn:
         security = add_security(conn, "AAPL")
         add_bar(conn, security, date(2025, 1, 2), 100)
         add_bar(conn, security, date(2025, 1, 3), 101)
+
+
+@pytest.mark.parametrize("query", documented_examples())
+def test_the_documented_examples_run_as_the_analyst(db: Engine, query: str) -> None:
+    add_aapl_bars(db)
     with as_analyst(db) as conn:
         conn.execute(text(query)).all()
 
@@ -132,17 +154,60 @@ EMBEDDED_ONLY = pytest.mark.skipif(
 )
 
 
+def analyst_login(database_url: str, database: str | None = None) -> str:
+    """The URL that logs in as rm_analyst with its password file, to the test warehouse or to
+    another database of the embedded test server."""
+    passfile = embedded.password_file(TEST_PGDATA, embedded.ANALYST)
+    url = make_url(database_url).set(username="rm_analyst", password=None)
+    if database is not None:
+        url = url.set(database=database)
+    url = url.update_query_dict({"passfile": str(passfile)})
+    return url.render_as_string(hide_password=False)
+
+
 @EMBEDDED_ONLY
 def test_the_analyst_connects_over_the_socket_with_its_password_file(database_url: str) -> None:
     passfile = embedded.password_file(TEST_PGDATA, embedded.ANALYST)
     assert passfile.stat().st_mode & 0o777 == 0o600
-    url = make_url(database_url).set(username="rm_analyst", password=None)
-    url = url.update_query_dict({"passfile": str(passfile)})
-    with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+    with psycopg.connect(analyst_login(database_url)) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("rm_analyst",)
         assert conn.execute("SELECT count(*) FROM v_portfolio_summary").fetchone() == (0,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT phone_number FROM users")
+
+
+@EMBEDDED_ONLY
+def test_the_analysts_sessions_are_read_only_and_turning_that_off_writes_nothing(
+    database_url: str,
+) -> None:
+    with psycopg.connect(analyst_login(database_url), autocommit=True) as conn:
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(TEMPORARY_TABLE)
+        conn.execute("SET default_transaction_read_only = off")
+        for statement in (*WRITES, TEMPORARY_TABLE):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone() == (0,)
+
+
+@EMBEDDED_ONLY
+def test_the_documented_examples_run_in_the_analysts_own_session(
+    db: Engine, database_url: str
+) -> None:
+    add_aapl_bars(db)
+    with psycopg.connect(analyst_login(database_url)) as conn:
+        for query in documented_examples():
+            conn.execute(query).fetchall()
+
+
+@EMBEDDED_ONLY
+@pytest.mark.parametrize("database", ["postgres", "template1", embedded.DAGSTER_DATABASE])
+def test_the_analyst_connects_to_no_other_database(database_url: str, database: str) -> None:
+    """Refused by the server's pg_hba.conf before any password, whether the database exists or
+    not (the test server has no Dagster database)."""
+    with pytest.raises(psycopg.OperationalError, match=r"pg_hba\.conf rejects"):
+        psycopg.connect(analyst_login(database_url, database), connect_timeout=5)
 
 
 def test_views_run_with_the_reader_rights_and_hide_personal_columns(db: Engine) -> None:
