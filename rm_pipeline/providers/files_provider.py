@@ -20,8 +20,9 @@ and is never opened unless it is a regular file, so a FIFO cannot block a call. 
 be parsed (`abc` for a price, `2025-02-30` for a date, a date such as `9999-12-31` outside the
 range a frame can hold) rejects its own row, `unparseable`, with the file, line and field; rows
 that parse but make no sense go through the common validation and are rejected too, and a ticker
-none of whose rows survive fails. `securities.csv` and `actions.csv` describe every ticker, so
-they are read strictly: an error in them raises FilesInputError naming the file, line and field.
+none of whose rows survive fails (`securities` returns its rows as rejected). `securities.csv` and
+`actions.csv` describe every ticker, so they are read strictly: an error in them raises
+FilesInputError naming the file, line and field.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from rm_pipeline.providers.frames import (
     SecurityFrame,
     columns,
     concat_frames,
+    conform,
+    empty_frame,
 )
 from rm_pipeline.providers.fx import concat_raw_rates, pair_currency, raw_rates, start_fx_outcomes
 from rm_pipeline.providers.markets import guessed_security
@@ -485,7 +488,11 @@ class FilesProvider:
     def securities(self, tickers: Sequence[str] | None = None) -> ProviderResult:
         """Rows of securities.csv; a ticker with only a price file gets reference guessed from
         its symbol. None means every ticker in securities.csv or with a price file (exchange-rate
-        pair files excepted)."""
+        pair files excepted).
+
+        A ticker none of whose price rows survive fails, `error`, and its rows are the result's
+        `rejected`, for the quarantine: the price load fetches only stored securities, so it
+        would never see the rows of a ticker that was never created."""
         listed = self._optional(SECURITIES_FILE, _parse_securities, SecurityFrame)
         files, conflicts = self.price_files()
         in_files = [t for t in [*files, *conflicts] if pair_currency(t) is None]
@@ -497,10 +504,13 @@ class FilesProvider:
         }
         parsed, outcomes = self._parse_each(valid, files, conflicts, _parse_prices)
         rows: list[dict[str, object]] = []
+        refused_files: list[pd.DataFrame] = []
         for ticker, price_file in parsed.items():
-            if refused := _every_row_refused(price_file, self._today()):
-                log.warning("%s: %s", ticker, refused)
-                outcomes.append(TickerOutcome(ticker, TickerStatus.ERROR, refused))
+            if not (rejected := _every_row_refused(price_file, self._today())).empty:
+                reason = every_row_rejected(rejected["reason"])
+                log.warning("%s: %s", ticker, reason)
+                outcomes.append(TickerOutcome(ticker, TickerStatus.ERROR, reason))
+                refused_files.append(rejected)
             elif ticker in by_ticker:
                 rows.append(by_ticker[ticker])
                 outcomes.append(TickerOutcome(ticker, TickerStatus.OK))
@@ -509,7 +519,8 @@ class FilesProvider:
                 why = f"not in {SECURITIES_FILE}; reference guessed from the symbol"
                 outcomes.append(TickerOutcome(ticker, TickerStatus.OK, why))
         raw = pd.DataFrame(rows, columns=columns(SecurityFrame))
-        return frame_result(SecurityFrame, raw, outcomes + invalid)
+        refused = conform(RejectedFrame, concat_frames(refused_files, RejectedFrame))
+        return replace(frame_result(SecurityFrame, raw, outcomes + invalid), rejected=refused)
 
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         valid, invalid = start_outcomes(tickers)
@@ -557,13 +568,14 @@ class FilesProvider:
         return fx_result(raw, outcomes, start, end, self._today(), set_aside=unparseable)
 
 
-def _every_row_refused(price_file: _PriceFile, today: date) -> str:
-    """Why a price file gives no security: every row of it unparseable or rejected by the common
-    validation (a file always has a row: one without is `invalid`). Empty when a bar survives."""
+def _every_row_refused(price_file: _PriceFile, today: date) -> pd.DataFrame:
+    """Every row of a price file that gives no security, as a RejectedFrame: each unparseable or
+    rejected by the common validation (a file always has a row: one without is `invalid`). No
+    rows when a bar survives: the price load quarantines what it refuses then."""
     good, rejected = validate_bars(price_file.bars, today)
     if not good.empty:
-        return ""
-    return every_row_rejected(pd.concat([price_file.unparseable["reason"], rejected["reason"]]))
+        return empty_frame(RejectedFrame)
+    return concat_frames([price_file.unparseable, rejected], RejectedFrame)
 
 
 def _snapshot_row(

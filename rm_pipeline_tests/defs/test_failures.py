@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import Engine
 
+from rm_pipeline.defs.analytics.assets import fundamentals
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.providers.base import ProviderUnreachableError
@@ -40,13 +41,13 @@ def step_failures(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "asset", [securities, price_history, fx_rates], ids=lambda a: a.key.path[-1]
+    "asset", [securities, price_history, fx_rates, fundamentals], ids=lambda a: a.key.path[-1]
 )
 def test_an_unreachable_provider_fails_the_step_at_once_without_retries(
     db: Engine, materialize: Materialize, asset: dg.AssetsDefinition
 ) -> None:
     if asset is not securities:
-        materialize([securities])  # something to load prices and rates for
+        materialize([securities])  # something to load prices, rates and fundamentals for
 
     result = materialize(
         [asset], provider=UnreachableSource(), tags=range_tags(*WEEK), raise_on_error=False

@@ -7,6 +7,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
+from rm_pipeline.defs.failures import no_retry_for_bad_input
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.metadata import (
     failures_metadata,
@@ -70,10 +71,11 @@ def fundamentals(
     """PE, PS, PB, EV/EBITDA, dividend yield (a fraction) and market cap from the provider's
     snapshot, with `data_source`. A value that does not fit its column is stored as NULL and
     reported, never truncated."""
-    provider = market_data.get_provider()
     with warehouse.engine().connect() as conn:
         tickers = list(conn.execute(ACTIVE_TICKERS).scalars())
-    snapshot = provider.fundamentals(tickers)
+    with no_retry_for_bad_input():
+        provider = market_data.get_provider()
+        snapshot = provider.fundamentals(tickers)
     with warehouse.begin() as conn:
         result = apply_fundamentals(conn, snapshot.frame, provider.name)
     rejections = pd.DataFrame(

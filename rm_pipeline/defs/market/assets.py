@@ -31,6 +31,7 @@ from rm_pipeline.ingest.prices import (
     plan_price_batches,
     share_batches,
 )
+from rm_pipeline.ingest.quarantine import quarantine
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.settings import get_settings
@@ -61,11 +62,13 @@ def securities(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     market_data: MarketDataResource,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:
     """The securities master: the universe file's securities (or the provider's default universe),
     upserted on (ticker, exchange) with fresh reference data; securities no longer in the universe
     are set inactive, never deleted. A ticker the provider failed on or had no data for is neither
-    created nor deactivated."""
+    created nor deactivated; failed tickers are alerted. Price rows the provider refused while
+    answering (a price file none of whose rows survive) are quarantined."""
     with no_retry_for_bad_input():
         provider = market_data.get_provider()
         universe_file = get_settings().universe_file
@@ -77,7 +80,14 @@ def securities(
     unanswered = [o.ticker for o in result.outcomes if o.status is not TickerStatus.OK]
     with warehouse.begin() as conn:
         sync = sync_securities(conn, reference, provider.name, unanswered)
+        refused = quarantine(
+            conn, result.rejected, "price_history", provider.name, context.run.run_id
+        )
         rows = row_count(conn, "securities")
+    if failed := result.failed():
+        then = "each left as it was, neither created nor deactivated"
+        message = failed_tickers_message("securities", failed, len(result.outcomes), then=then)
+        alerts.send(message, context.log)
     return dg.MaterializeResult(
         metadata={
             **rows,
@@ -85,7 +95,8 @@ def securities(
             "deactivated": dg.MetadataValue.int(sync.deactivated),
             "moved_exchange": dg.MetadataValue.text(", ".join(map(str, sync.moved)) or "none"),
             "universe": dg.MetadataValue.text(str(universe_file or f"{provider.name} default")),
-            **failures_metadata(result.failed()),
+            **failures_metadata(failed),
+            "quarantined_by_run": dg.MetadataValue.int(refused.rows),
             "preview": preview(
                 reference[["ticker", "exchange", "name", "security_type", "sector"]]
             ),
@@ -180,7 +191,9 @@ def record_load(
         f"{len(report.failed)} failed tickers"
     )
     if report.failed:
-        message = failed_tickers_message("price_history", start, end, report.failed, report.tickers)
+        message = failed_tickers_message(
+            f"price_history {start} to {end}", report.failed, report.tickers
+        )
         alerts.send(message, context.log)
     context.add_output_metadata(failed_count(report.failed))
 
@@ -237,7 +250,7 @@ def fx_rates(
     )
     if report.failed:
         message = failed_tickers_message(
-            "fx_rates", start, end, report.failed, len(report.currencies), "pairs"
+            f"fx_rates {start} to {end}", report.failed, len(report.currencies), "pairs"
         )
         alerts.send(message, context.log)
     return dg.MaterializeResult(metadata=failed_count(report.failed))
@@ -274,21 +287,20 @@ ALERT_TICKERS = 10
 
 
 def failed_tickers_message(
-    asset: str,
-    start: date,
-    end: date,
+    scope: str,
     failed: Sequence[TickerOutcome],
     requested: int,
     what: str = "tickers",
+    then: str = "the next nightly load retries them",
 ) -> str:
-    """One line for a person: how many tickers (or pairs) failed, which, and the first reason."""
+    """One line for a person: what ran (`scope`: the asset, and the range a load covered), how
+    many tickers (or pairs) failed, which, the first reason, and what becomes of them."""
     named = ", ".join(o.ticker for o in failed[:ALERT_TICKERS])
     more = len(failed) - ALERT_TICKERS
     return (
-        f"{asset} {start} to {end}: {len(failed)} of {requested} {what} "
+        f"{scope}: {len(failed)} of {requested} {what} "
         f"failed: {named}{f' and {more} more' if more > 0 else ''} "
-        f"(first: {failed[0].status}: {failed[0].reason}); the next nightly load "
-        "retries them"
+        f"(first: {failed[0].status}: {failed[0].reason}); {then}"
     )
 
 
