@@ -1,4 +1,5 @@
-# rm-pipeline: `make run` runs the pipeline end to end, `make test` runs the whole suite.
+# rm-pipeline: `make run` runs the pipeline end to end, `make test` lints and runs the fast tier,
+# `make test-all` runs every tier as CI does.
 # Every target installs the project into .venv first, from the exact pins in constraints.txt,
 # whenever .venv is missing or pyproject.toml / constraints.txt changed.
 
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test e2e lint format dev bench lock clean help
+.PHONY: run test test-all e2e lint format dev bench lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,8 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## the main job end to end on the embedded database (or DATABASE_URL)
 	$(BIN)/rm-pipeline run
 
-test: $(STAMP) lint  ## lint, then the whole test suite on a real PostgreSQL (one worker a core)
+test: $(STAMP) lint  ## lint, then the fast tier on a real PostgreSQL (one worker a core)
+	$(BIN)/pytest -n auto -m "not slow"
+
+test-all: $(STAMP) lint  ## every tier, as CI runs it: fast, slow (whole commands, faults, wheel, month), e2e
 	$(BIN)/pytest -n auto
+	$(BIN)/pytest e2e -p no:cacheprovider
 
 e2e: $(STAMP)  ## the Dagster UI in Debian's chromium: catalog, graph, price_history, a run (screenshots)
 	$(BIN)/pytest e2e -p no:cacheprovider

@@ -51,7 +51,7 @@ from rm_pipeline.db.engine import warehouse_url
 from rm_pipeline.defs.jobs import ANALYTICS
 from rm_pipeline.defs.market.assets import PRICE_LOADS_POOL
 from rm_pipeline.defs.partitions import nearest_weekday, range_tags
-from rm_pipeline.pipeline import launch_job, prepare_dagster
+from rm_pipeline.launch import prepare_dagster, run_session
 from rm_pipeline.providers.universe import default_tickers
 from rm_pipeline.settings import get_settings
 
@@ -188,13 +188,13 @@ def night(scenario: Scenario) -> tuple[float, float]:
             assert latest and latest[0], "no prices stored"
             day: date = latest[0]
             conn.execute("DELETE FROM price_history WHERE date = %s", (day,))
-        instance = prepare_dagster(settings)
         partition = nearest_weekday(day, step=-1).isoformat()
         started = time.perf_counter()
-        prices = launch_job(instance, "ingest_price_history", range_tags(partition, partition))
-        loaded = time.perf_counter()
-        analytics = launch_job(instance, "refresh_analytics", steps=ANALYTICS_STEPS)
-        finished = time.perf_counter()
+        with run_session(settings, progress=lambda _line: None) as session:
+            prices = session.launch("ingest_price_history", range_tags(partition, partition))
+            loaded = time.perf_counter()
+            analytics = session.launch("refresh_analytics", steps=ANALYTICS_STEPS)
+            finished = time.perf_counter()
         assert prices.success and analytics.success, "the nightly runs failed"
     return loaded - started, finished - loaded
 

@@ -11,12 +11,18 @@ import sys
 import click
 import psycopg
 import sqlalchemy.exc
+from dagster_postgres.utils import DagsterPostgresException
 from pydantic import ValidationError
 
 from rm_pipeline.settings import describe_invalid_settings
 
+INTERRUPTED_EXIT = 130
 VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
-DATABASE_UNREACHABLE = (psycopg.OperationalError, sqlalchemy.exc.OperationalError)
+DATABASE_UNREACHABLE = (
+    psycopg.OperationalError,
+    sqlalchemy.exc.OperationalError,
+    DagsterPostgresException,  # Dagster's storage, after its own retries
+)
 
 
 def describe(error: Exception) -> str:
@@ -24,7 +30,8 @@ def describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return describe_invalid_settings(error)
     if isinstance(error, DATABASE_UNREACHABLE):
-        first_line = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        cause = getattr(error, "orig", None) or error.__cause__ or error
+        first_line = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
         return (
             f"cannot reach the database: {first_line}\n"
             "Check DATABASE_URL (or `rm-pipeline db status` for the embedded server)"
@@ -48,7 +55,12 @@ def main() -> None:
         fail(error)
     try:
         code = cli(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        # click turns Ctrl-C (and SIGTERM, see processes.interruptible) into Abort; the
+        # interruption says in one line what was stopped.
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            click.echo(str(abort.__cause__) or "interrupted", err=True)
+            raise SystemExit(INTERRUPTED_EXIT) from None
         raise SystemExit(1) from None
     except click.ClickException as error:
         error.show()

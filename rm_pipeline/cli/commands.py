@@ -4,6 +4,7 @@ one line."""
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from pydantic import ValidationError
@@ -19,7 +20,8 @@ from rm_pipeline.cli.users import users
 from rm_pipeline.db.engine import DatabaseSetupError
 from rm_pipeline.holdings.base import HoldingsError
 from rm_pipeline.ingest.securities import UniverseFileError
-from rm_pipeline.pipeline import JobLaunchError
+from rm_pipeline.launch import DagsterStorageError, JobLaunchError, SlotWaitTimeout
+from rm_pipeline.providers.base import ProviderUnreachableError
 from rm_pipeline.providers.files_provider import FilesInputError
 
 
@@ -37,6 +39,15 @@ def cli(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(not_storage_retries)
+
+
+def not_storage_retries(record: logging.LogRecord) -> bool:
+    """Leave out dagster-postgres's warning for each retry of a lost connection (several a
+    second while the database is down): the failure it ends in is reported once."""
+    return f"{os.sep}dagster_postgres{os.sep}" not in record.pathname
 
 
 cli.add_command(db)
@@ -55,6 +66,9 @@ EXPECTED_ERRORS = (
     FilesInputError,
     UniverseFileError,
     JobLaunchError,
+    SlotWaitTimeout,
+    DagsterStorageError,
+    ProviderUnreachableError,
     ValidationError,
     *DATABASE_UNREACHABLE,
 )

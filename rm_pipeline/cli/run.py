@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -13,19 +14,11 @@ from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.defs.partitions import partition_key_of, partitions_today
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
-from rm_pipeline.pipeline import (
-    WORKSPACE,
-    JobSummary,
-    changed_rows,
-    dagster_command,
-    dagster_environment,
-    history_range,
-    load_range,
-    prepare_dagster,
-    run_main_job,
-    warehouse_summary,
-)
+from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, run_session
+from rm_pipeline.pipeline import history_range, load_range, run_main_job, warehouse_summary
+from rm_pipeline.processes import interruptible
 from rm_pipeline.providers import build_provider
+from rm_pipeline.run_summary import JobSummary, changed_rows, failed_tickers
 from rm_pipeline.settings import Settings, get_settings
 
 
@@ -53,7 +46,7 @@ def _echo_job(summary: JobSummary) -> None:
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
 
 
-def _echo_warehouse(db_url: str) -> None:
+def _echo_warehouse(db_url: str) -> dict[str, Any]:
     totals = warehouse_summary(get_engine(db_url))
     click.echo(
         f"warehouse: {totals['active_securities']:,} active securities "
@@ -61,6 +54,7 @@ def _echo_warehouse(db_url: str) -> None:
         f"from {totals['first_date']} to {totals['last_date']}, "
         f"{totals['corporate_actions']:,} corporate actions"
     )
+    return totals
 
 
 def _check_configuration(settings: Settings) -> None:
@@ -119,20 +113,31 @@ def run(demo: bool) -> None:
     click.echo(migrate.upgrade_and_describe(db_url))
     click.echo(f"provider: {settings.provider}")
     seed = (lambda: _seed_demo(db_url)) if demo else None
-    summaries = run_main_job(settings, progress=click.echo, seed=seed)
+    with interruptible(), run_session(settings, click.echo) as session:
+        summaries = run_main_job(session, settings, progress=click.echo, seed=seed)
     for summary in summaries:
         _echo_job(summary)
-    _echo_warehouse(db_url)
+    totals = _echo_warehouse(db_url)
     if not all(summary.success for summary in summaries):
         raise click.ClickException("a job failed: open the run in the Dagster UI (rm-pipeline dev)")
-    changed = changed_rows(summaries)
-    click.echo(
-        "nothing changed: the warehouse was already up to date"
-        if changed == 0
-        else f"{changed:,} rows written"
-    )
+    if totals["price_rows"] == 0:
+        raise click.ClickException(
+            "nothing was loaded: the warehouse holds no daily bars; see the failed tickers above "
+            "and the provider (rm-pipeline providers bars TICKER)"
+        )
+    click.echo(_outcome_line(summaries))
     click.echo("Dagster UI: rm-pipeline dev (or make dev), then open http://127.0.0.1:3000")
     click.echo("psql: rm-pipeline db psql (analysts: see `rm-pipeline db url --analyst`)")
+
+
+def _outcome_line(summaries: list[JobSummary]) -> str:
+    """What the run changed, never "up to date" when tickers failed: their missing rows are not
+    known to be missing from the provider."""
+    changed, failed = changed_rows(summaries), failed_tickers(summaries)
+    written = f"{changed:,} rows written" if changed else "no rows written"
+    if failed:
+        return f"{written}; {failed:,} tickers FAILED, so the warehouse may lack their bars"
+    return written if changed else "nothing changed: the warehouse was already up to date"
 
 
 @click.command()
@@ -184,10 +189,17 @@ def backfill(start: datetime, end: datetime | None) -> None:
             f"RM_HISTORY_START={first} (environment or .env) and restart `rm-pipeline dev` so the "
             "partitions cover it, then run this again"
         )
-    migrate.upgrade(warehouse_url(settings))
+    db_url = warehouse_url(settings)
+    migrate.upgrade(db_url)
+    if warehouse_summary(get_engine(db_url))["active_securities"] == 0:
+        raise click.ClickException(
+            "no active securities in the warehouse, so there is nothing to load: run "
+            "`rm-pipeline run` first (it loads the securities master), then this again"
+        )
     click.echo(f"loading {first} to {last} with provider {settings.provider}")
     began = time.monotonic()
-    summaries = load_range(prepare_dagster(settings), first, last)
+    with interruptible(), run_session(settings, click.echo) as session:
+        summaries = load_range(session, first, last)
     for summary in summaries:
         _echo_job(summary)
     click.echo(f"took {time.monotonic() - began:.1f} s")
@@ -195,3 +207,5 @@ def backfill(start: datetime, end: datetime | None) -> None:
         raise click.ClickException(
             "the backfill failed: open the run in the Dagster UI (rm-pipeline dev)"
         )
+    if failed := failed_tickers(summaries):
+        click.echo(f"{failed:,} tickers FAILED: their bars are not loaded; run this again to retry")

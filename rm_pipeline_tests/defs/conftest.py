@@ -11,7 +11,6 @@ import dagster as dg
 import pytest
 
 from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
-from rm_pipeline.pipeline import JobSummary, add_materialization
 from rm_pipeline.providers.base import (
     MarketDataProvider,
     ProviderResult,
@@ -19,6 +18,7 @@ from rm_pipeline.providers.base import (
     TickerStatus,
 )
 from rm_pipeline.providers.synthetic import SyntheticProvider
+from rm_pipeline.run_summary import JobSummary, add_materialization
 from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.defs.webhook import Webhook, local_webhook
 

@@ -290,18 +290,18 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
 def test_a_range_runs_summary_counts_each_row_once(
     db: Engine, materialize: Materialize, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rm_pipeline import pipeline
+    from rm_pipeline import run_summary
 
-    monkeypatch.setattr(pipeline, "SUMMARY_PAGE", 2)  # five partitions read in three pages
+    monkeypatch.setattr(run_summary, "SUMMARY_PAGE", 2)  # five partitions read in three pages
     materialize([securities])
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize([price_history], tags=range_tags(*WEEK), instance=instance)
-        summary = pipeline.summarize_run(instance, "ingest_price_history", result.run_id, True)
+        summary = run_summary.summarize_run(instance, "ingest_price_history", result.run_id, True)
     bars = count(db, "SELECT count(*) FROM price_history")
     actions = count(db, "SELECT count(*) FROM corporate_actions")
     assert summary.partitions["price_history"] == 5 and actions > 0
     assert summary.materialized["price_history"]["rows_inserted"] == bars
-    assert pipeline.changed_rows([summary]) == bars + actions
+    assert run_summary.changed_rows([summary]) == bars + actions
 
 
 class RateLimitedReference(SyntheticProvider):
@@ -348,6 +348,48 @@ def test_a_ticker_with_no_readable_data_is_not_created(
     loaded = metadata(materialize([securities], resources=files), "securities")
     assert loaded["rows_inserted"] == 1 and loaded["failed_tickers"] == 2
     assert count(db, "SELECT string_agg(ticker, ',') FROM securities") == "GOOD"
+
+
+def test_a_new_ticker_with_every_row_refused_is_quarantined_reported_and_alerted(
+    db: Engine, materialize: Materialize, tmp_path: Path, alerting_to: Webhook
+) -> None:
+    header = "Date,Open,High,Low,Close,Volume\n"
+    (tmp_path / "GOOD.csv").write_text(header + "2025-03-03,1,2,1,1.5,10\n")
+    (tmp_path / "NEW.csv").write_text(
+        header + "2025-03-03,10,9,11,10.5,100\n"  # high below low
+        "2025-03-04,10,11,9,abc,100\n"
+    )
+    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    quarantined = (
+        "SELECT string_agg(concat_ws(' ', table_name, ticker, date, split_part(reason, ':', 1), "
+        "run_id), ', ' ORDER BY date) FROM quarantine"
+    )
+
+    first = materialize([securities], resources=files)
+
+    made = metadata(first, "securities")
+    assert (made["rows_inserted"], made["failed_tickers"], made["quarantined_by_run"]) == (1, 1, 2)
+    assert "NEW" in made["failures"] and "every row rejected (2 rows)" in made["failures"]
+    assert count(db, "SELECT string_agg(ticker, ',') FROM securities") == "GOOD"
+    assert count(db, quarantined) == (
+        f"price_history NEW 2025-03-03 high_below_low {first.run_id}, "
+        f"price_history NEW 2025-03-04 unparseable {first.run_id}"
+    )
+    [alert] = alerting_to.received
+    assert alert["text"].startswith(
+        "securities: 1 of 2 tickers failed: NEW (first: error: every row rejected (2 rows)"
+    )
+    last_seen = count(db, "SELECT max(last_seen_at) FROM quarantine")
+
+    again = materialize([securities], resources=files)
+
+    assert metadata(again, "securities")["quarantined_by_run"] == 2
+    assert count(db, quarantined) == (
+        f"price_history NEW 2025-03-03 high_below_low {again.run_id}, "
+        f"price_history NEW 2025-03-04 unparseable {again.run_id}"
+    )
+    assert count(db, "SELECT min(last_seen_at) FROM quarantine") > last_seen
+    assert len(alerting_to.received) == 2  # one alert a run
 
 
 def test_bad_input_fails_at_once_without_retries(

@@ -39,6 +39,8 @@ from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline_tests.defs.conftest import TEST_PROVIDER, Materialize, ProviderDouble
 from rm_pipeline_tests.defs.webhook import Webhook
 
+pytestmark = pytest.mark.slow
+
 NEW_YORK = ZoneInfo("America/New_York")
 HISTORY_START = date(2025, 6, 2)
 BEFORE_FIRST_DAY = date(2025, 11, 7)  # the history `make run` loaded, as of that Friday

@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from rm_pipeline.db import embedded, migrate
 from rm_pipeline_tests.warehouse.test_analyst_access import VIEWS as ANALYST_VIEWS
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 APP_ROLE = "rm_app"
 WAREHOUSE = "warehouse"

@@ -24,6 +24,8 @@ from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.ingest.securities import sync_securities
 from rm_pipeline.providers.synthetic import SyntheticProvider
 
+pytestmark = pytest.mark.slow
+
 START, END = date(2016, 1, 4), date(2025, 12, 31)  # ten years of 55 securities: ~139,000 bars
 BATCH = 10
 PROVIDER = SyntheticProvider(seed=7, today=lambda: END)

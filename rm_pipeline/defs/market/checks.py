@@ -113,6 +113,27 @@ def _result(
     )
 
 
+ANY_ACTIVE_BAR = text(
+    """
+    SELECT EXISTS (
+        SELECT 1 FROM securities s
+        WHERE s.is_active AND EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id)
+    )
+    """
+)
+
+
+def _nothing_to_check(name: str) -> dg.AssetCheckResult:
+    """A check of a table holding no bar of any active security fails: an empty warehouse (a
+    load that stored nothing, a provider that answered nothing) is not a healthy one."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=False,
+        metadata={"reason": dg.MetadataValue.text("no active security has any bar stored")},
+        description="price_history holds no bar of any active security: nothing was loaded",
+    )
+
+
 def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
     last = pd.read_sql_query(LAST_DATES, conn)
     last["expected_by"] = [expected_last_session(t, today, lag) for t in last["ticker"]]
@@ -168,6 +189,9 @@ def price_history_checks(
     today = partitions_today()
     lag = get_settings().freshness_lag_days
     with warehouse.engine().connect() as conn:
+        if not conn.execute(ANY_ACTIVE_BAR).scalar():
+            yield from (_nothing_to_check(name) for name in CHECKS if name in selected)
+            return
         offenders: dict[str, Callable[[], pd.DataFrame]] = {
             "ohlc_consistent": lambda: pd.read_sql_query(INCONSISTENT_BARS, conn),
             "no_duplicate_bars": lambda: pd.read_sql_query(DUPLICATE_BARS, conn),

@@ -1,0 +1,435 @@
+"""Jobs launched as the UI launches them, followed to their end, and stopped with the command.
+
+Every run goes through `dagster job launch` in the `rm_pipeline` code location, served by one
+code server of the command's own under that name: it shows in the UI's job pages and
+re-executes there like a scheduled run. The instance (the packaged dagster.yaml, in a Dagster
+home under the data directory) launches runs at once, in a process of their own; a `RunSession`
+follows each run's events (its log lines are the command's progress) and reads what it did back
+from the instance. Dagster's processes write to `<data dir>/logs/dagster.log`, not the terminal.
+
+Runs live no longer than the command: before anything starts, runs a dead command left
+unfinished are ended (`rm_pipeline.recovery`); when the command stops early (Ctrl-C, SIGTERM,
+an error) its code server and run workers are stopped and its runs marked canceled; a run that
+waits for a pool slot says which run holds it and gives up after RM_SLOT_WAIT_MINUTES.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import dagster as dg
+import psycopg
+import yaml
+
+from rm_pipeline.alerts import post_alert
+from rm_pipeline.db.engine import dagster_url, with_driver
+from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, failed_run_message
+from rm_pipeline.processes import signals_ignored, start_child, stop_group
+from rm_pipeline.recovery import (
+    LAUNCHER_TAG,
+    Launcher,
+    describe_run,
+    recover_abandoned_runs,
+    slot_holders,
+    stop_workers,
+)
+from rm_pipeline.run_summary import JobSummary, summarize_run
+from rm_pipeline.settings import Settings, get_settings
+
+Progress = Callable[[str], None]
+CONSOLE_AT_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+PACKAGE_DIR = Path(__file__).resolve().parent
+WORKSPACE = PACKAGE_DIR / "workspace.yaml"
+INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+POLL_SECONDS = 0.5
+EVENTS_PAGE = 500
+LOCATION = "rm_pipeline"
+CODE_SERVER_START_SECONDS = 120.0
+POOLS = ("price_loads", "fx_loads")
+"""The pools the definitions' steps take slots of (`defs/market/assets.py`)."""
+
+
+class JobLaunchError(RuntimeError):
+    """A job could not be launched (its definitions did not load, the instance is unusable)."""
+
+
+class DagsterStorageError(RuntimeError):
+    """Dagster's database cannot be used: unreachable, missing, or holding tables this role may
+    not write (another warehouse's instance); the message names the setting to change."""
+
+
+class SlotWaitTimeout(RuntimeError):
+    """A run waited longer than RM_SLOT_WAIT_MINUTES for a pool slot another run holds."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The command was stopped (Ctrl-C, SIGTERM): its runs were stopped and marked canceled;
+    the message says which."""
+
+
+def dagster_home(settings: Settings) -> Path:
+    """Dagster's home under the data directory, holding the packaged dagster.yaml (rewritten
+    whenever the package's differs, so an upgrade takes effect)."""
+    home = settings.data_dir.resolve() / "dagster"
+    config = home / INSTANCE_CONFIG.name
+    wanted = INSTANCE_CONFIG.read_text()
+    if not config.exists() or config.read_text() != wanted:
+        home.mkdir(parents=True, exist_ok=True)
+        written = home / f".{config.name}.{os.getpid()}"
+        written.write_text(wanted)
+        written.replace(config)
+    return home
+
+
+def dagster_environment(settings: Settings) -> dict[str, str]:
+    """Where Dagster keeps its instance: its home under the data directory, storage in
+    PostgreSQL."""
+    state = dagster_home(settings)
+    return {
+        "DAGSTER_HOME": str(state),
+        # dagster-postgres binds NOTIFY payloads client-side, as psycopg2 does; SQLAlchemy 2.1
+        # would otherwise pick psycopg 3 for a bare postgresql:// URL.
+        "DAGSTER_PG_URL": with_driver(dagster_url(settings), "postgresql+psycopg2"),
+        # A range run records one materialization per partition: Dagster writes them to its
+        # event log in batches of this size instead of one transaction each, which dominated
+        # long backfills (bench/backfill.py); a batch is held in memory until written, so a
+        # few hundred keep a 15-year run's memory near a 2-year one's at the same speed.
+        "DAGSTER_EVENT_BATCH_SIZE": os.environ.get("DAGSTER_EVENT_BATCH_SIZE", "250"),
+        # ... and announces it with one planned event for the whole range, not one per
+        # partition (which the event log writes one at a time). A failed range run then leaves
+        # its partitions missing rather than failed; the failed run itself is alerted on.
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": os.environ.get(
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true"
+        ),
+        # Arrow's default allocator (mimalloc) keeps what each loaded batch freed, so a long
+        # backfill's peak memory grew with its length; the system allocator gives it back.
+        "ARROW_DEFAULT_MEMORY_POOL": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "system"),
+        "RM_DAGSTER_ARTIFACTS": str(state / "storage"),
+        "RM_DAGSTER_COMPUTE_LOGS": str(state / "logs"),
+    }
+
+
+def prepare_dagster(settings: Settings) -> dg.DagsterInstance:
+    os.environ.update(dagster_environment(settings))
+    return dg.DagsterInstance.get()
+
+
+def dagster_command() -> str:
+    """The `dagster` executable of this environment: beside its Python, else on PATH."""
+    beside = Path(sys.executable).parent / "dagster"
+    return str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
+
+
+def log_path(settings: Settings) -> Path:
+    """Where the Dagster processes a command starts write their output."""
+    return settings.data_dir.resolve() / "logs" / "dagster.log"
+
+
+@contextmanager
+def code_server(output: IO[bytes]) -> Iterator[Path]:
+    """One code server for the runs launched inside the block, named as the workspace's
+    `rm_pipeline` location; yields a workspace file naming it.
+
+    Launched against the packaged workspace, each `dagster job launch` would start a server of
+    its own (loading the definitions again) and wait for it to stop after the run; against this
+    one it returns once the run is created. The server and the run workers it starts (its
+    process group) write to `output` and are stopped when the block ends, however it ends."""
+    with tempfile.TemporaryDirectory(prefix="rm-pipeline-code-") as scratch:
+        socket = Path(scratch) / "grpc.sock"
+        workspace = Path(scratch) / "workspace.yaml"
+        entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
+        workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
+        target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
+        where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
+        server = start_child([dagster_command(), "api", "grpc", *target, *where], output)
+        try:
+            _wait_for_socket(server, socket, output.name)
+            yield workspace
+        finally:
+            with signals_ignored():
+                stop_group(server)
+
+
+def _wait_for_socket(server: subprocess.Popen[bytes], socket: Path, log: str) -> None:
+    deadline = time.monotonic() + CODE_SERVER_START_SECONDS
+    while not socket.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise JobLaunchError(f"the code server did not start: see {log}")
+        time.sleep(0.1)
+
+
+class RunSession:
+    """Runs launched by one command through one code server, each followed to its end: its log
+    lines shown as progress, a wait for a pool slot said out loud and bounded."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        workspace: Path,
+        output: IO[bytes],
+        progress: Progress,
+        slot_wait_seconds: float,
+    ) -> None:
+        self.instance = instance
+        self.workspace = workspace
+        self.output = output
+        self.progress = progress
+        self.slot_wait_seconds = slot_wait_seconds
+        self.launcher = Launcher.this_process()
+        self.launched: list[str] = []
+
+    def launch(
+        self, name: str, tags: Mapping[str, str] | None = None, steps: Sequence[str] = ()
+    ) -> JobSummary:
+        """Launch one run of job `name`, follow it to its end, summarize it. `steps` names the
+        job's top-level steps (ops or graphs) to run, all when empty."""
+        run_id = str(uuid.uuid4())
+        all_tags = {
+            **(tags or {}),
+            LAUNCHER_TAG: self.launcher.tag(),
+            ALERTED_BY_LAUNCHER_TAG: "true",
+        }
+        command = [dagster_command(), "job", "launch", "-w", str(self.workspace), "-j", name]
+        command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
+        command += ["--tags", json.dumps(all_tags)]
+        if steps:
+            command += ["--op-selection", ",".join(steps)]
+        self.launched.append(run_id)
+        launch = start_child(command, self.output)
+        try:
+            returncode = launch.wait()
+        finally:
+            if launch.poll() is None:
+                stop_group(launch)
+        if returncode != 0 and self.instance.get_run_by_id(run_id) is None:
+            raise JobLaunchError(
+                f"`dagster job launch` could not start {name}: see {self.output.name}"
+            )
+        run = self.follow(run_id)
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            self.alert_failure(run)
+        success = run.status == dg.DagsterRunStatus.SUCCESS
+        return summarize_run(self.instance, name, run_id, success=success)
+
+    def alert_failure(self, run: dg.DagsterRun) -> None:
+        """Post the failed run as the daemon's failed-run sensor would (it runs without one);
+        the run's failure is already on screen, so only the delivery is said."""
+        failures = self.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        reason = failures[-1].message if failures else "the run failed"
+        webhook = get_settings().alert_webhook_url
+        message = failed_run_message(self.instance, run, reason)
+        if webhook is not None and post_alert(webhook.get_secret_value(), message):
+            self.progress(f"  the failure of run {run.run_id[:8]} was posted to the alert webhook")
+
+    def follow(self, run_id: str) -> dg.DagsterRun:
+        """Wait for the run to finish, showing its log lines; `SlotWaitTimeout` when it waits
+        for a pool slot longer than allowed."""
+        cursor: str | None = None
+        waiting_since: float | None = None
+        while True:
+            run = self.instance.get_run_by_id(run_id)
+            if run is None:
+                raise JobLaunchError(f"run {run_id} was not created: see {self.output.name}")
+            cursor = self._show_new_lines(run_id, cursor)
+            if run.status in FINISHED:
+                return run
+            waiting_since = self._check_slot_wait(run_id, waiting_since)
+            time.sleep(POLL_SECONDS)
+
+    def _show_new_lines(self, run_id: str, cursor: str | None) -> str | None:
+        while True:
+            page = self.instance.get_records_for_run(run_id, cursor, limit=EVENTS_PAGE)
+            for record in page.records:
+                if (line := progress_line(record.event_log_entry)) is not None:
+                    self.progress(line)
+            cursor = page.cursor
+            if not page.has_more:
+                return cursor
+
+    def _check_slot_wait(self, run_id: str, since: float | None) -> float | None:
+        """When the run waits for a pool slot: end runs whose launcher is gone (the holder may
+        be one) and say once which runs hold the slots; give up after the allowed wait. Returns
+        when the wait began, None while the run waits for nothing."""
+        holders = slot_holders(self.instance, run_id)
+        if not holders:
+            return None
+        if since is None:
+            recover_abandoned_runs(self.instance, self.progress)
+            self.progress(f"  waiting for a slot of pool {self._holding(holders)}")
+            return time.monotonic()
+        if time.monotonic() - since > self.slot_wait_seconds:
+            raise SlotWaitTimeout(
+                f"gave up after {self.slot_wait_seconds / 60:g} min (RM_SLOT_WAIT_MINUTES) "
+                f"waiting for a slot of pool {self._holding(holders)}: let that run finish or "
+                "cancel it in the Dagster UI, then run this again"
+            )
+        return since
+
+    def _holding(self, holders: Mapping[str, Sequence[str]]) -> str:
+        return "; ".join(
+            f"{pool}, held by "
+            + (", ".join(describe_run(self.instance, r) for r in runs) or "nobody")
+            for pool, runs in holders.items()
+        )
+
+    def unfinished(self) -> list[dg.DagsterRun]:
+        """This session's runs that have not finished."""
+        runs = (self.instance.get_run_by_id(run_id) for run_id in self.launched)
+        return [run for run in runs if run is not None and not run.is_finished]
+
+    def request_cancel(self) -> list[str]:
+        """Mark this session's unfinished runs as being canceled, so their workers, stopped
+        next, end them canceled rather than failed; the runs' ids."""
+        runs = self.unfinished()
+        for run in runs:
+            self.instance.report_run_canceling(run)
+        return [run.run_id for run in runs]
+
+    def finish_cancel(self, run_ids: Sequence[str], reason: str) -> list[str]:
+        """Once their processes are stopped: end the runs still unfinished as canceled, free
+        their slots; a line for each run."""
+        lines = []
+        for run_id in run_ids:
+            stop_workers(self.instance, run_id)
+            run = self.instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
+                self.instance.report_run_canceled(run, reason)
+            self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            job = run.job_name if run is not None else "?"
+            lines.append(f"run {run_id[:8]} of {job} canceled")
+        return lines
+
+
+def progress_line(entry: dg.EventLogEntry) -> str | None:
+    """What a run's event shows as progress: the run's own log lines (INFO and up) and its step
+    failures, one line each, after the step's name."""
+    event = entry.dagster_event
+    step = f"  {entry.step_key}: " if entry.step_key else "  "
+    if event is None:
+        level = entry.level if isinstance(entry.level, int) else logging.getLevelName(entry.level)
+        if isinstance(level, int) and level >= logging.INFO and entry.user_message:
+            return step + entry.user_message.strip().splitlines()[0]
+        return None
+    if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data:
+        error = event.step_failure_data.error
+        message = error_line(error.message, error.cls_name) if error else event.message or ""
+        return step + "FAILED: " + message
+    return None
+
+
+@contextmanager
+def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
+    """The project's Dagster instance, runs of dead commands ended, pools set up, one code
+    server; when the block ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs
+    are stopped and marked canceled, and an interruption becomes `Interrupted` saying so."""
+    check_dagster_storage(settings)
+    instance = prepare_dagster(settings)
+    prepare_instance(instance, settings, progress)
+    log = log_path(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    canceling: list[str] = []
+    session: RunSession | None = None
+    try:
+        with log.open("ab") as output, code_server(output) as workspace:
+            session = RunSession(
+                instance, workspace, output, progress, settings.slot_wait_minutes * 60
+            )
+            try:
+                yield session
+            except BaseException:
+                with signals_ignored():
+                    canceling = _quietly(session.request_cancel)
+                raise
+    except BaseException as error:
+        why = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        reason = f"the command that launched this run {why}"
+        with signals_ignored():
+            canceled = _quietly(lambda: session.finish_cancel(canceling, reason)) if session else []
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted(interrupted_line(canceled)) from None
+        raise
+
+
+def _quietly(action: Callable[[], list[str]]) -> list[str]:
+    """`action()`, or nothing when the database is unreachable (the next command's
+    `recover_abandoned_runs` then ends the runs)."""
+    try:
+        return action()
+    except Exception:
+        return []
+
+
+def interrupted_line(canceled: Sequence[str]) -> str:
+    what = "; ".join(canceled) if canceled else "no run was in progress"
+    return (
+        f"interrupted: {what}. Batches already committed are whole and kept; the next "
+        "`rm-pipeline run` (or backfill) loads the rest"
+    )
+
+
+def prepare_instance(instance: dg.DagsterInstance, settings: Settings, progress: Progress) -> None:
+    """End runs whose command is gone and create the pools' limits, one command at a time (two
+    first runs at once would both create a pool's limit, and one of them fail)."""
+    with instance_lock(settings):
+        recover_abandoned_runs(instance, progress)
+        known = {limit.name for limit in instance.event_log_storage.get_pool_limits()}
+        for pool in POOLS:
+            if pool not in known:
+                instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+
+
+@contextmanager
+def instance_lock(settings: Settings) -> Iterator[None]:
+    """An advisory lock on Dagster's database, held by one command at a time."""
+    with psycopg.connect(dagster_url(settings), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('rm-pipeline instance'))")
+        yield
+
+
+FOREIGN_DAGSTER_TABLES = """
+    SELECT c.relname, pg_get_userbyid(c.relowner) AS owner
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind = 'r'
+      AND c.relname IN ('runs', 'event_logs', 'kvs', 'instance_info', 'concurrency_limits')
+      AND NOT (has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE'))
+    ORDER BY 1
+"""
+"""Dagster's own tables this role may not write: the database belongs to another instance."""
+
+
+def check_dagster_storage(settings: Settings) -> None:
+    """Refuse, in one line and before Dagster retries for seconds, a Dagster database that is
+    unreachable, missing, or another role's."""
+    where = (
+        "DAGSTER_PG_URL"
+        if settings.dagster_database_url
+        else "Dagster's database beside the warehouse (DAGSTER_PG_URL names another)"
+    )
+    try:
+        with psycopg.connect(dagster_url(settings), connect_timeout=10) as conn:
+            foreign = conn.execute(FOREIGN_DAGSTER_TABLES).fetchall()
+            role = conn.info.user
+    except psycopg.OperationalError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise DagsterStorageError(f"{where}: cannot connect: {reason}") from error
+    if foreign:
+        tables = ", ".join(table for table, _ in foreign)
+        owners = ", ".join(sorted({owner for _, owner in foreign}))
+        raise DagsterStorageError(
+            f"{where}: role {role} may not write Dagster's tables there ({tables}, owned by "
+            f"{owners}): it holds another instance; point DAGSTER_PG_URL at a database of "
+            "this warehouse's own"
+        )

@@ -1,0 +1,98 @@
+"""What a run did, read back from Dagster's event log: each asset's counts summed over its
+partitions and each check's verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from rm_pipeline.defs.alerting import check_evaluations
+
+COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
+"""Per-partition counts: a range run's total is their sum over its partitions. Other values (the
+corporate actions, the failed tickers) are the run's own, recorded on its last partition (the
+count of failed tickers on every one)."""
+
+
+@dataclass
+class JobSummary:
+    """What one job run did: per-asset metadata (counts summed over partitions) and each check's
+    verdict."""
+
+    job: str
+    success: bool
+    run_id: str
+    materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
+
+
+SUMMARY_PAGE = 500
+"""Materializations read at a time when summarizing a run: a range run has one per partition."""
+
+
+def summarize_run(instance: dg.DagsterInstance, job: str, run_id: str, success: bool) -> JobSummary:
+    summary = JobSummary(job=job, success=success, run_id=run_id)
+    for materialization in run_materializations(instance, run_id):
+        add_materialization(summary, materialization)
+    for evaluation in check_evaluations(instance, run_id):
+        summary.checks[evaluation.check_name] = evaluation.passed
+    return summary
+
+
+def run_materializations(
+    instance: dg.DagsterInstance, run_id: str
+) -> Iterator[dg.AssetMaterialization]:
+    """The run's materializations in order, read a page at a time, so memory holds one page
+    however many partitions the run had."""
+    cursor = None
+    while True:
+        page = instance.get_records_for_run(
+            run_id, cursor, dg.DagsterEventType.ASSET_MATERIALIZATION, SUMMARY_PAGE
+        )
+        for record in page.records:
+            materialization = record.event_log_entry.asset_materialization
+            assert materialization is not None
+            yield materialization
+        if not page.has_more:
+            return
+        cursor = page.cursor
+
+
+def add_materialization(summary: JobSummary, materialization: dg.AssetMaterialization) -> None:
+    """Fold one materialization into the summary: counters add up over partitions, other values
+    are the latest partition's."""
+    asset = materialization.asset_key.to_user_string()
+    merged = summary.materialized.setdefault(asset, {})
+    for key, value in materialization.metadata.items():
+        merged[key] = merged.get(key, 0) + value.value if key in COUNTERS else value.value
+    summary.partitions[asset] = summary.partitions.get(asset, 0) + 1
+
+
+def changed_rows(summaries: list[JobSummary]) -> int:
+    """Rows any job inserted, updated or deactivated; 0 means the run changed nothing."""
+    counters = (
+        "rows_inserted",
+        "rows_updated",
+        "rows_removed",
+        "deactivated",
+        "corporate_actions_inserted",
+    )
+    return sum(
+        int(metadata.get(counter, 0))
+        for summary in summaries
+        for metadata in summary.materialized.values()
+        for counter in counters
+    )
+
+
+def failed_tickers(summaries: list[JobSummary]) -> int:
+    """Tickers (and exchange-rate pairs) the runs' loads failed on."""
+    return sum(
+        int(metadata.get("failed_tickers", 0))
+        for summary in summaries
+        for metadata in summary.materialized.values()
+    )
