@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -34,16 +35,18 @@ import psycopg
 import yaml
 
 from rm_pipeline.alerts import post_alert
-from rm_pipeline.db.engine import dagster_url, with_driver
+from rm_pipeline.db.engine import DATABASE_UNREACHABLE, dagster_url, with_driver
 from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, failed_run_message
 from rm_pipeline.processes import signals_ignored, start_child, stop_group
 from rm_pipeline.recovery import (
     LAUNCHER_TAG,
     Launcher,
     describe_run,
+    end_run,
     recover_abandoned_runs,
     slot_holders,
     stop_workers,
+    workers_gone,
 )
 from rm_pipeline.run_summary import JobSummary, summarize_run
 from rm_pipeline.settings import Settings, get_settings
@@ -55,6 +58,8 @@ WORKSPACE = PACKAGE_DIR / "workspace.yaml"
 INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 POLL_SECONDS = 0.5
+WORKER_CHECK_POLLS = 10
+"""Polls between two looks at whether a followed run's worker still lives (every 5 s)."""
 EVENTS_PAGE = 500
 LOCATION = "rm_pipeline"
 CODE_SERVER_START_SECONDS = 120.0
@@ -239,13 +244,18 @@ class RunSession:
         for a pool slot longer than allowed."""
         cursor: str | None = None
         waiting_since: float | None = None
+        polls = 0
         while True:
+            polls += 1
             run = self.instance.get_run_by_id(run_id)
             if run is None:
                 raise JobLaunchError(f"run {run_id} was not created: see {self.output.name}")
             cursor = self._show_new_lines(run_id, cursor)
             if run.status in FINISHED:
                 return run
+            if polls % WORKER_CHECK_POLLS == 0 and workers_gone(self.instance, run_id):
+                end_run(self.instance, run, f"its run worker died: see {self.output.name}")
+                continue
             waiting_since = self._check_slot_wait(run_id, waiting_since)
             time.sleep(POLL_SECONDS)
 
@@ -349,6 +359,8 @@ def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
             )
             try:
                 yield session
+            except DATABASE_UNREACHABLE:
+                raise  # nothing to record the cancellation in: the next command ends the runs
             except BaseException:
                 with signals_ignored():
                     canceling = _quietly(session.request_cancel)
@@ -357,7 +369,8 @@ def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         reason = f"the command that launched this run {why}"
         with signals_ignored():
-            canceled = _quietly(lambda: session.finish_cancel(canceling, reason)) if session else []
+            finish = partial(session.finish_cancel, canceling, reason) if session else None
+            canceled = _quietly(finish) if finish and canceling else []
         if isinstance(error, KeyboardInterrupt):
             raise Interrupted(interrupted_line(canceled)) from None
         raise

@@ -25,7 +25,7 @@ from typing import IO
 
 import psutil
 
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 3.0
 """How long a stopped group may take to exit after SIGTERM before it is killed."""
 PR_SET_PDEATHSIG = 1
 

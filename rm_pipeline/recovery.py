@@ -78,6 +78,13 @@ def worker_pids(instance: dg.DagsterInstance, run_id: str) -> list[tuple[int, fl
     return found
 
 
+def workers_gone(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """True when the run reported the processes it runs in and none of them is alive here: a
+    run worker killed or crashed, which can no longer end its run."""
+    reported = worker_pids(instance, run_id)
+    return bool(reported) and all(live_process(pid, at) is None for pid, at in reported)
+
+
 def stop_workers(instance: dg.DagsterInstance, run_id: str) -> int:
     """Kill whatever processes of the run still run on this host; how many were killed."""
     killed = 0

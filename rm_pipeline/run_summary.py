@@ -96,3 +96,14 @@ def failed_tickers(summaries: list[JobSummary]) -> int:
         for summary in summaries
         for metadata in summary.materialized.values()
     )
+
+
+def outcome_line(summaries: list[JobSummary]) -> str:
+    """What the run changed, never "up to date" when tickers failed: their missing rows are not
+    known to be missing from the provider."""
+    changed, failed = changed_rows(summaries), failed_tickers(summaries)
+    written = f"{changed:,} rows written" if changed else "no rows written"
+    if failed:
+        tickers = "ticker" if failed == 1 else "tickers"
+        return f"{written}; {failed:,} {tickers} FAILED, so the warehouse may lack their bars"
+    return written if changed else "nothing changed: the warehouse was already up to date"

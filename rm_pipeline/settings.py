@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     slot_wait_minutes: float = Field(
         default=30,
         gt=0,
-        le=24 * 60,
+        le=MINUTES_PER_DAY,
         allow_inf_nan=False,
         description="How long a run launched by `rm-pipeline run` or `backfill` waits for a pool "
         "slot another run holds (a price load of another command) before it gives up, naming "

@@ -9,20 +9,13 @@ from __future__ import annotations
 import sys
 
 import click
-import psycopg
-import sqlalchemy.exc
-from dagster_postgres.utils import DagsterPostgresException
 from pydantic import ValidationError
 
+from rm_pipeline.db.engine import DATABASE_UNREACHABLE
 from rm_pipeline.settings import describe_invalid_settings
 
 INTERRUPTED_EXIT = 130
 VERBOSE_FLAGS = frozenset({"-v", "--verbose"})
-DATABASE_UNREACHABLE = (
-    psycopg.OperationalError,
-    sqlalchemy.exc.OperationalError,
-    DagsterPostgresException,  # Dagster's storage, after its own retries
-)
 
 
 def describe(error: Exception) -> str:

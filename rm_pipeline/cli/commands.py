@@ -10,14 +10,13 @@ import click
 from pydantic import ValidationError
 
 from rm_pipeline.app.errors import AppError
-from rm_pipeline.cli import DATABASE_UNREACHABLE
 from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
 from rm_pipeline.cli.providers import providers
 from rm_pipeline.cli.run import backfill, dev, run
 from rm_pipeline.cli.trades import trades
 from rm_pipeline.cli.users import users
-from rm_pipeline.db.engine import DatabaseSetupError
+from rm_pipeline.db.engine import DATABASE_UNREACHABLE, DatabaseSetupError
 from rm_pipeline.holdings.base import HoldingsError
 from rm_pipeline.ingest.securities import UniverseFileError
 from rm_pipeline.launch import DagsterStorageError, JobLaunchError, SlotWaitTimeout

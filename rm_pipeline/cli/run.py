@@ -18,7 +18,7 @@ from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, 
 from rm_pipeline.pipeline import history_range, load_range, run_main_job, warehouse_summary
 from rm_pipeline.processes import interruptible
 from rm_pipeline.providers import build_provider
-from rm_pipeline.run_summary import JobSummary, changed_rows, failed_tickers
+from rm_pipeline.run_summary import JobSummary, failed_tickers, outcome_line
 from rm_pipeline.settings import Settings, get_settings
 
 
@@ -125,19 +125,9 @@ def run(demo: bool) -> None:
             "nothing was loaded: the warehouse holds no daily bars; see the failed tickers above "
             "and the provider (rm-pipeline providers bars TICKER)"
         )
-    click.echo(_outcome_line(summaries))
+    click.echo(outcome_line(summaries))
     click.echo("Dagster UI: rm-pipeline dev (or make dev), then open http://127.0.0.1:3000")
     click.echo("psql: rm-pipeline db psql (analysts: see `rm-pipeline db url --analyst`)")
-
-
-def _outcome_line(summaries: list[JobSummary]) -> str:
-    """What the run changed, never "up to date" when tickers failed: their missing rows are not
-    known to be missing from the provider."""
-    changed, failed = changed_rows(summaries), failed_tickers(summaries)
-    written = f"{changed:,} rows written" if changed else "no rows written"
-    if failed:
-        return f"{written}; {failed:,} tickers FAILED, so the warehouse may lack their bars"
-    return written if changed else "nothing changed: the warehouse was already up to date"
 
 
 @click.command()

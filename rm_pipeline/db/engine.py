@@ -6,11 +6,20 @@ import os
 import threading
 
 import psycopg
+import sqlalchemy.exc
+from dagster_postgres.utils import DagsterPostgresException
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from rm_pipeline.db import embedded
 from rm_pipeline.settings import Settings, get_settings
+
+DATABASE_UNREACHABLE = (
+    psycopg.OperationalError,
+    sqlalchemy.exc.OperationalError,
+    DagsterPostgresException,  # Dagster's storage, after its own retries
+)
+"""The errors of a database that cannot be reached (or was lost mid-command)."""
 
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}

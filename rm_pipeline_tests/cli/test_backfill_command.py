@@ -1,9 +1,11 @@
-"""`rm-pipeline backfill` refuses what it cannot load with one line saying what to do."""
+"""`rm-pipeline backfill` refuses what it cannot load with one line saying what to do: a range it
+cannot hold, a warehouse with no securities to load."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Engine
 
 from rm_pipeline.cli.commands import cli
 from rm_pipeline.settings import get_settings
@@ -39,3 +41,13 @@ def test_impossible_ranges_are_refused(
     result = CliRunner().invoke(cli, ["backfill", *arguments])
     get_settings.cache_clear()
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_backfill_with_no_securities_stored_says_to_load_them_first(
+    history_from_2010: None, db: Engine
+) -> None:
+    result = CliRunner().invoke(cli, ["backfill", "--start", "2020-01-06", "--end", "2020-01-10"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "no active securities in the warehouse, so there is nothing to load" in result.output
+    assert "run `rm-pipeline run` first" in result.output

@@ -14,7 +14,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
-from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks, trades_on
+from rm_pipeline.defs.market.checks import (
+    CHECKS,
+    fx_rates_checks,
+    price_history_checks,
+    trades_on,
+)
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.defs.resources import MarketDataResource
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
@@ -188,6 +193,24 @@ def test_blocking_checks_pass_on_good_data_and_fail_on_bad(
     assert evaluation.metadata["offending_rows"].value == count(
         db, "SELECT count(*) FROM price_history WHERE date = '2025-03-05'"
     )
+
+
+def test_every_price_check_fails_on_a_warehouse_holding_no_bars(
+    db: Engine, materialize: Materialize
+) -> None:
+    materialize([securities])  # securities, but no bar: a load that stored nothing
+    empty = materialize(
+        [price_history, price_history_checks],
+        selection=dg.AssetSelection.checks(price_history_checks),
+        raise_on_error=False,
+    )
+    evaluations = empty.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == set(CHECKS)
+    assert not any(e.passed for e in evaluations)
+    assert all(
+        e.metadata["reason"].value == "no active security has any bar stored" for e in evaluations
+    )
+    assert not empty.success  # the blocking ones fail the run: nothing downstream runs
 
 
 def test_files_provider_feeds_the_same_assets(

@@ -85,6 +85,7 @@ def two_batches(
     get_settings.cache_clear()
 
 
+@pytest.mark.slow  # a process per step: about 20 s
 def test_batches_loaded_in_processes_of_their_own_end_as_a_load_in_one_process(
     db: Engine, two_batches: None
 ) -> None:

@@ -23,6 +23,8 @@ from rm_pipeline.settings import ExecutorName, get_settings
 DEPLOYMENT = Path(__file__).resolve().parents[2] / "docs" / "DEPLOYMENT.md"
 DAGSTER = Path(sys.executable).with_name("dagster")
 
+pytestmark = pytest.mark.slow  # loading the definitions on every executor: seconds each
+
 
 def documented_run_config(executor: str) -> dict[str, Any]:
     """The YAML block docs/DEPLOYMENT.md marks `<!-- run config: EXECUTOR -->`."""

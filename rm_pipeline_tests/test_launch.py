@@ -1,0 +1,127 @@
+"""What a command checks and shows around its runs: Dagster's database refused in one line when it
+is missing or another instance's, a run's events turned into progress lines, launcher tags read
+back. The runs themselves, faulted, are in faults/test_operations.py."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from rm_pipeline.defs.alerting import error_line
+from rm_pipeline.launch import DagsterStorageError, check_dagster_storage, progress_line
+from rm_pipeline.recovery import LAUNCHER_TAG, Launcher
+from rm_pipeline.settings import Settings
+from rm_pipeline_tests.conftest import create_database, drop_database
+
+
+def settings_with_dagster_at(url: str) -> Settings:
+    return Settings.model_validate({"DAGSTER_PG_URL": url})
+
+
+@pytest.fixture
+def foreign_dagster_database(server_url: str) -> Iterator[str]:
+    """A Dagster database of a role of its own, whose `kvs` table another role owns (another
+    warehouse's instance); the URL of the database's role."""
+    suffix = uuid.uuid4().hex[:8]
+    me, other, password = f"rm_me_{suffix}", f"rm_other_{suffix}", uuid.uuid4().hex
+    url = create_database(server_url, "rm_dagster")
+    name = make_url(url).database
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for role in (me, other):
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(me)
+            )
+        )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kvs (key text PRIMARY KEY, value text)")
+        conn.execute(sql.SQL("ALTER TABLE kvs OWNER TO {}").format(sql.Identifier(other)))
+    as_me = make_url(url).set(username=me, password=password)
+    as_me = as_me.set(query={k: v for k, v in as_me.query.items() if k != "passfile"})
+    yield as_me.render_as_string(hide_password=False)
+    drop_database(server_url, url)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        for role in (me, other):
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_dagster_database_of_another_instance_is_refused_naming_its_tables(
+    foreign_dagster_database: str,
+) -> None:
+    with pytest.raises(DagsterStorageError) as refused:
+        check_dagster_storage(settings_with_dagster_at(foreign_dagster_database))
+    message = str(refused.value)
+    assert message.startswith("DAGSTER_PG_URL: role rm_me_")
+    assert "may not write Dagster's tables there (kvs, owned by rm_other_" in message
+    assert "point DAGSTER_PG_URL at a database of this warehouse's own" in message
+
+
+def test_a_missing_dagster_database_is_refused_in_one_line(server_url: str) -> None:
+    missing = make_url(create_database(server_url, "rm_gone"))
+    drop_database(server_url, missing.render_as_string(hide_password=False))
+    with pytest.raises(DagsterStorageError) as refused:
+        check_dagster_storage(
+            settings_with_dagster_at(missing.render_as_string(hide_password=False))
+        )
+    message = str(refused.value)
+    assert message.startswith("DAGSTER_PG_URL: cannot connect: ")
+    assert f'database "{missing.database}" does not exist' in message and "\n" not in message
+
+
+def test_a_usable_dagster_database_passes(server_url: str) -> None:
+    url = create_database(server_url, "rm_dagster")
+    try:
+        check_dagster_storage(settings_with_dagster_at(url))
+    finally:
+        drop_database(server_url, url)
+
+
+def entry(message: str = "", event: dg.DagsterEvent | None = None) -> dg.EventLogEntry:
+    return dg.EventLogEntry(
+        error_info=None,
+        level=logging.INFO,
+        user_message=message,
+        run_id="r",
+        timestamp=0.0,
+        step_key="price_history.load_batches[share_1]",
+        dagster_event=event,
+    )
+
+
+def test_a_runs_own_log_line_is_progress_after_its_step() -> None:
+    line = progress_line(entry("batch 1/4: 12 tickers\nsecond line"))
+    assert line == "  price_history.load_batches[share_1]: batch 1/4: 12 tickers"
+    debug = entry("detail")._replace(level=logging.DEBUG)
+    assert progress_line(debug) is None
+
+
+def test_an_error_line_drops_the_class_path_dagster_puts_first() -> None:
+    failure = "dagster._core.definitions.events.Failure: yfinance unreachable: refused\nmore"
+    assert error_line(failure, "Failure") == "yfinance unreachable: refused"
+    assert error_line("psycopg.OperationalError: gone", "Failure") == (
+        "psycopg.OperationalError: gone"
+    )
+    assert error_line("", None) == "failed"
+
+
+def test_a_launcher_tag_reads_back_and_a_dead_launcher_is_gone() -> None:
+    this = Launcher.this_process()
+    run = dg.DagsterRun(job_name="j", tags={LAUNCHER_TAG: this.tag()})
+    assert Launcher.of(run) == Launcher(this.host, this.pid, round(this.created, 3))
+    assert not this.is_gone()
+    assert Launcher(this.host, os.getpid(), this.created - 3600).is_gone()  # pid now reused
+    assert not Launcher("another-host", 1, 0.0).is_gone()  # another machine's: not ours to end
+    assert Launcher.of(dg.DagsterRun(job_name="j")) is None

@@ -1,0 +1,36 @@
+"""A run's last line tells the truth: rows written are counted over every asset, and a run whose
+tickers failed never says the warehouse is up to date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rm_pipeline.run_summary import JobSummary, outcome_line
+
+
+def summary(**materialized: dict[str, Any]) -> JobSummary:
+    return JobSummary(
+        job="ingest_price_history", success=True, run_id="r", materialized=materialized
+    )
+
+
+def test_nothing_written_and_nothing_failed_is_up_to_date() -> None:
+    quiet = summary(price_history={"rows_inserted": 0, "rows_unchanged": 10, "failed_tickers": 0})
+    assert outcome_line([quiet]) == "nothing changed: the warehouse was already up to date"
+
+
+def test_nothing_written_because_tickers_failed_is_never_up_to_date() -> None:
+    outage = summary(price_history={"rows_inserted": 0, "failed_tickers": 3})
+    line = outcome_line([outage])
+    assert "up to date" not in line
+    assert line == "no rows written; 3 tickers FAILED, so the warehouse may lack their bars"
+
+
+def test_rows_written_are_summed_over_assets_and_failures_still_said() -> None:
+    runs = [
+        summary(price_history={"rows_inserted": 5, "rows_updated": 2, "failed_tickers": 1}),
+        summary(fx_rates={"rows_inserted": 4, "failed_tickers": 0}),
+    ]
+    assert outcome_line(runs) == (
+        "11 rows written; 1 ticker FAILED, so the warehouse may lack their bars"
+    )
