@@ -37,7 +37,7 @@ import yaml
 from rm_pipeline.alerts import post_alert
 from rm_pipeline.db.engine import DATABASE_UNREACHABLE, dagster_url, with_driver
 from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, failed_run_message
-from rm_pipeline.processes import signals_ignored, start_child, stop_group
+from rm_pipeline.processes import Interrupted, signals_ignored, start_child, stop_group
 from rm_pipeline.recovery import (
     LAUNCHER_TAG,
     Launcher,
@@ -78,11 +78,6 @@ class DagsterStorageError(RuntimeError):
 
 class SlotWaitTimeout(RuntimeError):
     """A run waited longer than RM_SLOT_WAIT_MINUTES for a pool slot another run holds."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """The command was stopped (Ctrl-C, SIGTERM): its runs were stopped and marked canceled;
-    the message says which."""
 
 
 def dagster_home(settings: Settings) -> Path:

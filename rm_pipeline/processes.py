@@ -19,7 +19,6 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import IO
 
@@ -31,7 +30,8 @@ PR_SET_PDEATHSIG = 1
 
 
 class Interrupted(KeyboardInterrupt):
-    """The command was asked to stop (SIGINT, SIGTERM or SIGHUP)."""
+    """The command was asked to stop (SIGINT, SIGTERM or SIGHUP); the message says what was
+    stopped when the command knows (`launch.run_session`), else the signal's name."""
 
 
 _LIBC = (
@@ -117,7 +117,7 @@ def this_process_created() -> float:
 
 
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -145,9 +145,3 @@ def signals_ignored() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def log_file(directory: Path, name: str) -> IO[bytes]:
-    """A log file for children's output, appended to: `<directory>/<name>`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return (directory / name).open("ab")

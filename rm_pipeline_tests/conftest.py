@@ -10,6 +10,7 @@ every table after its test.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from rm_pipeline.db import embedded, migrate
 from rm_pipeline.db.engine import get_engine
@@ -100,3 +102,27 @@ def db(database_url: str) -> Iterator[Engine]:
     yield engine
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+
+
+@pytest.fixture
+def owned_database(server_url: str) -> Iterator[str]:
+    """A new database owned by a new login role that is no superuser and may not create roles,
+    and the URL that logs in as that role; both dropped afterwards."""
+    owner, password = f"rm_owner_{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(owner), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(owner), sql.Identifier(owner)
+            )
+        )
+    url = make_url(embedded.database_uri(server_url, owner))
+    url = url.set(username=owner, password=password).difference_update_query(["passfile"])
+    yield url.render_as_string(hide_password=False)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(owner)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
-from collections.abc import Iterator
 
 import dagster as dg
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from rm_pipeline.db import embedded
 from rm_pipeline.defs.alerting import error_line
 from rm_pipeline.launch import DagsterStorageError, check_dagster_storage, progress_line
 from rm_pipeline.recovery import LAUNCHER_TAG, Launcher
@@ -27,35 +25,14 @@ def settings_with_dagster_at(url: str) -> Settings:
 
 
 @pytest.fixture
-def foreign_dagster_database(server_url: str) -> Iterator[str]:
-    """A Dagster database of a role of its own, whose `kvs` table another role owns (another
-    warehouse's instance); the URL of the database's role."""
-    suffix = uuid.uuid4().hex[:8]
-    me, other, password = f"rm_me_{suffix}", f"rm_other_{suffix}", uuid.uuid4().hex
-    url = create_database(server_url, "rm_dagster")
-    name = make_url(url).database
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for role in (me, other):
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(role), sql.Literal(password)
-                )
-            )
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                sql.Identifier(name), sql.Identifier(me)
-            )
-        )
-    with psycopg.connect(url, autocommit=True) as conn:
+def foreign_dagster_database(server_url: str, owned_database: str) -> str:
+    """A Dagster database its role owns but whose `kvs` table another role (the superuser) owns,
+    as when it holds another warehouse's instance; the URL of the database's role."""
+    name = make_url(owned_database).database
+    assert name is not None
+    with psycopg.connect(embedded.database_uri(server_url, name), autocommit=True) as conn:
         conn.execute("CREATE TABLE kvs (key text PRIMARY KEY, value text)")
-        conn.execute(sql.SQL("ALTER TABLE kvs OWNER TO {}").format(sql.Identifier(other)))
-    as_me = make_url(url).set(username=me, password=password)
-    as_me = as_me.set(query={k: v for k, v in as_me.query.items() if k != "passfile"})
-    yield as_me.render_as_string(hide_password=False)
-    drop_database(server_url, url)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        for role in (me, other):
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    return owned_database
 
 
 def test_a_dagster_database_of_another_instance_is_refused_naming_its_tables(
@@ -64,8 +41,8 @@ def test_a_dagster_database_of_another_instance_is_refused_naming_its_tables(
     with pytest.raises(DagsterStorageError) as refused:
         check_dagster_storage(settings_with_dagster_at(foreign_dagster_database))
     message = str(refused.value)
-    assert message.startswith("DAGSTER_PG_URL: role rm_me_")
-    assert "may not write Dagster's tables there (kvs, owned by rm_other_" in message
+    assert message.startswith("DAGSTER_PG_URL: role rm_owner_")
+    assert "may not write Dagster's tables there (kvs, owned by postgres)" in message
     assert "point DAGSTER_PG_URL at a database of this warehouse's own" in message
 
 
