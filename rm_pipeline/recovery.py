@@ -72,9 +72,9 @@ def worker_pids(instance: dg.DagsterInstance, run_id: str) -> list[tuple[int, fl
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event
         data = event.engine_event_data if event is not None else None
-        pid = data.metadata.get("pid") if data is not None else None
-        if pid is not None and isinstance(pid.value, int):
-            found.append((pid.value, entry.timestamp))
+        pid = str(data.metadata["pid"].value) if data and "pid" in data.metadata else ""
+        if pid.isdigit():  # Dagster records the pid as text
+            found.append((int(pid), entry.timestamp))
     return found
 
 
