@@ -212,7 +212,7 @@ def test_the_server_killed_mid_run_ends_in_one_line_and_the_next_run_completes(
         "Check DATABASE_URL (or `rm-pipeline db status` for the embedded server); --verbose "
         "shows the traceback.",
     ]
-    assert stderr.startswith("Error: cannot reach the database: connection to server on socket")
+    assert stderr.startswith("Error: cannot reach the database: ")  # refused, or closed
     assert warehouse.processes() == []
     assert_recovers(warehouse, clean_bars)
 
