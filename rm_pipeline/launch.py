@@ -341,8 +341,7 @@ def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
     server; when the block ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs
     are stopped and marked canceled, and an interruption becomes `Interrupted` saying so."""
     check_dagster_storage(settings)
-    instance = prepare_dagster(settings)
-    prepare_instance(instance, settings, progress)
+    instance = prepare_instance(settings, progress)
     log = log_path(settings)
     log.parent.mkdir(parents=True, exist_ok=True)
     canceling: list[str] = []
@@ -388,15 +387,18 @@ def interrupted_line(canceled: Sequence[str]) -> str:
     )
 
 
-def prepare_instance(instance: dg.DagsterInstance, settings: Settings, progress: Progress) -> None:
-    """End runs whose command is gone and create the pools' limits, one command at a time (two
-    first runs at once would both create a pool's limit, and one of them fail)."""
+def prepare_instance(settings: Settings, progress: Progress) -> dg.DagsterInstance:
+    """The project's instance, with runs whose command is gone ended and the pools' limits
+    created, one command at a time: two first runs at once would both create Dagster's tables
+    and the pools' limits, and one of them fail."""
     with instance_lock(settings):
+        instance = prepare_dagster(settings)
         recover_abandoned_runs(instance, progress)
         known = {limit.name for limit in instance.event_log_storage.get_pool_limits()}
         for pool in POOLS:
             if pool not in known:
                 instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+    return instance
 
 
 @contextmanager
