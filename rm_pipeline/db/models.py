@@ -108,6 +108,8 @@ class Security(Base):
     name: Mapped[str] = mapped_column(String(255))
     security_type: Mapped[str] = mapped_column(String(50))
     exchange: Mapped[str | None] = mapped_column(String(50))
+    trading_calendar: Mapped[str | None] = mapped_column(String(20))
+    """The `exchange_calendars` name of its exchange, `24/7` for crypto (revision 0014)."""
     currency: Mapped[str | None] = mapped_column(String(10), server_default=text("'USD'"))
     country: Mapped[str | None] = mapped_column(String(50))
     sector: Mapped[str | None] = mapped_column(String(100))
@@ -317,6 +319,9 @@ class PriceHistory(Base):
 
     data_source: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime | None] = _created_at()
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    repair: Mapped[str | None] = mapped_column(Text)
+    """What the loader repaired in this bar; NULL when stored as sent (revision 0014)."""
 
     security: Mapped[Security] = relationship(back_populates="prices")
 
@@ -373,10 +378,15 @@ class CorporateAction(Base):
     value: Mapped[Decimal] = mapped_column(Numeric(20, 8))
     data_source: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime | None] = _created_at()
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    basis: Mapped[str] = mapped_column(String(10), server_default=text("'reported'"))
+    """'reported' by a provider, or 'inferred' from a restated history (revision 0014)."""
+    note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("action IN ('split', 'dividend')", name="valid_corporate_action"),
         CheckConstraint("value > 0", name="positive_corporate_action_value"),
+        CheckConstraint("basis IN ('reported', 'inferred')", name="valid_corporate_action_basis"),
         UniqueConstraint("security_id", "date", "action"),
     )
 
@@ -435,4 +445,93 @@ class FxRate(Base):
     __table_args__ = (
         CheckConstraint("rate > 0", name="valid_fx_rate"),
         CheckConstraint("base_currency <> quote_currency", name="distinct_fx_currencies"),
+    )
+
+
+class MarketSession(Base):
+    """A session of an exchange calendar (revision 0014)."""
+
+    __tablename__ = "market_sessions"
+
+    calendar: Mapped[str] = mapped_column(String(20), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class _Superseded:
+    """What a superseded row adds to the row it keeps (revision 0014)."""
+
+    superseded_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    valid_from: Mapped[datetime | None] = mapped_column(Timestamp)
+    superseded_at: Mapped[datetime] = mapped_column(Timestamp, server_default=NOW)
+    change: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    changed_by: Mapped[str] = mapped_column(Text, server_default=text("CURRENT_USER"))
+
+
+class PriceHistorySuperseded(_Superseded, Base):
+    """A bar as it was before an update or a delete replaced it."""
+
+    __tablename__ = "price_history_superseded"
+
+    id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    security_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    date: Mapped[date | None] = mapped_column(Date)
+    open: Mapped[Decimal | None] = mapped_column(Price)
+    high: Mapped[Decimal | None] = mapped_column(Price)
+    low: Mapped[Decimal | None] = mapped_column(Price)
+    close: Mapped[Decimal | None] = mapped_column(Price)
+    volume: Mapped[int | None] = mapped_column(BigInteger)
+    data_source: Mapped[str | None] = mapped_column(String(50))
+    repair: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint("change IN ('updated', 'deleted')", name="valid_price_history_change"),
+        Index("idx_price_history_superseded_key", "security_id", "date", "superseded_at"),
+    )
+
+
+class FxRateSuperseded(_Superseded, Base):
+    """An exchange rate as it was before an update or a delete replaced it."""
+
+    __tablename__ = "fx_rates_superseded"
+
+    base_currency: Mapped[str | None] = mapped_column(String(10))
+    quote_currency: Mapped[str | None] = mapped_column(String(10))
+    date: Mapped[date | None] = mapped_column(Date)
+    rate: Mapped[Decimal | None] = mapped_column(FxRateNumeric)
+    data_source: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint("change IN ('updated', 'deleted')", name="valid_fx_rates_change"),
+        Index(
+            "idx_fx_rates_superseded_key",
+            "base_currency", "quote_currency", "date", "superseded_at",
+        ),
+    )  # fmt: skip
+
+
+class CorporateActionSuperseded(_Superseded, Base):
+    """A split or dividend as it was before an update or a delete replaced it."""
+
+    __tablename__ = "corporate_actions_superseded"
+
+    id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    security_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
+    date: Mapped[date | None] = mapped_column(Date)
+    action: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(20, 8))
+    data_source: Mapped[str | None] = mapped_column(String(50))
+    basis: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint("change IN ('updated', 'deleted')", name="valid_corporate_actions_change"),
+        Index("idx_corporate_actions_superseded_key", "security_id", "date", "superseded_at"),
     )

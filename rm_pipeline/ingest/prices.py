@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine, text
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import accepted_jumps, quarantine, resolve_jumps
 from rm_pipeline.ingest.scale import restated_tickers, unexplained_jumps
+from rm_pipeline.ingest.sessions import store_sessions
 from rm_pipeline.providers.base import (
     MarketDataProvider,
     ProviderResult,
@@ -238,6 +239,8 @@ def load_price_batches(
         for batch, loaded in pipeline.load(plan):
             progress(batch.describe(loaded))
             report.add(loaded)
+    with engine.begin() as conn:
+        store_sessions(conn, start, end)
     return report
 
 

@@ -140,7 +140,7 @@ def test_an_owner_that_is_no_superuser_keeps_temporary_tables_and_is_told_the_re
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="rm_pipeline.migrations"):
-        assert migrate.grant_analyst(owned_database)[-1] == "0013"
+        assert "0013" in migrate.grant_analyst(owned_database)
     assert any("default_transaction_read_only" in r.getMessage() for r in caplog.records)
 
     migrate.downgrade(owned_database, "0012")
