@@ -48,6 +48,8 @@ bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same ru
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/valuations.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/restatement.py
+	$(BIN)/python bench/yfinance_repair.py
 
 lock: $(STAMP)  ## re-pin constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

@@ -117,8 +117,8 @@ def create_securities(engine: Engine, count: int) -> list[str]:
         return list(
             conn.execute(
                 text(
-                    "INSERT INTO securities (ticker, name, security_type, exchange) "
-                    "SELECT 'B' || g, 'Bench ' || g, 'equity', 'BENCH' "
+                    "INSERT INTO securities (ticker, name, security_type, exchange, "
+                    "trading_calendar) SELECT 'B' || g, 'Bench ' || g, 'equity', 'BENCH', 'BENCH' "
                     "FROM generate_series(1, :count) AS g RETURNING id::text"
                 ),
                 {"count": count},
@@ -189,6 +189,11 @@ def load_prices(
     )
     with indexes_rebuilt_afterwards(engine, "price_history"):
         copy_frames(engine, "price_history", BAR_COLUMNS, batches)
+    with engine.begin() as conn:  # every weekday a session: each bar follows the one before
+        conn.execute(
+            text("INSERT INTO market_sessions (calendar, date) SELECT 'BENCH', unnest(:dates)"),
+            {"dates": list(dates.date)},
+        )
     return len(security_ids) * days
 
 

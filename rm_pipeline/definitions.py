@@ -12,6 +12,7 @@ from rm_pipeline.defs.executors import executor_for
 from rm_pipeline.defs.market import assets as market_assets
 from rm_pipeline.defs.market import checks as market_checks
 from rm_pipeline.defs.market import jobs as market_jobs
+from rm_pipeline.defs.market import reconciliation as market_reconciliation
 from rm_pipeline.defs.market import schedules as market_schedules
 from rm_pipeline.defs.portfolios import assets as portfolio_assets
 from rm_pipeline.defs.portfolios import schedules as portfolio_schedules
@@ -34,7 +35,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor, with these resources (tests swap them)."""
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=dg.load_asset_checks_from_modules([market_checks]),
+        asset_checks=dg.load_asset_checks_from_modules([market_checks, market_reconciliation]),
         jobs=[
             market_jobs.refresh_securities,
             market_jobs.ingest_price_history,

@@ -14,6 +14,7 @@ from rm_pipeline.defs.partitions import nearest_weekday, partitions_today, range
 from rm_pipeline.launch import Progress, RunSession
 from rm_pipeline.run_summary import JobSummary
 from rm_pipeline.settings import Settings
+from rm_pipeline.warehouse.gaps import Gap, gaps_near
 
 
 def history_range(settings: Settings, today: date) -> tuple[str, str]:
@@ -86,3 +87,10 @@ def warehouse_summary(engine: Engine) -> dict[str, Any]:
     """Counts and the date range of what the warehouse holds now."""
     with engine.connect() as conn:
         return dict(conn.execute(WAREHOUSE_SUMMARY).mappings().one())
+
+
+def gaps_left(engine: Engine, first: date, last: date) -> list[Gap]:
+    """The sessions still missing inside a loaded range or beside it (a hole between the range and
+    the history already stored), as the loads' refreshes left them in `price_gaps`."""
+    with engine.connect() as conn:
+        return gaps_near(conn, first, last)

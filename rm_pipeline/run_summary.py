@@ -1,15 +1,17 @@
 """What a run did, read back from Dagster's event log: each asset's counts summed over its
-partitions and each check's verdict."""
+partitions and each check's verdict; and what a range's load left missing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import dagster as dg
 
 from rm_pipeline.defs.alerting import check_evaluations
+from rm_pipeline.warehouse.gaps import Gap, gap_lines
 
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
 """Per-partition counts: a range run's total is their sum over its partitions. Other values (the
@@ -107,3 +109,12 @@ def outcome_line(summaries: list[JobSummary]) -> str:
         tickers = "ticker" if failed == 1 else "tickers"
         return f"{written}; {failed:,} {tickers} FAILED, so the warehouse may lack their bars"
     return written if changed else "nothing changed: the warehouse was already up to date"
+
+
+def gaps_left_lines(gaps: Sequence[Gap], first: date, last: date, shown: int) -> list[str]:
+    """What a load of `first` to `last` left missing in or beside its range (`gaps`): a heading
+    and a line per gap, the first `shown` of them; or one line saying nothing is missing."""
+    if not gaps:
+        return [f"no session missing in or beside {first} to {last}"]
+    heading = f"sessions missing in or beside {first} to {last} ({len(gaps):,} gaps):"
+    return [heading, *(f"  {line}" for line in gap_lines(gaps, shown))]

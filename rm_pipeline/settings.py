@@ -88,6 +88,28 @@ class Settings(BaseSettings):
 
     provider: ProviderName = "synthetic"
     provider_files_dir: Path | None = None
+    second_provider: ProviderName | None = Field(
+        default=None,
+        description="A second source of closes the check closes_agree_with_second_source "
+        "compares the stored ones with (none: the check says it has nothing to compare).",
+    )
+    second_provider_files_dir: Path | None = Field(
+        default=None, description="The files directory of a second provider `files`."
+    )
+    second_provider_tolerance: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="How far (a fraction of the stored close) a second source's close may be "
+        "from the stored one before the two disagree.",
+    )
+    second_provider_days: int = Field(
+        default=30,
+        ge=1,
+        le=3660,
+        description="Calendar days, up to the check's day, whose closes the check compares.",
+    )
     synthetic_seed: int = Field(
         default=7, ge=0, description="Seed of the synthetic provider's generated history."
     )

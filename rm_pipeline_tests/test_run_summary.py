@@ -1,11 +1,15 @@
-"""A run's last line tells the truth: rows written are counted over every asset, and a run whose
-tickers failed never says the warehouse is up to date."""
+"""A run's last line tells the truth: rows written are counted over every asset, a run whose
+tickers failed never says the warehouse is up to date, and a backfill says what it left
+missing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
-from rm_pipeline.run_summary import JobSummary, outcome_line
+from rm_pipeline.run_summary import JobSummary, gaps_left_lines, outcome_line
+from rm_pipeline.warehouse.gaps import Gap
 
 
 def summary(**materialized: dict[str, Any]) -> JobSummary:
@@ -34,3 +38,16 @@ def test_rows_written_are_summed_over_assets_and_failures_still_said() -> None:
     assert outcome_line(runs) == (
         "11 rows written; 1 ticker FAILED, so the warehouse may lack their bars"
     )
+
+
+def test_a_backfill_names_the_sessions_it_left_missing() -> None:
+    first, last = date(1995, 1, 2), date(2005, 12, 30)
+    hole = Gap("AAPL", date(2006, 1, 3), date(2024, 11, 29), 4_762)
+    assert gaps_left_lines([], first, last, shown=5) == [
+        "no session missing in or beside 1995-01-02 to 2005-12-30"
+    ]
+    assert gaps_left_lines([hole, replace(hole, ticker="MSFT")], first, last, shown=1) == [
+        "sessions missing in or beside 1995-01-02 to 2005-12-30 (2 gaps):",
+        "  AAPL: 2006-01-03 to 2024-11-29 (4,762 sessions)",
+        "  and 1 more gap",
+    ]

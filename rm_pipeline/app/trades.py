@@ -27,7 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -119,6 +119,9 @@ class PositionView:
     entry_price: Decimal | None
     entry_fx_rate: Decimal | None
     current_price: Decimal | None
+    price_date: date | None
+    is_stale: bool | None
+    sessions_behind: int | None
     exit_price: Decimal | None
     market_value: Decimal | None
     unrealized_pnl: Decimal | None
@@ -142,6 +145,9 @@ class PositionView:
             entry_price=position.entry_price,
             entry_fx_rate=position.entry_fx_rate,
             current_price=position.current_price,
+            price_date=position.price_date,
+            is_stale=position.is_stale,
+            sessions_behind=position.sessions_behind,
             exit_price=position.exit_price,
             market_value=position.market_value,
             unrealized_pnl=position.unrealized_pnl,

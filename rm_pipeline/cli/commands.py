@@ -14,6 +14,7 @@ from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
 from rm_pipeline.cli.providers import providers
 from rm_pipeline.cli.run import backfill, dev, run
+from rm_pipeline.cli.splits import splits
 from rm_pipeline.cli.trades import trades
 from rm_pipeline.cli.users import users
 from rm_pipeline.db.engine import DATABASE_UNREACHABLE, DatabaseSetupError
@@ -55,6 +56,7 @@ cli.add_command(run)
 cli.add_command(backfill)
 cli.add_command(users)
 cli.add_command(trades)
+cli.add_command(splits)
 cli.add_command(brokers)
 cli.add_command(dev)
 

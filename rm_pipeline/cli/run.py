@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -15,10 +15,16 @@ from rm_pipeline.defs.partitions import partition_key_of, partitions_today
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, run_session
-from rm_pipeline.pipeline import history_range, load_range, run_main_job, warehouse_summary
+from rm_pipeline.pipeline import (
+    gaps_left,
+    history_range,
+    load_range,
+    run_main_job,
+    warehouse_summary,
+)
 from rm_pipeline.processes import interruptible
 from rm_pipeline.providers import build_provider
-from rm_pipeline.run_summary import JobSummary, failed_tickers, outcome_line
+from rm_pipeline.run_summary import JobSummary, failed_tickers, gaps_left_lines, outcome_line
 from rm_pipeline.settings import Settings, get_settings
 
 
@@ -41,6 +47,8 @@ def _echo_job(summary: JobSummary) -> None:
         )
         failed = metadata.get("failed_tickers")
         suffix = f"; failed tickers {failed}" if failed is not None else ""
+        if (gaps := metadata.get("open_gaps")) is not None:
+            suffix += f"; open gaps {gaps:,}"
         click.echo(f"  {asset}{scope}: {counts or 'done'}{suffix}")
     for check, passed in summary.checks.items():
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
@@ -55,6 +63,17 @@ def _echo_warehouse(db_url: str) -> dict[str, Any]:
         f"{totals['corporate_actions']:,} corporate actions"
     )
     return totals
+
+
+GAPS_SHOWN = 5
+"""Gaps a backfill names at its end; the rest are counted (the check names more)."""
+
+
+def _echo_gaps(db_url: str, first: date, last: date) -> None:
+    """The sessions still missing in or beside the range loaded (the first GAPS_SHOWN gaps)."""
+    gaps = gaps_left(get_engine(db_url), first, last)
+    for line in gaps_left_lines(gaps, first, last, GAPS_SHOWN):
+        click.echo(line)
 
 
 def _check_configuration(settings: Settings) -> None:
@@ -156,7 +175,8 @@ def dev(port: int) -> None:
 def backfill(start: datetime, end: datetime | None) -> None:
     """Load the daily bars and exchange rates from START to END as one run of the
     `ingest_price_history` job (the job the nightly schedule runs), then evaluate the price and
-    rate checks as a run of `check_prices`, and print the counts and the checks.
+    rate checks as a run of `check_prices`, and print the counts, the checks and the sessions
+    still missing in or beside the range (a hole between it and the history already stored).
 
     The partitions start at RM_HISTORY_START: to load history before it, set RM_HISTORY_START
     (in the environment or .env) to that day or earlier first, for this command and for the UI.
@@ -199,3 +219,4 @@ def backfill(start: datetime, end: datetime | None) -> None:
         )
     if failed := failed_tickers(summaries):
         click.echo(f"{failed:,} tickers FAILED: their bars are not loaded; run this again to retry")
+    _echo_gaps(db_url, first_day, last_day)

@@ -67,17 +67,38 @@ def amount(value: Decimal | None, currency: str) -> str:
     return "n/a" if value is None else f"{value:,} {currency}"
 
 
+def market_rate(base: str, quote: str, rate: Decimal) -> str:
+    """A rate in market notation: the pair, base then quote, and how many units of the quote one
+    unit of the base buys (`JPYUSD 0.0065`: a yen buys 0.0065 dollars)."""
+    return f"{base}{quote} {rate.normalize():f}"
+
+
+def staleness(p: PositionView) -> str:
+    """How old a position's current price is: its close's date and whether its exchange held
+    sessions since, by the latest valuation."""
+    if p.price_date is None:
+        return ""
+    if p.is_stale is None:
+        return f" (close of {p.price_date}, staleness unknown)"
+    if not p.is_stale:
+        return f" (close of {p.price_date})"
+    behind = p.sessions_behind
+    count = "" if behind is None else f", {behind} session{'' if behind == 1 else 's'} behind"
+    return f" (close of {p.price_date}, stale{count})"
+
+
 def execution(p: PositionView, trade_currency: str) -> str:
-    """A position's paper execution: prices in its security's currency, amounts in the trade's."""
+    """A position's paper execution: prices in its security's currency, amounts in the trade's,
+    the entry's conversion as a market rate (none when both currencies are one)."""
     quantity = "n/a" if p.quantity is None else f"{p.quantity:,}"
     entry = amount(p.entry_price, p.currency)
-    if p.entry_fx_rate is not None:
-        entry += f" at {p.entry_fx_rate} {trade_currency}/{p.currency}"
+    if p.entry_fx_rate is not None and p.currency != trade_currency:
+        entry += f" at {market_rate(p.currency, trade_currency, p.entry_fx_rate)}"
     parts = [
         f"{p.status or 'unknown'}",
         f"quantity {quantity}",
         f"entry {entry}",
-        f"current {amount(p.current_price, p.currency)}",
+        f"current {amount(p.current_price, p.currency)}{staleness(p)}",
         f"market value {amount(p.market_value, trade_currency)}",
         f"unrealized P&L {amount(p.unrealized_pnl, trade_currency)}",
         f"realized P&L {amount(p.realized_pnl, trade_currency)}",
@@ -171,7 +192,9 @@ def create(
 def show(trade_id: uuid.UUID, token: str) -> None:
     """Show a trade with its positions, their paper execution and its latest analysis.
 
-    Prices are in each security's currency, market values and P&L in the trade's."""
+    Prices are in each security's currency (the current one with its close's date and, when its
+    exchange held sessions since, how many), market values and P&L in the trade's. Rates are in
+    market notation: JPYUSD 0.0065 is 0.0065 dollars a yen."""
     echo_trade(service().get(authenticated(token), trade_id))
 
 

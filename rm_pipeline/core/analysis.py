@@ -24,6 +24,14 @@ Pure computations on pandas and numpy: no database, no Dagster, no clock. The ca
   Otherwise, a mix of 24/7 and session-traded legs included (their common dates are then the
   sessions of the session-traded legs), over 252 periods with horizons in trading sessions
   (1m 21, 3m 63, 6m 126, 1y 252, 3y 756).
+* Missing sessions. A return between two consecutive common dates spans more than one period
+  when a session that every leg's calendar holds lies between them: a session missing from the
+  stored history (a hole a backfill left, a day a load failed), not a holiday of one leg's
+  exchange, which no other calendar needs to share. Such a return is left out of the drift, the
+  volatility and the drawdown below instead of being counted as one day's, and the rationale says
+  how many were left out. When a calendar cannot give its sessions over the period (too far back
+  for `exchange_calendars`), nothing is left out and the rationale says missing sessions are
+  unknown.
 * Returns. Per security, the drift is the mean daily log return over the common dates. The
   estimate for a horizon of `h` periods is `exp(drift * h) - 1` for a long position and its
   negative for a short one (borrow costs ignored), weighted by allocation; unallocated capital is
@@ -236,9 +244,16 @@ def max_drawdown(simple_returns: pd.Series) -> float:
     return float((1 - wealth / peaks).max())
 
 
-def series_stats(closes: pd.Series, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> SeriesStats:
-    """Drift, volatility and drawdown of one security's closes."""
+def series_stats(
+    closes: pd.Series,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    across_gaps: pd.Index | None = None,
+) -> SeriesStats:
+    """Drift, volatility and drawdown of one security's closes, without the returns ending on
+    `across_gaps` (dates whose return spans missing sessions)."""
     logs = log_returns(closes)
+    if across_gaps is not None:
+        logs = logs[~logs.index.isin(across_gaps)]
     simple = np.expm1(logs)
     return SeriesStats(
         observations=len(logs),
@@ -259,12 +274,19 @@ def common_closes(closes: pd.DataFrame, securities: Iterable[str], limit: int) -
     return prices.where(prices > 0).dropna().sort_index().iloc[-limit:]
 
 
-def portfolio_returns(closes: pd.DataFrame, positions: tuple[PositionInput, ...]) -> pd.Series:
-    """Daily returns of the constant-weight portfolio on dates where all its securities trade."""
+def portfolio_returns(
+    closes: pd.DataFrame,
+    positions: tuple[PositionInput, ...],
+    across_gaps: pd.Index | None = None,
+) -> pd.Series:
+    """Daily returns of the constant-weight portfolio on dates where all its securities trade,
+    without those ending on `across_gaps` (dates whose return spans missing sessions)."""
     if not positions:
         return pd.Series(dtype=float)
     prices = common_closes(closes, (p.security for p in positions), len(closes))
     simple = prices.pct_change().iloc[1:]
+    if across_gaps is not None:
+        simple = simple[~simple.index.isin(across_gaps)]
     return sum((p.weight * simple[p.security] for p in positions), pd.Series(0.0, simple.index))
 
 
@@ -299,15 +321,44 @@ def sessions_between(after: date, before: date, calendars: Iterable[str]) -> int
     return len(common or ())
 
 
+def common_sessions(calendars: Iterable[str], first: date, last: date) -> pd.DatetimeIndex | None:
+    """The sessions every one of `calendars` holds from first to last; None when a calendar
+    cannot give them (a span before its earliest date)."""
+    held: pd.DatetimeIndex | None = None
+    for calendar in set(calendars):
+        try:
+            days = pd.DatetimeIndex(sessions(calendar, first, last))
+        except ValueError:  # exchange_calendars refuses a span outside its bounds
+            return None
+        held = days if held is None else held.intersection(days)
+    return held
+
+
+def returns_across_gaps(dates: pd.DatetimeIndex, calendars: Iterable[str]) -> pd.Index | None:
+    """Of the sorted `dates`, those whose return from the date before spans missing sessions: a
+    session every one of `calendars` holds lies strictly between the two. None when the calendars
+    cannot tell (`common_sessions`)."""
+    if len(dates) < 2:
+        return dates[:0]
+    held = common_sessions(calendars, dates[0].date(), dates[-1].date())
+    if held is None:
+        return None
+    after_previous = np.searchsorted(held.to_numpy(), dates[:-1].to_numpy(), side="right")
+    before_this = np.searchsorted(held.to_numpy(), dates[1:].to_numpy(), side="left")
+    return dates[1:][before_this > after_previous]
+
+
 @dataclass(frozen=True)
 class Period:
-    """The common dates the statistics come from, and how recent the newest of them is."""
+    """The common dates the statistics come from, how many of their returns span missing
+    sessions and were left out (None: unknown), and how recent the newest date is."""
 
     first: date
     last: date
     returns: int
     sessions_since: int
     as_of: date
+    left_out: int | None
 
     @property
     def stale(self) -> bool:
@@ -315,18 +366,24 @@ class Period:
 
 
 def common_period(
-    window: pd.DataFrame, positions: tuple[PositionInput, ...], as_of: date
+    window: pd.DataFrame,
+    positions: tuple[PositionInput, ...],
+    as_of: date,
+    across_gaps: pd.Index | None,
 ) -> Period | None:
-    """The period of the aligned closes; None without a common date."""
+    """The period of the aligned closes, less the returns `across_gaps` (None: unknown); None
+    without a common date."""
     if window.empty:
         return None
     last = window.index[-1].date()
+    left_out = None if across_gaps is None else len(across_gaps)
     return Period(
         first=window.index[0].date(),
         last=last,
-        returns=len(window) - 1,
+        returns=len(window) - 1 - (left_out or 0),
         sessions_since=sessions_between(last, as_of, (p.calendar for p in positions)),
         as_of=as_of,
+        left_out=left_out,
     )
 
 
@@ -390,11 +447,22 @@ def recommend(
     return verdict, f"{verdict.replace('_', ' ').capitalize()}: the {why}."
 
 
+def describe_gaps(period: Period) -> str:
+    """What became of the returns spanning missing sessions, when there are any or it is unknown."""
+    if period.left_out is None:
+        return "; whether any spans missing sessions is unknown (calendar out of range)"
+    if period.left_out == 0:
+        return ""
+    returns = "return" if period.left_out == 1 else "returns"
+    return f"; {period.left_out} {returns} across missing sessions left out"
+
+
 def describe_period(period: Period, basis: Basis) -> str:
+    dates = period.returns + 1 + (period.left_out or 0)
     period_text = (
-        f"Period: the {period.returns + 1} dates on which every position's security has a close, "
+        f"Period: the {dates} dates on which every position's security has a close, "
         f"{period.first} to {period.last} ({period.returns} daily returns, "
-        f"{basis.periods_per_year} a year)."
+        f"{basis.periods_per_year} a year{describe_gaps(period)})."
     )
     since = (
         f"{period.sessions_since} sessions of the positions' exchanges were held after it and "
@@ -497,17 +565,20 @@ class StatisticalAnalyzer:
     def analyze(self, trade: TradeInput, closes: pd.DataFrame, as_of: date) -> TradeAnalysis:
         basis = basis_for(trade.positions)
         window = common_closes(closes, (p.security for p in trade.positions), basis.window)
-        period = common_period(window, trade.positions, as_of)
+        across_gaps = returns_across_gaps(
+            pd.DatetimeIndex(window.index), (p.calendar for p in trade.positions)
+        )
+        period = common_period(window, trade.positions, as_of, across_gaps)
         stale = period is not None and period.stale
         stats = {
-            p.security: series_stats(window[p.security], basis.periods_per_year)
+            p.security: series_stats(window[p.security], basis.periods_per_year, across_gaps)
             for p in trade.positions
         }
         raw_returns = {
             name: portfolio_horizon_return(trade.positions, stats, days)
             for name, days in basis.horizons.items()
         }
-        portfolio = portfolio_returns(window, trade.positions)
+        portfolio = portfolio_returns(window, trade.positions, across_gaps)
         volatility = annualized_volatility(portfolio, basis.periods_per_year)
         measured = (
             risk_level(volatility, max_drawdown(portfolio))

@@ -221,6 +221,11 @@ class Position(Base):
     realized_pnl: Mapped[Decimal | None] = mapped_column(Money)
     split_factor: Mapped[Decimal] = mapped_column(FxRateNumeric, server_default=text("1"))
     entry_price_date: Mapped[date | None] = mapped_column(Date)
+    price_date: Mapped[date | None] = mapped_column(Date)
+    """The date of `current_price`'s close; with `is_stale` and `sessions_behind`, whether its
+    exchange held sessions after it up to the valuation date, NULL when unknown (revision 0016)."""
+    is_stale: Mapped[bool | None] = mapped_column()
+    sessions_behind: Mapped[int | None] = mapped_column(Integer)
 
     trade: Mapped[Trade] = relationship(back_populates="positions")
     security: Mapped[Security] = relationship()
@@ -293,6 +298,10 @@ class PortfolioHolding(Base):
     created_at: Mapped[datetime | None] = _created_at()
     updated_at: Mapped[datetime | None] = _updated_at()
     last_synced_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    price_date: Mapped[date | None] = mapped_column(Date)
+    """As for `Position.price_date`, with `is_stale` and `sessions_behind` (revision 0016)."""
+    is_stale: Mapped[bool | None] = mapped_column()
+    sessions_behind: Mapped[int | None] = mapped_column(Integer)
 
     portfolio: Mapped[Portfolio] = relationship(back_populates="holdings")
     security: Mapped[Security] = relationship()
@@ -535,3 +544,39 @@ class CorporateActionSuperseded(_Superseded, Base):
         CheckConstraint("change IN ('updated', 'deleted')", name="valid_corporate_actions_change"),
         Index("idx_corporate_actions_superseded_key", "security_id", "date", "superseded_at"),
     )
+
+
+class PriceGap(Base):
+    """Consecutive sessions of a security's calendar without a bar, between its first and last
+    bar (revision 0015)."""
+
+    __tablename__ = "price_gaps"
+
+    security_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("securities.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_missing: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_missing: Mapped[date] = mapped_column(Date)
+    sessions: Mapped[int] = mapped_column(Integer)
+    found_at: Mapped[datetime] = mapped_column(Timestamp, server_default=NOW)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("sessions > 0 AND last_missing >= first_missing", name="valid_price_gap"),
+    )
+
+
+class PriceGapCoverage(Base):
+    """The span of a security's history over which `price_gaps` is complete (revision 0015)."""
+
+    __tablename__ = "price_gap_coverage"
+
+    security_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("securities.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_date: Mapped[date] = mapped_column(Date)
+    last_date: Mapped[date] = mapped_column(Date)
+    checked_at: Mapped[datetime] = mapped_column(Timestamp, server_default=NOW)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("last_date >= first_date", name="valid_price_gap_coverage"),)

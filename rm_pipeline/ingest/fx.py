@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.db.changes import declare_change
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import quarantine
 from rm_pipeline.providers.base import MarketDataProvider, TickerOutcome
@@ -103,6 +104,7 @@ def ingest_fx_rates(
     )
     with engine.begin() as conn:
         report.quarantined = quarantine(conn, result.rejected, "fx_rates", provider.name, run_id)
+        declare_change(conn, f"rates sent again by {provider.name}", run_id)
         report.rates = upsert_frame(
             conn, rows.loc[:, list(FX_RATES.columns)], FX_RATES, count_by="date"
         )

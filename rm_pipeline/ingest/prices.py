@@ -33,13 +33,28 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.db.changes import declare_change
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
-from rm_pipeline.ingest.quarantine import accepted_jumps, quarantine, resolve_jumps
-from rm_pipeline.ingest.scale import restated_tickers, unexplained_jumps
+from rm_pipeline.ingest.quarantine import (
+    accepted_jumps,
+    accepted_restatement,
+    quarantine,
+    resolve_scale_holds,
+    settle_repairs,
+)
+from rm_pipeline.ingest.repair import repair
+from rm_pipeline.ingest.restatements import (
+    InferredSplit,
+    UnexplainedRestatement,
+    infer_split,
+    split_label,
+)
+from rm_pipeline.ingest.scale import closes_before, held_spans, restated_tickers
 from rm_pipeline.ingest.sessions import store_sessions
 from rm_pipeline.providers.base import (
     MarketDataProvider,
@@ -48,17 +63,28 @@ from rm_pipeline.providers.base import (
     TickerStatus,
 )
 from rm_pipeline.providers.validation import RejectReason, raw_values
+from rm_pipeline.warehouse.gaps import WHOLE_HISTORY, Gap, refresh_gaps
 
 log = logging.getLogger(__name__)
 
 PRICES = UpsertSpec(
     table="price_history",
-    columns=("security_id", "date", "open", "high", "low", "close", "volume", "data_source"),
+    columns=(
+        "security_id",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "data_source",
+        "repair",
+    ),
     key_columns=("security_id", "date"),
 )
 CORPORATE_ACTIONS = UpsertSpec(
     table="corporate_actions",
-    columns=("security_id", "date", "action", "value", "data_source"),
+    columns=("security_id", "date", "action", "value", "data_source", "note"),
     key_columns=("security_id", "date", "action"),
 )
 
@@ -90,7 +116,29 @@ STORED_CLOSES = text(
 ANCHOR_DAYS = 10
 """Calendar days before the window fetched too, only to compare with stored closes: a source
 that restated them has split-adjusted history the warehouse holds in the old scale."""
-DELETE_HISTORY = text("DELETE FROM price_history WHERE security_id = CAST(:id AS uuid)")
+STORED_HISTORY = text(
+    "SELECT date, close FROM price_history WHERE security_id = CAST(:id AS uuid) ORDER BY date"
+)
+DELETE_DATES_NOT_FETCHED = text(
+    "DELETE FROM price_history WHERE security_id = CAST(:id AS uuid) "
+    "AND NOT (date = ANY(CAST(:dates AS date[])))"
+)
+INSERT_INFERRED_SPLIT = text(
+    """
+    INSERT INTO corporate_actions (security_id, date, action, value, data_source, basis, note)
+    VALUES (CAST(:id AS uuid), :date, 'split', :value, :source, 'inferred', :note)
+    ON CONFLICT (security_id, date, action) DO NOTHING
+    """
+)
+INFERRED_SPLIT_DAYS = 31
+"""A reported split this close to an inferred one of the same ratio is the same split."""
+RETIRE_INFERRED_SPLITS = text(
+    """
+    DELETE FROM corporate_actions
+    WHERE security_id = CAST(:id AS uuid) AND action = 'split' AND basis = 'inferred'
+      AND abs(date - CAST(:date AS date)) <= :days AND abs(value / :value - 1) <= 0.005
+    """
+)
 
 Progress = Callable[[str], None]
 
@@ -107,8 +155,14 @@ class PriceLoadReport:
     rejected: list[pd.DataFrame] = field(default_factory=list)
     failed: list[TickerOutcome] = field(default_factory=list)
     refetched: list[str] = field(default_factory=list)
+    inferred: list[str] = field(default_factory=list)
+    repaired: int = 0
+    """Bars repaired before storing (`ingest/repair.py`), their raw values quarantined, resolved."""
     quarantined: LoadResult = field(default_factory=LoadResult)
     run_id: str | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    """The gaps the load's refresh found (`refresh_gaps`): in or beside its range, and over any
+    history scanned whole."""
 
     def add(self, batch: PriceLoadReport) -> None:
         """Count one batch's report (of the same range) into this load's."""
@@ -118,7 +172,10 @@ class PriceLoadReport:
         self.rejected.extend(batch.rejected)
         self.failed.extend(batch.failed)
         self.refetched.extend(batch.refetched)
+        self.inferred.extend(batch.inferred)
+        self.repaired += batch.repaired
         self.quarantined += batch.quarantined
+        self.gaps.extend(batch.gaps)
 
     @property
     def rejected_rows(self) -> pd.DataFrame:
@@ -233,14 +290,22 @@ def load_price_batches(
     writers: int = 1,
 ) -> PriceLoadReport:
     """Load the batches, each in its own transaction, reporting each in plan order; the report
-    counts them all. See `BatchPipeline` for what runs at once."""
+    counts them all. See `BatchPipeline` for what runs at once. Then, in one transaction, the
+    sessions the range needs are stored and the planned securities' gaps refreshed around it
+    (`refresh_gaps`), onto the report."""
     report = PriceLoadReport(start=start, end=end, run_id=run_id)
     with BatchPipeline(engine, provider, start, end, run_id, writers) as pipeline:
         for batch, loaded in pipeline.load(plan):
             progress(batch.describe(loaded))
             report.add(loaded)
+    planned = {ticker: sid for batch in plan for ticker, sid in batch.ids.items()}
+    replaced = {planned[ticker] for ticker in report.refetched if ticker in planned}
     with engine.begin() as conn:
         store_sessions(conn, start, end)
+        if replaced:  # a re-fetched history may have lost bars anywhere: rescan it whole
+            report.gaps += refresh_gaps(conn, *WHOLE_HISTORY, sorted(replaced), run_id)
+        kept = [sid for sid in planned.values() if sid not in replaced]
+        report.gaps += refresh_gaps(conn, start, end, kept, run_id)
     return report
 
 
@@ -366,43 +431,54 @@ def _store_batch(
     engine: Engine, history: History, source: str, fetched: FetchedBatch, report: PriceLoadReport
 ) -> None:
     """Write one fetched batch in one transaction: re-fetched histories, quarantined rows,
-    corporate actions and the range's bars."""
+    corporate actions and the range's bars, each after the repairs the bars call for."""
     ids = fetched.batch.ids
-    batch = list(ids)
-    bars, actions = fetched.bars, fetched.actions
     anchor = report.start - timedelta(days=ANCHOR_DAYS)
-    report.failed.extend(bars.failed())
+    report.failed.extend(fetched.bars.failed())
     with engine.begin() as conn:
-        stored = _stored_closes(conn, [ids[t] for t in batch], anchor, report.end)
-        restated = restated_tickers(bars.frame, stored)
-        refetch = sorted(
-            set(restated) | set(_tickers_needing_refetch(conn, actions.frame, ids, report.start))
-        )
-        incomplete = []
+        stored = _stored_closes(conn, list(ids.values()), anchor, report.end)
+        bars = repair(fetched.bars.frame, fetched.actions.frame, closes_before(stored, anchor))
+        actions = bars.actions
+        reported = set(_tickers_needing_refetch(conn, actions, ids, report.start))
+        restated = set(restated_tickers(bars.frame, stored)) - reported
+        refetch = sorted(reported | restated)
+        held, repaired = [], [bars.raw[~bars.raw["ticker"].isin(refetch)]]
         for ticker in refetch:
-            replaced = _replace_history(conn, history, source, ticker, ids[ticker], report)
-            if replaced is None:
-                incomplete.append(ticker)
-            else:
-                report.prices += replaced
-                report.refetched.append(ticker)
-                resolve_jumps(conn, ticker)
+            refetched = Refetch(conn, history, source, ticker, ids[ticker], report)
+            held.append(refetched.replace(bars.frame, actions, split_reported=ticker in reported))
+            repaired.append(refetched.repairs)
         in_window = bars.frame["date"] >= pd.Timestamp(report.start)
         window = bars.frame[in_window & ~bars.frame["ticker"].isin(refetch)]
-        window, jumped = _set_aside_jumps(conn, window, stored, actions.frame, report)
-        rejected = pd.concat([bars.rejected, jumped], ignore_index=True)
+        window, jumped = _set_aside_jumps(conn, window, stored, actions, report)
+        rejected = pd.concat([fetched.bars.rejected, jumped, *held], ignore_index=True)
         report.rejected.append(rejected)
         report.quarantined += quarantine(conn, rejected, "price_history", source, report.run_id)
         report.quarantined += quarantine(
-            conn, actions.rejected, "corporate_actions", source, report.run_id
+            conn, fetched.actions.rejected, "corporate_actions", source, report.run_id
         )
-        kept_actions = actions.frame[~actions.frame["ticker"].isin(incomplete)]
+        report.repaired += _keep_raw_of_repairs(conn, pd.concat(repaired), source, report.run_id)
+        replaced = set(report.refetched)
+        kept_actions = actions[~actions["ticker"].isin(set(refetch) - replaced)]
+        declare_change(conn, f"corporate actions reported by {source}", report.run_id)
+        _retire_inferred_splits(conn, kept_actions, ids)
         report.actions += upsert_frame(
             conn, _rows_for(kept_actions, ids, source, CORPORATE_ACTIONS), CORPORATE_ACTIONS
         )
+        declare_change(conn, f"bars sent again by {source}", report.run_id)
         report.prices += upsert_frame(
             conn, _rows_for(window, ids, source, PRICES), PRICES, count_by="date"
         )
+
+
+def _keep_raw_of_repairs(
+    conn: Connection, raw: pd.DataFrame, source: str, run_id: str | None
+) -> int:
+    """Quarantine, resolved, the values the source sent for each repaired bar; how many."""
+    if raw.empty:
+        return 0
+    quarantine(conn, raw, "price_history", source, run_id)
+    settle_repairs(conn, sorted(raw["ticker"].unique()))
+    return len(raw)
 
 
 def _stored_closes(
@@ -422,25 +498,34 @@ def _set_aside_jumps(
     actions: pd.DataFrame,
     report: PriceLoadReport,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The window without the rows from each unexplained split-like jump on, and those rows as
-    quarantine rows; each such ticker is reported failed."""
-    before = stored[stored["date"] < pd.Timestamp(report.start)].sort_values("date")
-    previous = {str(t): float(c) for t, c in before.groupby("ticker")["close"].last().items()}
+    """The window without the rows of each span on a scale an unexplained split-like jump
+    moved it to (until the closes come back, or to the end), and those rows as quarantine rows;
+    each such ticker is reported failed."""
     splits = actions[actions["action"] == "split"]
     explained = set(zip(splits["ticker"], splits["date"], strict=True))
     explained |= accepted_jumps(conn, sorted(window["ticker"].unique()))
-    jumps = unexplained_jumps(window, previous, explained)
+    spans = held_spans(window, closes_before(stored, report.start), explained)
     held = pd.Series(False, index=window.index)
     reasons = pd.Series("", index=window.index, dtype=object)
-    for ticker, (day, move) in jumps.items():
-        rows = (window["ticker"] == ticker) & (window["date"] >= day)
+    described: dict[str, list[str]] = {}
+    for ticker, start, end, reverted, move in spans.itertuples(index=False):
+        rows = (window["ticker"] == ticker) & window["date"].between(start, end)
         held |= rows
-        reasons[rows] = f"{RejectReason.UNEXPLAINED_JUMP}: {move} on {day.date()}"
-        reason = f"{move} on {day.date()}: quarantined until a split is reported"
+        day = pd.Timestamp(start).date()
+        reasons[rows] = f"{RejectReason.UNEXPLAINED_JUMP}: {move} on {day}"
+        described.setdefault(ticker, []).append(
+            f"{move} on {day}: quarantined until a split is reported"
+            if pd.isna(reverted)
+            else f"{move} on {day}: {int(rows.sum())} rows quarantined, back on its scale on "
+            f"{pd.Timestamp(reverted).date()}"
+        )
+    for ticker, spans_of_ticker in described.items():
+        reason = "; ".join(spans_of_ticker)
         log.warning("%s: %s", ticker, reason)
         report.failed.append(TickerOutcome(ticker, TickerStatus.ERROR, reason))
     quarantined = window[held].assign(reason=reasons[held])
-    quarantined = quarantined.assign(raw=raw_values(window[held].drop(columns="ticker")))
+    columns = [c for c in window.columns if c not in ("ticker", "repair")]
+    quarantined = quarantined.assign(raw=raw_values(window.loc[held, columns]))
     return window[~held], quarantined.loc[:, ["ticker", "date", "reason", "raw"]]
 
 
@@ -463,39 +548,141 @@ def _tickers_needing_refetch(
     return refetch
 
 
-def _replace_history(
-    conn: Connection,
-    history_of: History,
-    source: str,
-    ticker: str,
-    security_id: str,
-    report: PriceLoadReport,
-) -> LoadResult | None:
-    """Re-fetch a security's whole stored range (and the range being loaded) and replace it; None,
-    with the stored history left alone and the ticker reported failed, when the re-fetch does not
-    cover every stored date."""
-    first, last = conn.execute(STORED_RANGE, {"id": security_id}).one()
-    start, end = min(first, report.start), max(last, report.end)
-    history = history_of(ticker, start, end)
-    fetched = history.frame["date"].dt.date
-    if fetched.empty or fetched.min() > first or fetched.max() < last:
+class Refetch:
+    """One security's whole stored history fetched again, to replace it at one scale: after a
+    new reported split, or when the source restated closes the warehouse holds (then the split
+    that explains it is inferred, or the restatement is held)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        history_of: History,
+        source: str,
+        ticker: str,
+        security_id: str,
+        report: PriceLoadReport,
+    ) -> None:
+        self.conn, self.history_of, self.source = conn, history_of, source
+        self.ticker, self.security_id, self.report = ticker, security_id, report
+        self.repairs = _NOTHING_HELD
+        """The raw values of the re-fetched bars it repaired, to quarantine resolved."""
+
+    def replace(
+        self, window: pd.DataFrame, actions: pd.DataFrame, split_reported: bool
+    ) -> pd.DataFrame:
+        """Replace the stored history (only rows that changed are written; each replaced row
+        is kept as superseded) and return nothing to hold; or leave it as it is and return the
+        ticker's fetched rows to quarantine (none when the re-fetch fell short: the next load
+        tries again)."""
+        first, last = self.conn.execute(STORED_RANGE, {"id": self.security_id}).one()
+        history = self.history_of(
+            self.ticker, min(first, self.report.start), max(last, self.report.end)
+        )
+        if not self._covers(history, first, last):
+            return _NOTHING_HELD
+        fetched = repair(history.frame, actions[actions["ticker"] == self.ticker], {})
+        if split_reported:
+            reason = f"split reported by {self.source}: history re-fetched at the new scale"
+        else:
+            inference = infer_split(self.source, self._stored(), _closes(fetched.frame))
+            if isinstance(inference, InferredSplit):
+                reason = self._record(inference)
+            elif accepted_restatement(self.conn, self.ticker):
+                reason = f"restated by {self.source}: {inference.reason}; accepted by an operator"
+            else:
+                return self._hold(window, inference)
+        declare_change(self.conn, reason, self.report.run_id)
+        rows = _rows_for(fetched.frame, {self.ticker: self.security_id}, self.source, PRICES)
+        self.report.prices += upsert_frame(self.conn, rows, PRICES, count_by="date")
+        self.repairs = fetched.raw
+        dates = [d.isoformat() for d in fetched.frame["date"].dt.date]
+        dropped = self.conn.execute(
+            DELETE_DATES_NOT_FETCHED, {"id": self.security_id, "dates": dates}
+        ).rowcount
+        log.info("%s: %s", self.ticker, reason)
+        if dropped:  # on the old scale, with no bar of the new one to take their place
+            log.warning(
+                "%s: %d stored bars the re-fetch lacks deleted (kept as superseded)",
+                self.ticker,
+                dropped,
+            )
+        self.report.refetched.append(self.ticker)
+        resolve_scale_holds(self.conn, self.ticker)
+        return _NOTHING_HELD
+
+    def _covers(self, history: ProviderResult, first: date, last: date) -> bool:
+        fetched = history.frame["date"].dt.date
+        if not fetched.empty and fetched.min() <= first and fetched.max() >= last:
+            return True
         covered = f"{fetched.min()} to {fetched.max()}" if len(fetched) else "nothing"
         errors = "".join(f" ({o.reason})" for o in history.failed())
-        reason = (
-            f"new split: re-fetch returned {covered}{errors}, not the stored {first} to {last}; "
+        self._fail(
+            f"history re-fetch returned {covered}{errors}, not the stored {first} to {last}; "
             "stored history kept, retried on the next load"
         )
-        log.warning("%s: %s", ticker, reason)
-        report.failed.append(TickerOutcome(ticker, TickerStatus.ERROR, reason))
-        return None
-    conn.execute(DELETE_HISTORY, {"id": security_id})
-    log.info("%s: new split, replaced its history %s to %s", ticker, start, end)
-    return upsert_frame(
-        conn,
-        _rows_for(history.frame, {ticker: security_id}, source, PRICES),
-        PRICES,
-        count_by="date",
-    )
+        return False
+
+    def _stored(self) -> pd.Series:
+        rows = self.conn.execute(STORED_HISTORY, {"id": self.security_id}).all()
+        return pd.Series(
+            [float(close) for _, close in rows],
+            index=pd.DatetimeIndex([pd.Timestamp(day) for day, _ in rows]),
+        )
+
+    def _record(self, split: InferredSplit) -> str:
+        """Store the inferred split; the reason for the history's replacement."""
+        self.conn.execute(
+            INSERT_INFERRED_SPLIT,
+            {
+                "id": self.security_id,
+                "date": split.date,
+                "value": Decimal(split.ratio.numerator) / Decimal(split.ratio.denominator),
+                "source": self.source,
+                "note": split.note,
+            },
+        )
+        described = f"{split_label(split.ratio)} split inferred on {split.date}: {split.note}"
+        log.warning("%s: %s", self.ticker, described)
+        self.report.inferred.append(f"{self.ticker}: {described}")
+        return (
+            f"restated by {self.source}: {split_label(split.ratio)} split inferred on {split.date}"
+        )
+
+    def _hold(self, window: pd.DataFrame, restatement: UnexplainedRestatement) -> pd.DataFrame:
+        """Quarantine the ticker's fetched rows of the load's range: the source and the
+        warehouse disagree on its scale in a way no split explains."""
+        self._fail(f"history restated by {self.source}: {restatement.reason}; held")
+        rows = window[
+            (window["ticker"] == self.ticker) & (window["date"] >= pd.Timestamp(self.report.start))
+        ]
+        reason = f"{RejectReason.UNEXPLAINED_RESTATEMENT}: {restatement.reason}"
+        held = rows.loc[:, ["ticker", "date"]].assign(reason=reason)
+        return held.assign(raw=raw_values(rows.drop(columns="ticker")))
+
+    def _fail(self, reason: str) -> None:
+        log.warning("%s: %s", self.ticker, reason)
+        self.report.failed.append(TickerOutcome(self.ticker, TickerStatus.ERROR, reason))
+
+
+_NOTHING_HELD = pd.DataFrame(columns=["ticker", "date", "reason", "raw"])
+
+
+def _closes(frame: pd.DataFrame) -> pd.Series:
+    """A one-ticker provider frame's closes by date."""
+    return pd.Series(frame["close"].to_numpy(dtype=float), index=pd.DatetimeIndex(frame["date"]))
+
+
+def _retire_inferred_splits(conn: Connection, actions: pd.DataFrame, ids: dict[str, str]) -> None:
+    """Delete the inferred splits a reported split now explains (same ratio, within
+    INFERRED_SPLIT_DAYS of it), so no split counts twice."""
+    splits = actions[actions["action"] == "split"]
+    for ticker, day, value in zip(
+        splits["ticker"], splits["date"].dt.date, splits["value"], strict=True
+    ):
+        conn.execute(
+            RETIRE_INFERRED_SPLITS,
+            {"id": ids[ticker], "date": day, "value": float(value), "days": INFERRED_SPLIT_DAYS},
+        )
 
 
 def _rows_for(

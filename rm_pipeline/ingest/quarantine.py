@@ -1,5 +1,12 @@
 """Rows a load set aside, written to the `quarantine` table (migration 0007) with their reason,
-the values the source sent, the source and the run, in the load's own transaction."""
+the values the source sent, the source and the run, in the load's own transaction.
+
+Held scale changes are settled in two ways. The load settles them itself when a security's
+history is replaced at one scale (`resolve_scale_holds`: resolved and seen at the same moment). An
+operator settles them by setting `resolved_at` by hand: a resolved jump is an accepted move
+(`accepted_jumps`), and a restatement resolved after it was last seen is an accepted restatement
+(`accepted_restatement`): the next load replaces the stored history with the source's, recording
+no split, and marks the acceptance used (`last_seen_at` moves past it)."""
 
 from __future__ import annotations
 
@@ -19,9 +26,19 @@ QUARANTINE = UpsertSpec(
     on_change={"last_seen_at": "CURRENT_TIMESTAMP"},
 )  # fmt: skip
 
-RESOLVE_JUMPS = text(
-    "UPDATE quarantine SET resolved_at = CURRENT_TIMESTAMP "
-    "WHERE ticker = :ticker AND resolved_at IS NULL AND reason LIKE 'unexplained_jump%'"
+RESOLVE_SCALE_HOLDS = text(
+    "UPDATE quarantine SET resolved_at = CURRENT_TIMESTAMP, last_seen_at = CURRENT_TIMESTAMP "
+    "WHERE ticker = :ticker "
+    "AND (reason LIKE 'unexplained_jump%' OR reason LIKE 'unexplained_restatement%') "
+    "AND (resolved_at IS NULL OR resolved_at > last_seen_at)"
+)
+SETTLE_REPAIRS = text(
+    "UPDATE quarantine SET resolved_at = CURRENT_TIMESTAMP WHERE ticker = ANY(:tickers) "
+    "AND reason LIKE 'repaired:%' AND resolved_at IS NULL"
+)
+ACCEPTED_RESTATEMENT = text(
+    "SELECT EXISTS (SELECT FROM quarantine WHERE ticker = :ticker "
+    "AND reason LIKE 'unexplained_restatement%' AND resolved_at > last_seen_at)"
 )
 ACCEPTED_JUMPS = text(
     "SELECT ticker, date FROM quarantine WHERE ticker = ANY(:tickers) "
@@ -47,9 +64,20 @@ def quarantine(
     return upsert_frame(conn, rows.loc[:, list(QUARANTINE.columns)], QUARANTINE)
 
 
-def resolve_jumps(conn: Connection, ticker: str) -> None:
-    """The ticker's history was re-fetched at one scale: its quarantined jumps are settled."""
-    conn.execute(RESOLVE_JUMPS, {"ticker": ticker})
+def resolve_scale_holds(conn: Connection, ticker: str) -> None:
+    """The ticker's history was re-fetched at one scale: its held jumps and restatements are
+    settled, and an operator's acceptance is used up."""
+    conn.execute(RESOLVE_SCALE_HOLDS, {"ticker": ticker})
+
+
+def settle_repairs(conn: Connection, tickers: list[str]) -> None:
+    """The raw values of repaired bars are kept for the record, not waiting on anyone."""
+    conn.execute(SETTLE_REPAIRS, {"tickers": tickers})
+
+
+def accepted_restatement(conn: Connection, ticker: str) -> bool:
+    """Whether an operator resolved the ticker's held restatement since it was last seen."""
+    return bool(conn.execute(ACCEPTED_RESTATEMENT, {"ticker": ticker}).scalar_one())
 
 
 def accepted_jumps(conn: Connection, tickers: list[str]) -> set[tuple[str, pd.Timestamp]]:

@@ -7,11 +7,15 @@ and the security's whole history is then re-fetched. A source that does not rest
 an old file followed by an adjusted one, a split it never reports) shows a jump instead: a close
 that differs from the one before it by a split-like ratio with no split reported that day. Such
 rows are quarantined, not stored, until the split is reported or an operator accepts the move.
+Only the rows on the jump's scale are held: when a later move takes the closes back to the scale
+before the jump (a block of sessions quoted 100 times too high, say), the rows from that revert on
+are stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -23,6 +27,13 @@ SPLIT_LIKE_MIN = 1.8
 SPLIT_LIKE_SLACK = 0.06
 """A move by a factor near a whole number from 2 up (a day's own move on top of the split),
 either way: x0.25 (4-for-1), x0.5, x10 (1-for-10 reverse)."""
+
+REVERTED_WITHIN = float(np.sqrt(SPLIT_LIKE_MIN))
+"""The closes are back on the scale before a jump when the unexplained split-like moves since it
+multiply to within this factor of 1: nearer 1 than any split-like move is, so a jump undone
+within two days' moves (x0.01 then x98.5) is a revert and x0.5 then x3 is not."""
+
+SPAN_COLUMNS = ["ticker", "start", "end", "reverted", "move"]
 
 
 def restated_tickers(fetched: pd.DataFrame, stored: pd.DataFrame) -> list[str]:
@@ -48,35 +59,86 @@ def split_like(ratios: np.ndarray) -> np.ndarray:
     return valid & (factor >= SPLIT_LIKE_MIN) & near_whole
 
 
-def unexplained_jumps(
-    window: pd.DataFrame,
-    previous_close: dict[str, float],
-    explained: Collection[tuple[str, pd.Timestamp]],
-) -> dict[str, tuple[pd.Timestamp, str]]:
-    """Per ticker, the first date in `window` (ticker, date, close) whose close moved by a
-    split-like ratio from the close before it (the stored `previous_close` for the first row)
-    with no split reported that day (`explained`: (ticker, date) pairs of splits or accepted
-    moves), and a description of the move. The ratios are computed for the whole window at once;
-    only the few split-like rows are looked at one by one."""
-    rows = window.sort_values(["ticker", "date"], kind="stable")
+def prior_closes(rows: pd.DataFrame, previous_close: dict[str, float]) -> np.ndarray:
+    """The close before each row of `rows` (ticker, date, close; sorted by ticker, then date):
+    the row before's, or for a ticker's first row its `previous_close` (NaN when missing)."""
     closes = rows["close"].to_numpy(dtype=float)
     first_of_ticker = ~rows["ticker"].duplicated().to_numpy()
     stored = rows["ticker"].map(previous_close).to_numpy(dtype=float)
-    prior = np.where(first_of_ticker, stored, np.roll(closes, 1))
+    return np.where(first_of_ticker, stored, np.roll(closes, 1))
+
+
+def held_spans(
+    window: pd.DataFrame,
+    previous_close: dict[str, float],
+    explained: Collection[tuple[str, pd.Timestamp]],
+) -> pd.DataFrame:
+    """The runs of rows of `window` (ticker, date, close) to hold: each from a close that moved
+    by a split-like ratio from the close before it (the stored `previous_close` for a ticker's
+    first row) with no split reported that day (`explained`: (ticker, date) pairs of splits or
+    accepted moves), to the row before the closes return to the scale before that jump, or to
+    the ticker's last row when they never do.
+
+    One row per span, sorted by ticker and start (a ticker may have several):
+
+    * ticker, start: the jump's date, end: the date of the last row held;
+    * reverted: the date of the first row back on the scale before the jump, NaT when the span
+      runs to the end of the window;
+    * move: the jump, as `close 27.1 after 2710 (x0.0100), no split reported`.
+
+    The caller holds the ticker's rows dated from start to end inclusive
+    (`window["date"].between(start, end)`) and stores the others. Moves are weighed for the whole
+    window at once; only the few spans are looked at one by one.
+    """
+    rows = window.sort_values(["ticker", "date"], kind="stable")
+    tickers = rows["ticker"].to_numpy()
+    dates = rows["date"].to_numpy()
+    closes = rows["close"].to_numpy(dtype=float)
+    prior = prior_closes(rows, previous_close)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = closes / prior
-    candidates = split_like(ratios)
-    jumps: dict[str, tuple[pd.Timestamp, str]] = {}
-    for ticker, day, close, before in zip(
-        rows["ticker"].to_numpy()[candidates],
-        rows["date"].to_numpy()[candidates],
-        closes[candidates],
-        prior[candidates],
-        strict=True,
-    ):
-        day = pd.Timestamp(day)
-        if str(ticker) in jumps or (ticker, day) in explained:
-            continue
-        move = f"close {close:g} after {before:g} (x{close / before:.4f})"
-        jumps[str(ticker)] = (day, f"{move}, no split reported")
-    return jumps
+        jumps = split_like(ratios) & ~_explained(tickers, dates, explained)
+        steps = np.where(jumps, np.log(ratios), 0.0)
+    scale = pd.Series(steps).groupby(tickers).cumsum().to_numpy()
+    held = np.abs(scale) > np.log(REVERTED_WITHIN)
+    continues = np.zeros(len(rows), dtype=bool)  # the row before is the same ticker's
+    continues[1:] = tickers[1:] == tickers[:-1]
+    held_before = np.zeros_like(held)
+    held_before[1:] = held[:-1]
+    held_after = np.zeros_like(held)
+    held_after[:-1] = held[1:] & continues[1:]
+    starts = np.flatnonzero(held & ~(held_before & continues))
+    ends = np.flatnonzero(held & ~held_after)
+    after = np.minimum(ends + 1, len(rows) - 1)
+    reverted = (ends + 1 < len(rows)) & continues[after]
+    moves = [
+        f"close {closes[i]:g} after {prior[i]:g} (x{ratios[i]:.4f}), no split reported"
+        for i in starts
+    ]
+    spans = {
+        "ticker": tickers[starts].astype(str),
+        "start": dates[starts],
+        "end": dates[ends],
+        "reverted": np.where(reverted, dates[after], np.datetime64("NaT")),
+        "move": moves,
+    }
+    return pd.DataFrame(spans, columns=SPAN_COLUMNS)
+
+
+def closes_before(stored: pd.DataFrame, day: date) -> dict[str, float]:
+    """Each ticker's last close in `stored` (ticker, date, close) dated before `day`."""
+    before = stored[stored["date"] < pd.Timestamp(day)].sort_values("date")
+    return {str(t): float(c) for t, c in before.groupby("ticker")["close"].last().items()}
+
+
+def _explained(
+    tickers: np.ndarray, dates: np.ndarray, explained: Collection[tuple[str, pd.Timestamp]]
+) -> np.ndarray:
+    """Which (ticker, date) rows are among the `explained` pairs."""
+    if not explained:
+        return np.zeros(len(tickers), dtype=bool)
+    pairs = pd.MultiIndex.from_tuples(
+        [(str(t), pd.Timestamp(d)) for t, d in explained], names=["ticker", "date"]
+    )
+    keys = pd.MultiIndex.from_arrays([tickers.astype(str), dates], names=["ticker", "date"])
+    return np.asarray(keys.isin(pairs))

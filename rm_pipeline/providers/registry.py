@@ -27,3 +27,17 @@ def build_provider(settings: Settings) -> MarketDataProvider:
 
             return YFinanceProvider.from_settings(settings)
     raise ValueError(f"unknown provider {settings.provider!r}")
+
+
+def build_second_provider(settings: Settings) -> MarketDataProvider | None:
+    """The second source of closes (RM_SECOND_PROVIDER, with RM_SECOND_PROVIDER_FILES_DIR for
+    `files`), configured as the first would be; None when there is none."""
+    if settings.second_provider is None:
+        return None
+    second = settings.model_copy(
+        update={
+            "provider": settings.second_provider,
+            "provider_files_dir": settings.second_provider_files_dir,
+        }
+    )
+    return build_provider(second)

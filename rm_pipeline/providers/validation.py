@@ -72,6 +72,7 @@ class RejectReason(StrEnum):
     RATE_OUT_OF_RANGE = "rate_out_of_range"
     DUPLICATE = "duplicate"
     UNEXPLAINED_JUMP = "unexplained_jump"
+    UNEXPLAINED_RESTATEMENT = "unexplained_restatement"
 
 
 Rule = tuple[RejectReason, Callable[[pd.DataFrame], pd.Series]]

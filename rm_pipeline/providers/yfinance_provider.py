@@ -16,6 +16,19 @@ and serves any request whose range one of them covers. Every HTTP request yfinan
 through `_YahooSession`: Yahoo's data answers are reused from the on-disk `ResponseCache` while
 fresh (a retried run downloads nothing again), and everything else waits for the process-wide
 rate limiter of the configured rate (`ratelimit.process_limiters`), shared by every instance.
+
+yfinance's own price repair stays off (`repair=False`): bars are repaired after validation by
+`ingest/repair.py`, the same for every provider, which records each repair and keeps the values
+Yahoo sent. Measured offline by `bench/yfinance_repair.py` (yfinance 1.7.0, one ticker, two years
+of daily bars, its timezone cached): `repair=True` imports scipy and scikit-learn, which the
+project does not install (about 200 MB), so every fetch would fail with ModuleNotFoundError. With
+them, a history holding nine sessions quoted at 1/100 (pounds for pence) costs one request, as
+without repair (so do a single such session and a 5-for-1 split whose drop comes a session early
+with the history before it unadjusted), and yfinance mends those bars as `repair_bars` does. But
+three sessions without volume cost three requests instead of one (hourly re-fetches, one of them
+seven months of hourly bars, possible for the last 730 days only), a fetch takes 3 to 7 times as
+long with no network in the way (about 20 times with the re-fetches), and the repaired bars carry
+no trace of what Yahoo sent.
 """
 
 from __future__ import annotations

@@ -5,30 +5,52 @@ Currencies. A price is in its security's quote currency (`securities.currency`, 
 as London's pence `GBp` included); a NULL security currency counts as USD, the seed schema's
 default, and so does a NULL portfolio currency. Every conversion is `fx_rate(from, to, date)` of
 migration 0008, which knows the minor units; a missing rate (none within 7 days of the date) is
-never guessed: whatever it would convert stays NULL and is counted.
+never guessed: whatever it would convert stays NULL, and the run names it, with its date
+(`7203.T (JPY to USD on 2024-05-03)`).
+
+One FX convention, for holdings and positions alike: a value is converted at the rate of its
+price's date, the date of the close it is computed from, so a price and its rate are always of
+the same day, however old the close. A price without a date (a security's cached
+`securities.current_price`, used when it has no history) converts at today's rate. Cost legs:
+a holding's cost converts with its market value (its purchase dates are unknown), a position's at
+its entry rate (below).
 
 Prices. A security's current price is the close of its latest bar in `price_history`, falling back
-to `securities.current_price` when it has no history. Its previous close is the close of its latest
-bar dated before the valuation date, the latest date in `price_history` over all securities: a
-security that did not trade on the valuation date thus shows no change that day.
+to `securities.current_price` when it has no history; `price_date` is that close's date (NULL for
+the fallback). Its previous close is the close of its latest bar dated before the valuation date,
+the latest date in `price_history` over all securities: a security that did not trade on the
+valuation date thus shows no change that day.
+
+Staleness. A price is stale when its security's exchange held a session after the price's date and
+on or before the valuation date: `is_stale`, with `sessions_behind` the number of such sessions.
+Sessions come from `market_sessions` by the security's `trading_calendar` (migration 0014). They
+are stored for every calendar in use over the same loaded ranges, so the latest session stored of
+any calendar is how far all of them are known; an exchange holiday or a weekend is thus no session
+and makes nothing stale. A session found in between makes the price stale for certain; finding
+none says it is fresh only when the calendar's sessions reach back to the price's date and the
+stored sessions reach the valuation date. Otherwise (no calendar, no price date, sessions not
+stored that far) both are NULL: unknown, never false. A stale price still values its holding or
+position; the staleness is written beside it (columns of migration 0016, so they describe the very
+price the stored values came from, and the views only read them) and counted.
 
 Holdings (`portfolio_holdings`), with `quantity` always positive and `side` giving the direction.
 `current_price` and `average_entry_price` are in the security's currency; every other value is in
-the portfolio's currency (`portfolios.currency`), converted at the valuation date's rate,
-`fx_rate(security currency, portfolio currency, valuation date)`:
+the portfolio's currency (`portfolios.currency`), converted at the rate of the price's date,
+`fx_rate(security currency, portfolio currency, price_date)`:
 
 - `market_value` is signed: +quantity x price x rate for a long, -quantity x price x rate for a
   short (a short is what the portfolio owes the lender; the proceeds of the short sale sit in the
   cash balance). Rounded to cents.
 - `cost_basis` = quantity x average_entry_price x rate, positive for both sides (for a short, the
   proceeds received when it was opened). The purchase dates are unknown, so the cost is converted
-  at the valuation date's rate too: the P&L is the price move, translated at today's rate, and
-  leaves out what the currency did since the purchase. Rounded to cents.
+  at the market value's rate: the P&L is the price move, translated at the rate of the price's
+  date, and leaves out what the currency did since the purchase. Rounded to cents.
 - `unrealized_pnl`: long = market_value - cost_basis; short = cost_basis + market_value, i.e.
   (entry - current) x quantity x rate. Taken from the rounded figures, so the identities hold to
   the cent.
 - `unrealized_pnl_percent` = unrealized_pnl / cost_basis, a fraction (0.1 = 10%) rounded to four
   places; NULL when the cost basis is zero or the ratio does not fit NUMERIC(10,4).
+- `price_date`, `is_stale`, `sessions_behind` as above.
 
 Without a rate, a holding's market value, cost basis and P&L are NULL (its current price is still
 written) and its portfolio is left unvalued, as for a holding with no price.
@@ -45,10 +67,16 @@ in it already, a NULL cash balance counted as zero:
 - `day_return` = (equity_value - previous equity) / (cash_balance + previous equity), the previous
   equity being the same holdings at their previous closes, each converted at the rate of its
   close's date: the day's change of the current holdings, currency moves included, over the
-  portfolio's previous total value. NULL when a holding has no previous close or no rate on its
-  date, or the previous total value is not positive.
+  portfolio's previous total value. A one-day return uses only legs of consecutive sessions: each
+  holding's previous close must be the session just before its current close by its calendar, or,
+  for a security that did not trade on the valuation date, the same bar with no session of its
+  exchange missed since (not stale). NULL when a holding has no previous close, a leg without a
+  rate, legs not of consecutive sessions or sessions unknown, or the previous total value is not
+  positive.
 
-Returns are fractions rounded to four places, NULL when they do not fit NUMERIC(10,4).
+Returns are fractions rounded to four places, NULL when they do not fit NUMERIC(10,4). The run
+counts and names what left a figure NULL: each missing rate of either leg with its date, and each
+holding whose change over the day is unknown with the reason (`AAA (no close since 2024-05-03)`).
 
 Trade positions (`positions`), executed on paper. A position's prices (`entry_price`,
 `current_price`, `exit_price`) are in its security's currency; `market_value`, `unrealized_pnl` and
@@ -59,12 +87,14 @@ short, and every rate is `fx_rate(security currency, trade currency, date of the
   `entry_price_date` its date, `entry_fx_rate` its rate (to the 10 decimals the column keeps), `quantity` = notional x
   allocation% / (entry_price x entry_fx_rate), to the column's 6 decimals; `status` 'open'.
 - The nightly valuation (`value_trade_positions`, open positions of active trades): `current_price`
-  is the current price as for holdings, market value = direction x quantity x current_price x rate
+  is the current price as for holdings, `price_date` its date, `is_stale` and `sessions_behind` as
+  for holdings, market value = direction x quantity x current_price x rate
   rounded to cents, unrealized P&L = direction x (quantity x current_price x rate - quantity x
   entry_price x entry_fx_rate), each product rounded to cents. Without a rate (or without an entry
-  rate) they are NULL and counted.
+  rate) they are NULL, counted and named.
 - Closing (`close_trade_positions`): `exit_price` is the latest close, `realized_pnl` the unrealized
-  P&L's formula at that close and its rate; the position is settled: `current_price` = exit_price,
+  P&L's formula at that close and its rate; the position is settled: `current_price` = exit_price
+  (with its `price_date` and staleness),
   `market_value` = 0 and `unrealized_pnl` = 0 (it holds nothing any more), `status` 'closed'.
   Opening and closing refuse, changing nothing, when a position has no close or no rate.
 - Splits (`apply_splits`, run before every valuation and every closing): an open position's
@@ -83,19 +113,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, text
 
-MISSING_RATES = """
-    (SELECT coalesce(array_agg(DISTINCT missing ORDER BY missing), '{{}}')
-     FROM (SELECT ticker || ' (' || currency || ' to ' || {target} || ')' AS missing
-           FROM {rows} WHERE rate IS NULL) AS unconverted)
-"""
-"""The conversions `rows` (with ticker, currency and a NULL rate) lack: `SHEL.L (GBp to USD)`."""
-
-VALUE_PORTFOLIOS = text(
-    f"""
-    WITH valuation_date AS (
+VALUATION_DATES = """
+    valuation_date AS (  -- the latest bar's date, one index step per security
         SELECT max(bar.date) AS day
         FROM securities AS s
         CROSS JOIN LATERAL (
@@ -103,24 +126,97 @@ VALUE_PORTFOLIOS = text(
             WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
         ) AS bar
     ),
+    sessions_known AS (SELECT max(date) AS through FROM market_sessions)
+"""
+"""Two one-row CTEs: the valuation date (`day`) and how far sessions are stored (`through`)."""
+
+STALENESS = """
+    LEFT JOIN LATERAL (
+        SELECT
+            CASE WHEN counted.known THEN counted.behind END AS sessions_behind,
+            CASE WHEN counted.behind > 0 THEN true WHEN counted.known THEN false END AS is_stale
+        FROM (
+            SELECT
+                (SELECT count(*) FROM market_sessions AS m
+                 WHERE m.calendar = {calendar} AND m.date > {price_date} AND m.date <= v.day)
+                    AS behind,
+                k.through >= v.day AND EXISTS (
+                    SELECT FROM market_sessions AS m
+                    WHERE m.calendar = {calendar} AND m.date <= {price_date}
+                ) AS known
+        ) AS counted
+    ) AS staleness ON true
+"""
+"""`sessions_behind` and `is_stale` of a price of `price_date` on `calendar` (see the module
+docstring), joined to a FROM holding `valuation_date AS v` and `sessions_known AS k`."""
+
+ISO_DAY = "to_char({}, 'YYYY-MM-DD')"
+
+STALE_PRICE = f"""
+    ticker || ' (close of ' || {ISO_DAY.format("price_date")}
+    || coalesce(', ' || sessions_behind || ' session'
+                || CASE WHEN sessions_behind = 1 THEN '' ELSE 's' END || ' behind', '')
+    || ')'
+"""
+"""How a stale price is named: `AAA (close of 2024-05-03, 3 sessions behind)`."""
+
+
+def conversion(target: str, day: str) -> str:
+    """SQL naming a conversion of a row (ticker, currency) into `target` on `day`:
+    `7203.T (JPY to USD on 2024-05-03)`."""
+    on_day = ISO_DAY.format(day)
+    return f"ticker || ' (' || currency || ' to ' || {target} || ' on ' || {on_day} || ')'"
+
+
+def names(rows: str) -> str:
+    """SQL of the distinct `name`s of `rows` (a table or a parenthesized query), sorted; an
+    empty array for none."""
+    distinct = "coalesce(array_agg(DISTINCT name ORDER BY name), '{}')"
+    return f"(SELECT {distinct} FROM {rows})"  # noqa: S608 (this module's SQL only)
+
+
+VALUE_PORTFOLIOS = text(
+    f"""
+    WITH {VALUATION_DATES},
     quotes AS MATERIALIZED (  -- once per security, not once per holding
         SELECT
             s.id AS security_id,
             s.ticker,
+            s.trading_calendar AS calendar,
             coalesce(s.currency, 'USD') AS currency,
             coalesce(latest.close, s.current_price) AS current_price,
+            latest.date AS price_date,
             previous.close AS previous_close,
-            previous.date AS previous_date
+            previous.date AS previous_date,
+            staleness.sessions_behind,
+            staleness.is_stale,
+            CASE  -- whether the two legs of the day's change are of consecutive sessions
+                WHEN previous.date = latest.date THEN NOT staleness.is_stale
+                WHEN EXISTS (
+                    SELECT FROM market_sessions AS m
+                    WHERE m.calendar = s.trading_calendar
+                      AND m.date > previous.date AND m.date < latest.date
+                ) THEN false
+                WHEN EXISTS (
+                    SELECT FROM market_sessions AS m
+                    WHERE m.calendar = s.trading_calendar AND m.date = previous.date
+                ) AND EXISTS (
+                    SELECT FROM market_sessions AS m
+                    WHERE m.calendar = s.trading_calendar AND m.date = latest.date
+                ) THEN true
+            END AS consecutive
         FROM securities AS s
         CROSS JOIN valuation_date AS v
+        CROSS JOIN sessions_known AS k
         LEFT JOIN LATERAL (
-            SELECT p.close FROM price_history AS p
+            SELECT p.date, p.close FROM price_history AS p
             WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
         ) AS latest ON true
         LEFT JOIN LATERAL (
             SELECT p.date, p.close FROM price_history AS p
             WHERE p.security_id = s.id AND p.date < v.day ORDER BY p.date DESC LIMIT 1
         ) AS previous ON true
+        {STALENESS.format(calendar="s.trading_calendar", price_date="latest.date")}
         WHERE s.id IN (SELECT security_id FROM portfolio_holdings)
     ),
     converted AS (
@@ -129,29 +225,20 @@ VALUE_PORTFOLIOS = text(
             h.portfolio_id,
             h.quantity,
             h.average_entry_price,
-            q.ticker,
-            q.currency,
-            q.current_price,
-            q.previous_close,
+            q.*,
+            coalesce(q.price_date, CURRENT_DATE) AS rate_date,
             coalesce(p.currency, 'USD') AS portfolio_currency,
             CASE h.side WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
-            fx_rate(q.currency, coalesce(p.currency, 'USD'), v.day) AS rate,
+            fx_rate(q.currency, coalesce(p.currency, 'USD'), coalesce(q.price_date, CURRENT_DATE))
+                AS rate,
             fx_rate(q.currency, coalesce(p.currency, 'USD'), q.previous_date) AS previous_rate
         FROM portfolio_holdings AS h
         JOIN portfolios AS p ON p.id = h.portfolio_id
         JOIN quotes AS q ON q.security_id = h.security_id
-        CROSS JOIN valuation_date AS v
     ),
     amounts AS (
         SELECT
-            id,
-            portfolio_id,
-            ticker,
-            currency,
-            portfolio_currency,
-            rate,
-            direction,
-            current_price,
+            *,
             round(quantity * current_price * rate, 2) AS gross_value,
             round(quantity * previous_close * previous_rate, 2) AS previous_gross_value,
             round(quantity * average_entry_price * rate, 2) AS cost_basis
@@ -161,7 +248,12 @@ VALUE_PORTFOLIOS = text(
         SELECT
             id,
             portfolio_id,
+            ticker,
             current_price,
+            price_date,
+            is_stale,
+            sessions_behind,
+            consecutive,
             cost_basis,
             direction * gross_value AS market_value,
             direction * previous_gross_value AS previous_market_value,
@@ -174,7 +266,8 @@ VALUE_PORTFOLIOS = text(
         SELECT
             portfolio_id,
             bool_and(market_value IS NOT NULL) AS all_priced,
-            bool_and(previous_market_value IS NOT NULL) AS all_previously_priced,
+            bool_and(previous_market_value IS NOT NULL AND consecutive IS TRUE)
+                AS all_previously_priced,
             sum(market_value) AS equity,
             sum(previous_market_value) AS previous_equity,
             sum(unrealized_pnl) AS unrealized_pnl,
@@ -221,19 +314,23 @@ VALUE_PORTFOLIOS = text(
             market_value = v.market_value,
             cost_basis = v.cost_basis,
             unrealized_pnl = v.unrealized_pnl,
-            unrealized_pnl_percent = v.unrealized_pnl_percent
+            unrealized_pnl_percent = v.unrealized_pnl_percent,
+            price_date = v.price_date,
+            is_stale = v.is_stale,
+            sessions_behind = v.sessions_behind
         FROM (
             SELECT id, current_price, market_value, cost_basis, unrealized_pnl,
                    CASE WHEN abs(pnl_fraction) < 1e6 THEN pnl_fraction END
-                       AS unrealized_pnl_percent
+                       AS unrealized_pnl_percent,
+                   price_date, is_stale, sessions_behind
             FROM holding_values
         ) AS v
         WHERE h.id = v.id
           AND (h.current_price, h.market_value, h.cost_basis, h.unrealized_pnl,
-               h.unrealized_pnl_percent)
+               h.unrealized_pnl_percent, h.price_date, h.is_stale, h.sessions_behind)
               IS DISTINCT FROM
               (v.current_price, v.market_value, v.cost_basis, v.unrealized_pnl,
-               v.unrealized_pnl_percent)
+               v.unrealized_pnl_percent, v.price_date, v.is_stale, v.sessions_behind)
         RETURNING 1
     ),
     updated_portfolios AS (
@@ -247,15 +344,43 @@ VALUE_PORTFOLIOS = text(
           AND (p.equity_value, p.total_value, p.total_return, p.day_return)
               IS DISTINCT FROM (v.equity_value, v.total_value, v.total_return, v.day_return)
         RETURNING 1
+    ),
+    missing_rates AS (
+        SELECT {conversion("portfolio_currency", "rate_date")} AS name
+        FROM amounts WHERE rate IS NULL
+        UNION ALL
+        SELECT {conversion("portfolio_currency", "previous_date")}
+        FROM amounts WHERE previous_close IS NOT NULL AND previous_rate IS NULL
+    ),
+    unknown_day_changes AS (
+        SELECT ticker || CASE
+            WHEN previous_date IS NULL THEN ' (no previous close)'
+            WHEN calendar IS NULL THEN ' (no trading calendar)'
+            WHEN consecutive IS NULL THEN ' (sessions of ' || calendar || ' unknown)'
+            WHEN previous_date = price_date
+                THEN ' (no close since ' || {ISO_DAY.format("price_date")} || ')'
+            ELSE ' (previous close ' || {ISO_DAY.format("previous_date")}
+                || ' is not the session before ' || {ISO_DAY.format("price_date")} || ')'
+        END AS name
+        FROM quotes WHERE consecutive IS NOT TRUE
     )
     SELECT
-        (SELECT count(*) FROM holding_values),
-        (SELECT count(*) FROM updated_holdings),
-        (SELECT count(*) FROM holding_values WHERE market_value IS NULL),
-        (SELECT count(*) FROM portfolio_values),
-        (SELECT count(*) FROM updated_portfolios),
-        (SELECT count(*) FROM amounts WHERE rate IS NULL),
-        {MISSING_RATES.format(rows="amounts", target="portfolio_currency")}
+        (SELECT count(*) FROM holding_values) AS holdings,
+        (SELECT count(*) FROM updated_holdings) AS holdings_updated,
+        (SELECT count(*) FROM holding_values WHERE market_value IS NULL) AS unpriced_holdings,
+        (SELECT count(*) FROM portfolio_values) AS portfolios,
+        (SELECT count(*) FROM updated_portfolios) AS portfolios_updated,
+        (SELECT count(*) FROM amounts
+         WHERE rate IS NULL OR (previous_close IS NOT NULL AND previous_rate IS NULL))
+            AS holdings_without_rate,
+        {names("missing_rates")} AS missing_rates,
+        (SELECT count(*) FROM holding_values WHERE is_stale) AS stale_holdings,
+        (SELECT count(*) FROM holding_values WHERE is_stale IS NULL) AS unknown_staleness,
+        {names(f"(SELECT {STALE_PRICE} AS name FROM holding_values WHERE is_stale) AS stale")}
+            AS stale_prices,
+        (SELECT count(*) FROM holding_values WHERE consecutive IS NOT TRUE)
+            AS holdings_without_day_change,
+        {names("unknown_day_changes")} AS unknown_day_changes
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
@@ -268,6 +393,7 @@ POSITION_QUOTES = """
         t.status AS trade_status,
         s.ticker,
         s.exchange,
+        s.trading_calendar AS calendar,
         pos.position_type,
         CASE pos.position_type WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
         pos.allocation_percent,
@@ -288,7 +414,14 @@ POSITION_QUOTES = """
         WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
     ) AS bar ON true
 """
-"""Each position with its trade, its security's currency and its security's latest bar."""
+"""Each position with its trade, its security's currency and calendar and its latest bar."""
+
+POSITION_STALENESS = f"""
+    CROSS JOIN valuation_date AS v
+    CROSS JOIN sessions_known AS k
+    {STALENESS.format(calendar="q.calendar", price_date="q.date")}
+"""
+"""The staleness of the close `q.date` of each position `q`, after `WITH {VALUATION_DATES}`."""
 
 MARKET_VALUE = "direction * round(quantity * price * rate, 2)"
 PNL = (
@@ -332,6 +465,9 @@ OPEN_POSITIONS = text(
                 / (q.close * q.rate),
             split_factor = {SPLITS_AFTER.format(security="q.security_id", day="q.date")},
             current_price = NULL,
+            price_date = NULL,
+            is_stale = NULL,
+            sessions_behind = NULL,
             market_value = NULL,
             unrealized_pnl = NULL,
             exit_price = NULL,
@@ -346,13 +482,20 @@ OPEN_POSITIONS = text(
 
 CLOSE_POSITIONS = text(
     f"""
-    WITH quotes AS MATERIALIZED (
-        SELECT q.*, q.close AS price, fx_rate(q.currency, q.trade_currency, q.date) AS rate
+    WITH {VALUATION_DATES},
+    quotes AS MATERIALIZED (
+        SELECT
+            q.*,
+            q.close AS price,
+            fx_rate(q.currency, q.trade_currency, q.date) AS rate,
+            staleness.sessions_behind,
+            staleness.is_stale
         FROM ({POSITION_QUOTES}) AS q
+        {POSITION_STALENESS}
         WHERE q.trade_id = :trade_id AND q.status = 'open'
     ),
     settled AS (
-        SELECT id, price, {PNL} AS realized_pnl FROM quotes
+        SELECT id, price, date, is_stale, sessions_behind, {PNL} AS realized_pnl FROM quotes
     ),
     closed AS (
         UPDATE positions AS pos
@@ -361,6 +504,9 @@ CLOSE_POSITIONS = text(
             exit_price = v.price,
             realized_pnl = v.realized_pnl,
             current_price = v.price,
+            price_date = v.date,
+            is_stale = v.is_stale,
+            sessions_behind = v.sessions_behind,
             market_value = 0,
             unrealized_pnl = 0
         FROM settled AS v
@@ -399,12 +545,17 @@ APPLY_SPLITS = text(
 
 VALUE_TRADE_POSITIONS = text(
     f"""
-    WITH quotes AS MATERIALIZED (  -- each price and rate looked up once
+    WITH {VALUATION_DATES},
+    quotes AS MATERIALIZED (  -- each price and rate looked up once
         SELECT
             q.*,
             coalesce(q.close, q.cached_price) AS price,
-            fx_rate(q.currency, q.trade_currency, coalesce(q.date, CURRENT_DATE)) AS rate
+            coalesce(q.date, CURRENT_DATE) AS rate_date,
+            fx_rate(q.currency, q.trade_currency, coalesce(q.date, CURRENT_DATE)) AS rate,
+            staleness.sessions_behind,
+            staleness.is_stale
         FROM ({POSITION_QUOTES}) AS q
+        {POSITION_STALENESS}
         WHERE q.status = 'open' AND q.trade_status = 'active'
     ),
     position_values AS (
@@ -414,6 +565,11 @@ VALUE_TRADE_POSITIONS = text(
             currency,
             trade_currency,
             rate,
+            rate_date,
+            entry_fx_rate,
+            date AS price_date,
+            is_stale,
+            sessions_behind,
             price AS current_price,
             {MARKET_VALUE} AS market_value,
             {PNL} AS unrealized_pnl
@@ -423,19 +579,36 @@ VALUE_TRADE_POSITIONS = text(
         UPDATE positions AS pos
         SET current_price = v.current_price,
             market_value = v.market_value,
-            unrealized_pnl = v.unrealized_pnl
+            unrealized_pnl = v.unrealized_pnl,
+            price_date = v.price_date,
+            is_stale = v.is_stale,
+            sessions_behind = v.sessions_behind
         FROM position_values AS v
         WHERE pos.id = v.id
           AND pos.status = 'open'  -- re-checked should a closing commit meanwhile
-          AND (pos.current_price, pos.market_value, pos.unrealized_pnl)
-              IS DISTINCT FROM (v.current_price, v.market_value, v.unrealized_pnl)
+          AND (pos.current_price, pos.market_value, pos.unrealized_pnl, pos.price_date,
+               pos.is_stale, pos.sessions_behind)
+              IS DISTINCT FROM (v.current_price, v.market_value, v.unrealized_pnl, v.price_date,
+                                v.is_stale, v.sessions_behind)
         RETURNING pos.id
+    ),
+    missing_rates AS (
+        SELECT {conversion("trade_currency", "rate_date")} AS name
+        FROM position_values WHERE rate IS NULL
+        UNION ALL
+        SELECT ticker || ' (' || currency || ' to ' || trade_currency || ' at entry)'
+        FROM position_values WHERE entry_fx_rate IS NULL
     )
     SELECT
-        (SELECT count(*) FROM position_values),
-        (SELECT coalesce(array_agg(id), '{{}}') FROM updated),
-        (SELECT count(*) FROM position_values WHERE rate IS NULL),
-        {MISSING_RATES.format(rows="position_values", target="trade_currency")}
+        (SELECT count(*) FROM position_values) AS positions,
+        (SELECT coalesce(array_agg(id), '{{}}') FROM updated) AS revalued,
+        (SELECT count(*) FROM position_values WHERE rate IS NULL OR entry_fx_rate IS NULL)
+            AS without_rate,
+        {names("missing_rates")} AS missing_rates,
+        (SELECT count(*) FROM position_values WHERE is_stale) AS stale_positions,
+        (SELECT count(*) FROM position_values WHERE is_stale IS NULL) AS unknown_staleness,
+        {names(f"(SELECT {STALE_PRICE} AS name FROM position_values WHERE is_stale) AS stale")}
+            AS stale_prices
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
@@ -443,8 +616,12 @@ VALUE_TRADE_POSITIONS = text(
 @dataclass(frozen=True)
 class PortfolioValuationResult:
     """`unpriced_holdings`: holdings with no price or no rate, which leave their portfolio
-    unvalued; `holdings_without_rate` counts those lacking the rate, and `missing_rates` names
-    each security and conversion concerned, e.g. `SHEL.L (GBp to USD)`."""
+    unvalued; `holdings_without_rate` counts those lacking the rate of their price or of their
+    previous close, and `missing_rates` names each conversion concerned, e.g.
+    `SHEL.L (GBp to USD on 2024-01-03)`. `stale_holdings` are priced at a close older than their
+    exchange's latest session (`stale_prices` names them), `unknown_staleness` counts those that
+    cannot be told. `holdings_without_day_change` leave their portfolio's day return NULL for a
+    reason other than a rate, which `unknown_day_changes` names."""
 
     holdings: int
     holdings_updated: int
@@ -453,19 +630,28 @@ class PortfolioValuationResult:
     portfolios_updated: int
     holdings_without_rate: int
     missing_rates: tuple[str, ...]
+    stale_holdings: int
+    unknown_staleness: int
+    stale_prices: tuple[str, ...]
+    holdings_without_day_change: int
+    unknown_day_changes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class PositionValuationResult:
     """`positions`: open positions of active trades valued; `updated`: those whose rows changed
     (a split, a new value or both); `split_adjusted`: those whose quantity and prices a split
-    changed in this run; `without_rate` and `missing_rates` as for portfolios."""
+    changed in this run; `without_rate`, `missing_rates` and the staleness as for portfolios
+    (a position without an entry rate is counted and named too)."""
 
     positions: int
     updated: int
     split_adjusted: int
     without_rate: int
     missing_rates: tuple[str, ...]
+    stale_positions: int
+    unknown_staleness: int
+    stale_prices: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -491,14 +677,14 @@ class MissingQuote:
         )
 
 
+def as_tuples(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row with its arrays (lists) as tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+
+
 def value_portfolios(conn: Connection) -> PortfolioValuationResult:
     """Value every holding and every portfolio (see the module docstring for the conventions)."""
-    holdings, updated, unpriced, portfolios, portfolios_updated, without_rate, missing = (
-        conn.execute(VALUE_PORTFOLIOS).one()
-    )
-    return PortfolioValuationResult(
-        holdings, updated, unpriced, portfolios, portfolios_updated, without_rate, tuple(missing)
-    )
+    return PortfolioValuationResult(**as_tuples(conn.execute(VALUE_PORTFOLIOS).one()._asdict()))
 
 
 def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> set[uuid.UUID]:
@@ -508,15 +694,15 @@ def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> set[uui
 
 
 def value_trade_positions(conn: Connection) -> PositionValuationResult:
-    """Apply new splits, then value the open positions of active trades: current price, signed
-    market value and unrealized P&L in the trade's currency.
+    """Apply new splits, then value the open positions of active trades: current price, its date
+    and staleness, signed market value and unrealized P&L in the trade's currency.
 
     A position without a quantity, an entry price or an entry rate gets no P&L.
     """
     adjusted = apply_splits(conn)
-    positions, revalued, without_rate, missing = conn.execute(VALUE_TRADE_POSITIONS).one()
-    updated = len(adjusted | set(revalued))
-    return PositionValuationResult(positions, updated, len(adjusted), without_rate, tuple(missing))
+    values = as_tuples(conn.execute(VALUE_TRADE_POSITIONS).one()._asdict())
+    updated = len(adjusted | set(values.pop("revalued")))
+    return PositionValuationResult(updated=updated, split_adjusted=len(adjusted), **values)
 
 
 def open_trade_positions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from click.testing import CliRunner, Result
@@ -12,7 +13,14 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.cli.commands import cli
 from rm_pipeline.settings import get_settings
+from rm_pipeline.warehouse.valuations import value_trade_positions
 from rm_pipeline_tests.app.conftest import JWT_SECRET, PEPPER
+from rm_pipeline_tests.warehouse.factories import (
+    add_bar,
+    add_fx_rate,
+    add_security,
+    add_sessions,
+)
 
 PHONE = "+14155550100"
 API_KEY = "PK-cli-key-5c1e"
@@ -126,17 +134,20 @@ def test_create_show_list_and_activate_a_trade(token: str, listed: None) -> None
     assert "no trades" in ok("trades", "list", "--token", token, "--status", "draft")
     shown = ok("trades", "show", trade_id.group(1), "--token", token)
     assert (
-        "open, quantity 300.000000, entry 200.000000 USD at 1.0000000000 USD/USD, current n/a, "
+        "open, quantity 300.000000, entry 200.000000 USD, current n/a, "
         "market value n/a, unrealized P&L n/a, realized P&L n/a"
     ) in shown
 
     ok("trades", "close", trade_id.group(1), "--token", token)
     closed = ok("trades", "show", trade_id.group(1), "--token", token)
-    assert (
-        "closed, quantity 100.000000, entry 400.000000 USD at 1.0000000000 USD/USD, "
-        "current 400.000000 USD, market value 0.00 USD, unrealized P&L 0.00 USD, "
-        "realized P&L 0.00 USD, exit 400.000000 USD"
-    ) in closed
+    # The listing has no trading calendar: its exit close's date is known, its staleness not.
+    assert re.search(
+        r"closed, quantity 100\.000000, entry 400\.000000 USD, "
+        r"current 400\.000000 USD \(close of \d{4}-\d\d-\d\d, staleness unknown\), "
+        r"market value 0\.00 USD, unrealized P&L 0\.00 USD, realized P&L 0\.00 USD, "
+        r"exit 400\.000000 USD",
+        closed,
+    ), closed
 
 
 def test_a_trade_in_another_currency_shows_prices_and_amounts_in_theirs(
@@ -151,9 +162,42 @@ def test_a_trade_in_another_currency_shows_prices_and_amounts_in_theirs(
     assert trade_id is not None, created
     ok("trades", "activate", trade_id.group(1), "--token", token)
     # 6,500 pounds at 25 pounds a share (2500 pence, 0.01 pound a penny): 260 shares.
-    assert ("open, quantity 260.000000, entry 2,500.000000 GBp at 0.0100000000 GBP/GBp") in ok(
+    assert ("open, quantity 260.000000, entry 2,500.000000 GBp at GBpGBP 0.01") in ok(
         "trades", "show", trade_id.group(1), "--token", token
     )
+
+
+def test_show_prints_rates_in_market_notation_and_how_old_each_price_is(
+    db: Engine, token: str
+) -> None:
+    """Toyota's latest close is Thursday's at $0.0065 a yen; Friday, New York's latest close,
+    was a Tokyo session too: JPYUSD 0.0065 (never "USD/JPY", which reads yen a dollar), and a
+    price a session behind."""
+    thursday, friday = date(2024, 1, 11), date(2024, 1, 12)
+    with db.begin() as conn:
+        for calendar in ("XTKS", "XNYS"):
+            add_sessions(conn, calendar, thursday, friday)
+        toyota = add_security(conn, "7203.T", "TSE", currency="JPY", calendar="XTKS")
+        add_bar(conn, toyota, thursday, 3000)
+        add_bar(conn, add_security(conn, "AAPL", calendar="XNYS"), friday, 200)
+        add_fx_rate(conn, "JPY", thursday, "0.0065")
+    created = ok(
+        "trades", "create", "--token", token, "--name", "Toyota", "--description", "d",
+        "--position", "7203.T:long:39", "--notional", "10000",
+    )  # fmt: skip
+    trade_id = re.search(r"trade ([0-9a-f-]{36})", created)
+    assert trade_id is not None, created
+    ok("trades", "activate", trade_id.group(1), "--token", token)
+    with db.begin() as conn:
+        value_trade_positions(conn)
+    shown = ok("trades", "show", trade_id.group(1), "--token", token)
+    # $3,900 at 3000 yen and $0.0065 a yen: 200 shares, worth $3,900.
+    assert (
+        "open, quantity 200.000000, entry 3,000.000000 JPY at JPYUSD 0.0065, "
+        "current 3,000.000000 JPY (close of 2024-01-11, stale, 1 session behind), "
+        "market value 3,900.00 USD"
+    ) in shown
+    assert "USD/JPY" not in shown
 
 
 @pytest.mark.parametrize(

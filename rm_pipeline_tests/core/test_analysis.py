@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from rm_pipeline.core.analysis import (
     max_drawdown,
     portfolio_returns,
     recommend,
+    returns_across_gaps,
     risk_level,
     series_stats,
     sessions_between,
@@ -413,3 +415,68 @@ def test_a_24_7_leg_beside_a_session_traded_one_is_measured_on_weekdays() -> Non
     assert analysis.returns["1m"] == Decimal(repr(one_month)).quantize(Decimal("0.0001"))
     assert analysis.returns["1y"] is None, "89 returns are not 252"
     assert f"({len(flat) - 1} daily returns, 252 a year)" in analysis.rationale
+
+
+def alternating(days: int) -> np.ndarray:
+    """Closes moving +1% and -1% on alternate sessions."""
+    return 100 * np.cumprod([1.0] + [1.01, 0.99] * ((days - 1) // 2))
+
+
+def portfolio_volatility(analysis: TradeAnalysis) -> float:
+    """The annualized volatility the rationale states, as a fraction."""
+    found = re.search(r"Portfolio annualized volatility (-?[\d.]+)%", analysis.rationale)
+    assert found is not None, analysis.rationale
+    return float(found.group(1)) / 100
+
+
+def test_a_return_across_missing_sessions_is_left_out_not_annualized_as_one_days() -> None:
+    """A year of sessions missing from the stored closes, over which the price quadrupled: the
+    move across the hole is not one day's return, so the volatility stays that of the sessions
+    either side, as without the hole, instead of that of a +317% day."""
+    full = closes(UP=alternating(601))
+    holed = full.drop(full.index[300:552])
+    holed.iloc[300:] *= 4.17
+    alone = trade(("UP", Side.LONG, 100))
+
+    without_hole, with_hole = analyze(alone, full), analyze(alone, holed)
+
+    kept = holed["UP"].pct_change().iloc[1:].drop(holed.index[300])
+    assert portfolio_volatility(with_hole) == pytest.approx(
+        round(annualized_volatility(kept), 4), abs=5e-5
+    )
+    assert portfolio_volatility(with_hole) == pytest.approx(
+        portfolio_volatility(without_hole), abs=5e-4
+    )
+    across = annualized_volatility(holed["UP"].pct_change().iloc[1:])
+    assert across > 1.0 > 0.2 > portfolio_volatility(with_hole)  # what counting it would say
+    assert "(347 daily returns, 252 a year; 1 return across missing sessions left out)" in (
+        with_hole.rationale
+    )
+    assert "over the 347 common daily returns" in with_hole.position_rationales[0]
+
+
+def test_a_holiday_of_one_leg_s_exchange_is_no_missing_session() -> None:
+    """London's Easter Monday 2024 (April 1) is a New York session but not one both hold; a
+    date both hold and the closes lack is missing."""
+    both = pd.DatetimeIndex(["2024-03-28", "2024-04-02", "2024-04-03", "2024-04-05"])
+    together = returns_across_gaps(both, ["XNYS", "XLON"])
+    new_york = returns_across_gaps(both, ["XNYS"])
+    assert together is not None and list(together) == [pd.Timestamp("2024-04-05")]  # the 4th
+    assert new_york is not None and list(new_york) == [
+        pd.Timestamp("2024-04-02"),  # New York alone held April 1
+        pd.Timestamp("2024-04-05"),
+    ]
+
+
+def test_missing_sessions_are_unknown_where_a_calendar_cannot_say() -> None:
+    """Tokyo's calendar starts in 1997: over closes from 1996, whether a return spans a missing
+    session is unknown, so none is left out and the rationale says so."""
+    frame = pd.DataFrame(
+        {"UP": growing(0.001, 600)}, index=pd.bdate_range("1996-01-01", periods=600)
+    )
+    assert returns_across_gaps(pd.DatetimeIndex(frame.index), ["XTKS"]) is None
+    analysis = analyze(trade(("UP", Side.LONG, 100), calendar="XTKS"), frame)
+    assert (
+        "(599 daily returns, 252 a year; whether any spans missing sessions is unknown"
+        in analysis.rationale
+    )

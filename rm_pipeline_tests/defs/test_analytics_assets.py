@@ -35,6 +35,10 @@ def test_downstream_assets_value_the_demo_and_rerun_idempotently(
     assert metadata(first, "portfolio_valuations")["portfolios"] == 4
     # No exchange rates loaded here: the Global portfolio's pence, yen and euros stay unvalued.
     assert metadata(first, "portfolio_valuations")["holdings_without_rate"] == 3
+    # The loads stored every exchange's sessions: each price's staleness and day's change known.
+    valued = metadata(first, "portfolio_valuations")
+    assert (valued["stale_holdings"], valued["holdings_of_unknown_staleness"]) == (0, 0)
+    assert valued["unknown_day_changes"] == "none"
 
     with db.connect() as conn:
         latest_close, current_price = conn.execute(

@@ -33,7 +33,7 @@ def test_definitions_list_the_expected_pieces() -> None:
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
     assert {key.name for key in graph.asset_check_keys} == set(checks.CHECKS) | set(
         checks.FX_CHECKS
-    )
+    ) | {"closes_agree_with_second_source"}
     assert defs.resolve_job_def("ingest_price_history").partitions_def is not None
     for job in ("refresh_securities", "refresh_analytics", "analyze_trades", "sync_holdings"):
         assert defs.resolve_job_def(job).partitions_def is None
@@ -119,7 +119,7 @@ def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
         "ohlc_consistent": True,
         "no_duplicate_bars": True,
         "prices_fresh": False,
-        "no_calendar_gaps": False,
+        "no_missing_sessions": False,
         "row_count_steady": False,
     }
 

@@ -175,7 +175,7 @@ def test_blocking_checks_pass_on_good_data_and_fail_on_bad(
     good = materialize([price_history, price_history_checks], tags=range_tags(*WEEK))
     verdicts = {e.check_name: e.passed for e in good.get_asset_check_evaluations()}
     assert verdicts["ohlc_consistent"] and verdicts["no_duplicate_bars"]
-    assert verdicts["no_calendar_gaps"] and verdicts["row_count_steady"]
+    assert verdicts["no_missing_sessions"] and verdicts["row_count_steady"]
     assert not verdicts["prices_fresh"]  # a week of 2025 is not fresh today
 
     with db.begin() as conn:

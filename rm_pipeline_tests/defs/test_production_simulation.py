@@ -178,9 +178,10 @@ HOLDINGS_BEHIND_PRICES = text(
     SELECT s.ticker FROM portfolio_holdings h JOIN securities s ON s.id = h.security_id
     JOIN portfolios p ON p.id = h.portfolio_id
     WHERE h.current_price IS DISTINCT FROM s.current_price
+       OR h.price_date IS DISTINCT FROM (
+            SELECT max(date) FROM price_history ph WHERE ph.security_id = s.id)
        OR h.market_value IS DISTINCT FROM round(h.quantity * s.current_price
-            * fx_rate(coalesce(s.currency, 'USD'), coalesce(p.currency, 'USD'),
-                      (SELECT max(date) FROM price_history))
+            * fx_rate(coalesce(s.currency, 'USD'), coalesce(p.currency, 'USD'), h.price_date)
             * CASE h.side WHEN 'short' THEN -1 ELSE 1 END, 2)
     """
 )

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
+from rm_pipeline.providers.calendars import sessions
+
 Number = Decimal | int | str | None
 
 
@@ -18,20 +20,33 @@ def add_security(
     current_price: Number = None,
     *,
     currency: str | None = "USD",
+    calendar: str | None = None,
 ) -> uuid.UUID:
     return conn.execute(
         text(
             "INSERT INTO securities (ticker, name, security_type, exchange, current_price, "
-            "currency) VALUES (:ticker, :ticker, 'equity', :exchange, :current_price, :currency) "
-            "RETURNING id"
+            "currency, trading_calendar) VALUES (:ticker, :ticker, 'equity', :exchange, "
+            ":current_price, :currency, :calendar) RETURNING id"
         ),
         {
             "ticker": ticker,
             "exchange": exchange,
             "current_price": current_price,
             "currency": currency,
+            "calendar": calendar,
         },
     ).scalar_one()
+
+
+def add_sessions(conn: Connection, calendar: str, first: date, last: date) -> None:
+    """The calendar's sessions from first to last, as the price loads store them."""
+    conn.execute(
+        text(
+            "INSERT INTO market_sessions (calendar, date) VALUES (:calendar, :day) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        [{"calendar": calendar, "day": day} for day in sessions(calendar, first, last)],
+    )
 
 
 def add_fx_rate(conn: Connection, currency: str, day: date, usd_per_unit: Number) -> None:

@@ -19,6 +19,7 @@ from rm_pipeline_tests.warehouse.factories import (
     add_holding,
     add_portfolio,
     add_security,
+    add_sessions,
     add_user,
     row,
 )
@@ -108,7 +109,8 @@ def test_mirrored_long_and_short_cancel_out(
     db: Engine, quantity: Decimal, entry: Decimal, previous: Decimal, current: Decimal
 ) -> None:
     with rolled_back(db) as conn:
-        security = add_security(conn, "MIRROR")
+        security = add_security(conn, "MIRROR", calendar="XNYS")
+        add_sessions(conn, "XNYS", date(2024, 1, 2), date(2024, 1, 3))
         add_bar(conn, security, date(2024, 1, 2), previous)
         add_bar(conn, security, date(2024, 1, 3), current)
         portfolio = add_portfolio(conn, add_user(conn), cash_balance=1000)

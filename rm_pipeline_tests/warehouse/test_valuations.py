@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.providers.calendars import sessions
 from rm_pipeline.warehouse.valuations import (
     PortfolioValuationResult,
     PositionValuationResult,
@@ -21,22 +22,46 @@ from rm_pipeline_tests.warehouse.factories import (
     add_holding,
     add_portfolio,
     add_security,
+    add_sessions,
     add_user,
     row,
 )
 
 HOLDING = "current_price, market_value, cost_basis, unrealized_pnl, unrealized_pnl_percent"
 PORTFOLIO = "equity_value, total_value, total_return, day_return"
+PRICE_AGE = "price_date, is_stale, sessions_behind"
 DAY_1, DAY_2 = date(2024, 1, 2), date(2024, 1, 3)
 
 
 def two_day_prices(
     conn: Connection, ticker: str, day_1: int, day_2: int, currency: str = "USD"
 ) -> uuid.UUID:
-    security = add_security(conn, ticker, currency=currency)
+    """A New York listing closing on two consecutive sessions, DAY_1 and DAY_2."""
+    security = add_security(conn, ticker, currency=currency, calendar="XNYS")
+    add_sessions(conn, "XNYS", DAY_1, DAY_2)
     add_bar(conn, security, DAY_1, day_1)
     add_bar(conn, security, DAY_2, day_2)
     return security
+
+
+def all_known(
+    holdings: int, holdings_updated: int, portfolios: int, portfolios_updated: int
+) -> PortfolioValuationResult:
+    """The result of a valuation that found every price, rate and day's change, none stale."""
+    return PortfolioValuationResult(
+        holdings=holdings,
+        holdings_updated=holdings_updated,
+        unpriced_holdings=0,
+        portfolios=portfolios,
+        portfolios_updated=portfolios_updated,
+        holdings_without_rate=0,
+        missing_rates=(),
+        stale_holdings=0,
+        unknown_staleness=0,
+        stale_prices=(),
+        holdings_without_day_change=0,
+        unknown_day_changes=(),
+    )
 
 
 def test_long_and_short_holdings_over_two_days(db: Engine) -> None:
@@ -47,15 +72,8 @@ def test_long_and_short_holdings_over_two_days(db: Engine) -> None:
         long_holding = add_holding(conn, portfolio, long_security, "long", 10, 100)
         short_holding = add_holding(conn, portfolio, short_security, "short", 5, 50)
 
-        assert value_portfolios(conn) == PortfolioValuationResult(
-            holdings=2,
-            holdings_updated=2,
-            unpriced_holdings=0,
-            portfolios=1,
-            portfolios_updated=1,
-            holdings_without_rate=0,
-            missing_rates=(),
-        )
+        assert value_portfolios(conn) == all_known(2, 2, 1, 1)
+        assert row(conn, "portfolio_holdings", long_holding, PRICE_AGE) == (DAY_2, False, 0)
 
         # Long 10 @ 100, now 120: worth 1200, cost 1000, up 200 (20%).
         assert row(conn, "portfolio_holdings", long_holding, HOLDING) == (
@@ -91,11 +109,12 @@ def test_revaluing_unchanged_data_writes_nothing(db: Engine) -> None:
         value_portfolios(conn)
     with db.begin() as conn:
         before = row(conn, "portfolio_holdings", holding, "updated_at")
-        assert value_portfolios(conn) == PortfolioValuationResult(1, 0, 0, 1, 0, 0, ())
+        assert value_portfolios(conn) == all_known(1, 0, 1, 0)
         assert row(conn, "portfolio_holdings", holding, "updated_at") == before
 
+        add_sessions(conn, "XNYS", DAY_1, date(2024, 1, 4))
         add_bar(conn, security, date(2024, 1, 4), 12)
-        assert value_portfolios(conn) == PortfolioValuationResult(1, 1, 0, 1, 1, 0, ())
+        assert value_portfolios(conn) == all_known(1, 1, 1, 1)
         assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
             Decimal("36.00"),
             Decimal("41.00"),
@@ -110,11 +129,14 @@ def test_securities_without_history_use_their_cached_price(db: Engine) -> None:
         security = add_security(conn, "CACHED", current_price="12.5")
         portfolio = add_portfolio(conn, add_user(conn), cash_balance=100)
         holding = add_holding(conn, portfolio, security, "long", 4, 10)
-        value_portfolios(conn)
+        result = value_portfolios(conn)
+        assert result.unknown_day_changes == ("CACHED (no previous close)",)
+        assert result.unknown_staleness == 1  # the cached price has no date
         assert row(conn, "portfolio_holdings", holding, "market_value, unrealized_pnl") == (
             Decimal("50.00"),
             Decimal("10.00"),
         )
+        assert row(conn, "portfolio_holdings", holding, PRICE_AGE) == (None, None, None)
         assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
             Decimal("50.00"),
             Decimal("150.00"),
@@ -226,7 +248,10 @@ def test_a_holding_without_a_rate_is_unvalued_counted_and_named(db: Engine) -> N
         add_holding(conn, portfolio, dollars, "long", 1, 10)
 
         result = value_portfolios(conn)
-        assert (result.holdings_without_rate, result.missing_rates) == (1, ("SAP.DE (EUR to USD)",))
+        assert (result.holdings_without_rate, result.missing_rates) == (
+            1,
+            ("SAP.DE (EUR to USD on 2024-01-03)",),
+        )
         assert result.unpriced_holdings == 1
         # The price is known and kept, in euros; nothing converted from it is.
         assert row(conn, "portfolio_holdings", unconverted, HOLDING) == (
@@ -267,7 +292,7 @@ def test_trade_positions_of_active_trades_only(db: Engine) -> None:
         closed = add_position(conn, active, security, "long", "closed", 10, 100)
         in_draft = add_position(conn, draft, security, "long", "open", 10, 100)
 
-        assert value_trade_positions(conn) == PositionValuationResult(2, 2, 0, 0, ())
+        assert value_trade_positions(conn) == PositionValuationResult(2, 2, 0, 0, (), 0, 0, ())
         values = "current_price, market_value, unrealized_pnl"
         assert row(conn, "positions", long_open, values) == (
             Decimal("120.000000"),
@@ -281,7 +306,8 @@ def test_trade_positions_of_active_trades_only(db: Engine) -> None:
         )
         assert row(conn, "positions", closed, values) == (None, None, None)
         assert row(conn, "positions", in_draft, values) == (None, None, None)
-        assert value_trade_positions(conn) == PositionValuationResult(2, 0, 0, 0, ())
+        assert value_trade_positions(conn) == PositionValuationResult(2, 0, 0, 0, (), 0, 0, ())
+        assert row(conn, "positions", long_open, PRICE_AGE) == (DAY_2, False, 0)
 
 
 def test_trade_positions_are_valued_in_the_trade_currency(db: Engine) -> None:
@@ -299,7 +325,7 @@ def test_trade_positions_are_valued_in_the_trade_currency(db: Engine) -> None:
         assert (result.positions, result.without_rate, result.missing_rates) == (
             3,
             1,
-            ("SAP.DE (EUR to USD)",),
+            ("SAP.DE (EUR to USD on 2024-01-03)",),
         )
         values = "current_price, market_value, unrealized_pnl"
         # 100 x 3000 x 0.0065 = $1,950 against 100 x 2800 x 0.0068 = $1,904.
@@ -353,3 +379,239 @@ def add_position(
             "entry_fx_rate": entry_fx_rate,
         },
     ).scalar_one()
+
+
+def summary(conn: Connection, portfolio: uuid.UUID, columns: str) -> tuple[object, ...]:
+    """`columns` of a portfolio's row of `v_portfolio_summary`."""
+    return tuple(
+        conn.execute(
+            text(f"SELECT {columns} FROM v_portfolio_summary WHERE portfolio_id = :id"),
+            {"id": portfolio},
+        ).one()
+    )
+
+
+def test_a_year_old_close_is_stale_and_its_portfolio_counts_it(db: Engine) -> None:
+    """A yen listing whose last close is a year before the valuation date: valued at that close
+    and that day's rate, its date shown, stale by every New York session since."""
+    year_ago = date(2023, 1, 3)
+    behind = len(sessions("XNYS", year_ago, DAY_2)) - 1
+    with db.begin() as conn:
+        add_sessions(conn, "XNYS", year_ago, DAY_2)
+        old = add_security(conn, "OLD", currency="JPY", calendar="XNYS")
+        add_bar(conn, old, year_ago, 3000)
+        fresh = two_day_prices(conn, "NEW", 10, 11)
+        add_fx_rate(conn, "JPY", year_ago, "0.0076")
+        add_fx_rate(conn, "JPY", DAY_2, "0.0070")  # the valuation date's, not the close's
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=0)
+        stale = add_holding(conn, portfolio, old, "long", 100, 2500)
+        add_holding(conn, portfolio, fresh, "long", 1, 10)
+
+        result = value_portfolios(conn)
+        assert (result.stale_holdings, result.unknown_staleness, result.stale_prices) == (
+            1,
+            0,
+            (f"OLD (close of 2023-01-03, {behind} sessions behind)",),
+        )
+        # Its day's change is unknown: it missed every session since.
+        assert result.unknown_day_changes == ("OLD (no close since 2023-01-03)",)
+        # 100 x 3000 yen at $0.0076: $2,280 against a cost of 100 x 2500 x 0.0076.
+        assert row(conn, "portfolio_holdings", stale, f"{PRICE_AGE}, market_value, cost_basis") == (
+            year_ago,
+            True,
+            behind,
+            Decimal("2280.00"),
+            Decimal("1900.00"),
+        )
+        # Equity 2280 + 11; return (380 + 1) / (1900 + 10).
+        assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
+            Decimal("2291.00"),
+            Decimal("2291.00"),
+            Decimal("0.1995"),
+            None,
+        )
+    with db.connect() as conn:
+        assert conn.execute(
+            text(
+                "SELECT valuation_date, price_date, is_stale, sessions_behind, fx_rate "
+                "FROM v_holding_valuations WHERE holding_id = :id"
+            ),
+            {"id": stale},
+        ).one() == (DAY_2, year_ago, True, behind, Decimal("0.0076"))
+        assert summary(conn, portfolio, "holdings, stale_holdings") == (2, 1)
+
+
+def test_closes_of_the_latest_session_are_not_stale_across_a_weekend_or_a_holiday(
+    db: Engine,
+) -> None:
+    """Monday 15 January 2024 is a London session and a New York holiday (Martin Luther King Jr.
+    Day): New York's Friday close is its latest, two days and a holiday before the valuation
+    date, and changes nothing that day."""
+    thursday, friday, monday = date(2024, 1, 11), date(2024, 1, 12), date(2024, 1, 15)
+    with db.begin() as conn:
+        for calendar in ("XNYS", "XLON"):
+            add_sessions(conn, calendar, thursday, monday)
+        london = add_security(conn, "LDN.L", "LSE", calendar="XLON")
+        add_bar(conn, london, friday, 100)
+        add_bar(conn, london, monday, 102)
+        new_york = add_security(conn, "NYC", "NYSE", calendar="XNYS")
+        add_bar(conn, new_york, thursday, 50)
+        add_bar(conn, new_york, friday, 55)
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=1000)
+        in_london = add_holding(conn, portfolio, london, "long", 10, 100)
+        in_new_york = add_holding(conn, portfolio, new_york, "long", 10, 50)
+
+        assert value_portfolios(conn) == all_known(2, 2, 1, 1)
+        assert row(conn, "portfolio_holdings", in_london, PRICE_AGE) == (monday, False, 0)
+        assert row(conn, "portfolio_holdings", in_new_york, PRICE_AGE) == (friday, False, 0)
+        # Only London moved: (1020 - 1000) / (1000 + 1000 + 550).
+        assert row(conn, "portfolios", portfolio, "day_return") == (Decimal("0.0078"),)
+        assert summary(conn, portfolio, "stale_holdings") == (0,)
+
+
+def test_a_day_return_with_a_leg_across_missing_sessions_is_null_and_named(db: Engine) -> None:
+    """GAP has no close on 3 and 4 January, both sessions: its previous close is not the day
+    before's. NOCAL has no calendar, so whether its closes are consecutive is unknown."""
+    friday = date(2024, 1, 5)
+    with db.begin() as conn:
+        add_sessions(conn, "XNYS", DAY_1, friday)
+        gapped = add_security(conn, "GAP", calendar="XNYS")
+        add_bar(conn, gapped, DAY_1, 10)
+        add_bar(conn, gapped, friday, 12)
+        uncharted = add_security(conn, "NOCAL")
+        add_bar(conn, uncharted, date(2024, 1, 4), 10)
+        add_bar(conn, uncharted, friday, 10)
+        user = add_user(conn)
+        across_gap = add_portfolio(conn, user, cash_balance=100)
+        add_holding(conn, across_gap, gapped, "long", 1, 10)
+        without_calendar = add_portfolio(conn, user, cash_balance=100)
+        add_holding(conn, without_calendar, uncharted, "long", 1, 10)
+
+        result = value_portfolios(conn)
+        assert (result.holdings_without_day_change, result.unknown_day_changes) == (
+            2,
+            (
+                "GAP (previous close 2024-01-02 is not the session before 2024-01-05)",
+                "NOCAL (no trading calendar)",
+            ),
+        )
+        assert (result.stale_holdings, result.unknown_staleness) == (0, 1)
+        # Valued all the same; only the day's return is unknown.
+        assert row(conn, "portfolios", across_gap, PORTFOLIO) == (
+            Decimal("12.00"),
+            Decimal("112.00"),
+            Decimal("0.2000"),
+            None,
+        )
+        assert row(conn, "portfolios", without_calendar, "total_value, day_return") == (
+            Decimal("110.00"),
+            None,
+        )
+    with db.connect() as conn:
+        assert summary(conn, without_calendar, "stale_holdings") == (None,)
+
+
+def test_a_missing_rate_of_the_previous_close_is_named_with_its_date(db: Engine) -> None:
+    """No yen rate for DAY_1: Toyota is valued, but the day's change cannot be converted."""
+    with db.begin() as conn:
+        toyota = two_day_prices(conn, "7203.T", 2800, 3000, currency="JPY")
+        dollars = two_day_prices(conn, "AAA", 10, 10)
+        add_fx_rate(conn, "JPY", DAY_2, "0.0065")
+        portfolio = add_portfolio(conn, add_user(conn), cash_balance=0)
+        add_holding(conn, portfolio, toyota, "long", 100, 2800)
+        add_holding(conn, portfolio, dollars, "long", 1, 10)
+
+        result = value_portfolios(conn)
+        assert (
+            result.unpriced_holdings,
+            result.holdings_without_rate,
+            result.missing_rates,
+            result.unknown_day_changes,
+        ) == (0, 1, ("7203.T (JPY to USD on 2024-01-02)",), ())
+        # 100 x 3000 x 0.0065 + 10; return (1950 - 1820) / (1820 + 10).
+        assert row(conn, "portfolios", portfolio, PORTFOLIO) == (
+            Decimal("1960.00"),
+            Decimal("1960.00"),
+            Decimal("0.0710"),
+            None,
+        )
+
+
+def test_unvalued_exposure_is_null_not_zero(db: Engine) -> None:
+    """SAP has no euro rate: a portfolio holding only SAP long has no known long exposure (and
+    no short one: 0); one short SAP and long a dollar listing knows its long exposure only."""
+    with db.begin() as conn:
+        sap = two_day_prices(conn, "SAP.DE", 100, 110, currency="EUR")
+        dollars = two_day_prices(conn, "AAA", 10, 10)
+        user = add_user(conn)
+        only_unvalued = add_portfolio(conn, user, cash_balance=100)
+        add_holding(conn, only_unvalued, sap, "long", 5, 90)
+        short_unvalued = add_portfolio(conn, user, cash_balance=100)
+        add_holding(conn, short_unvalued, dollars, "long", 2, 10)
+        add_holding(conn, short_unvalued, sap, "short", 5, 90)
+        cash_only = add_portfolio(conn, user, cash_balance=100)
+        value_portfolios(conn)
+    columns = (
+        "equity_value, total_value, unvalued_holdings, long_value, short_value, cost_basis, "
+        "unrealized_pnl"
+    )
+    with db.connect() as conn:
+        assert summary(conn, only_unvalued, columns) == (None, None, 1, None, 0, None, None)
+        assert summary(conn, short_unvalued, columns) == (
+            None,
+            None,
+            1,
+            Decimal("20.00"),
+            None,
+            None,
+            None,
+        )
+        assert summary(conn, cash_only, columns) == (
+            Decimal("0.00"),
+            Decimal("100.00"),
+            0,
+            0,
+            0,
+            None,
+            None,
+        )
+
+
+def test_holdings_and_positions_of_a_security_convert_at_its_close_rate(db: Engine) -> None:
+    """Toyota's latest close is Thursday's; New York's Friday close makes Friday the valuation
+    date, whose yen rate differs. Held or traded, Toyota converts at Thursday's rate, and Friday
+    being a Tokyo session, its close is a session behind."""
+    wednesday, thursday, friday = date(2024, 1, 10), date(2024, 1, 11), date(2024, 1, 12)
+    with db.begin() as conn:
+        for calendar in ("XTKS", "XNYS"):
+            add_sessions(conn, calendar, wednesday, friday)
+        toyota = add_security(conn, "7203.T", "TSE", currency="JPY", calendar="XTKS")
+        add_bar(conn, toyota, wednesday, 2900)
+        add_bar(conn, toyota, thursday, 3000)
+        later = add_security(conn, "AAA", calendar="XNYS")
+        add_bar(conn, later, friday, 10)
+        add_fx_rate(conn, "JPY", thursday, "0.0065")
+        add_fx_rate(conn, "JPY", friday, "0.0070")
+        user = add_user(conn)
+        portfolio = add_portfolio(conn, user, cash_balance=0)
+        holding = add_holding(conn, portfolio, toyota, "long", 100, 2800)
+        trade = add_trade(conn, user, "active")
+        position = add_position(conn, trade, toyota, "long", "open", 100, 2800, "0.0068")
+
+        value_portfolios(conn)
+        assert value_trade_positions(conn).stale_prices == (
+            "7203.T (close of 2024-01-11, 1 session behind)",
+        )
+        # 100 x 3000 yen at $0.0065 (not Friday's $0.0070) = $1,950, either way.
+        values = f"market_value, {PRICE_AGE}"
+        expected = (Decimal("1950.00"), thursday, True, 1)
+        assert row(conn, "portfolio_holdings", holding, values) == expected
+        assert row(conn, "positions", position, values) == expected
+    with db.connect() as conn:
+        rates = conn.execute(
+            text(
+                "SELECT h.fx_rate, p.fx_rate FROM v_holding_valuations AS h "
+                "CROSS JOIN v_trade_positions AS p"
+            )
+        ).one()
+        assert tuple(rates) == (Decimal("0.0065"), Decimal("0.0065"))

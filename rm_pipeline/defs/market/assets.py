@@ -35,6 +35,7 @@ from rm_pipeline.ingest.quarantine import quarantine
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.settings import get_settings
+from rm_pipeline.warehouse.gaps import gap_lines, open_gaps
 
 # Range backfills (`backfill_policy`) are what keep a years-long backfill to one provider call per
 # batch of tickers; Dagster still labels the parameter beta.
@@ -171,6 +172,7 @@ def record_load(
     with warehouse.engine().connect() as conn:
         stored = stored_rows_per_day(conn, "price_history", start, end)
         latest = _latest_bars(conn, end)
+        gaps = open_gaps(conn)
     add_partition_metadata(
         context,
         partition_metadata(context.partition_keys, report.prices, rejected, stored),
@@ -179,9 +181,13 @@ def record_load(
             **failures_metadata(report.failed),
             **load_metadata(report.actions, prefix="corporate_actions"),
             "history_refetched_for": dg.MetadataValue.text(", ".join(report.refetched) or "none"),
+            "splits_inferred": dg.MetadataValue.md(
+                "\n".join(f"- {line}" for line in report.inferred) or "none"
+            ),
             "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
             "quarantine": dg.MetadataValue.text(f"table quarantine, run_id {context.run.run_id}"),
             "securities": dg.MetadataValue.int(report.tickers),
+            "open_gaps": dg.MetadataValue.int(len(gaps)),
         },
     )
     context.log.info(
@@ -190,6 +196,10 @@ def record_load(
         f"{report.prices.unchanged} unchanged, {len(rejected)} rejected, "
         f"{len(report.failed)} failed tickers"
     )
+    if report.gaps:
+        context.log.warning(f"sessions missing: {'; '.join(gap_lines(report.gaps, 10))}")
+    for line in report.inferred:
+        context.log.warning(f"split inferred from a restated history: {line}")
     if report.failed:
         message = failed_tickers_message(
             f"price_history {start} to {end}", report.failed, report.tickers

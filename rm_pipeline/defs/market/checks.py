@@ -2,12 +2,15 @@
 database connection, calendars built once), and each runnable on its own from the UI or the
 `check_prices` job. OHLC consistency and duplicates are blocking: a bad batch must not flow into
 the stats and valuations computed from it. Freshness follows each security's exchange calendar.
+Missing sessions are read from `price_gaps`, which every load keeps over the whole stored history
+(`rm_pipeline.warehouse.gaps`), so the check costs the same whatever the history's length.
 
 Checks of `fx_rates` sit beside them, both warnings (the table's key and constraints already
 refuse duplicate and non-positive rates): every needed currency has a recent rate, and no rate
 jumps implausibly from one stored day to the next."""
 
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import date, timedelta
 
 import dagster as dg
@@ -20,6 +23,7 @@ from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.ingest.fx import needed_currencies
 from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.settings import get_settings
+from rm_pipeline.warehouse.gaps import Gap, gap_lines, open_gaps, unchecked_securities
 
 INCONSISTENT_BARS = text(
     """
@@ -37,7 +41,7 @@ DUPLICATE_BARS = text(
     FROM price_history GROUP BY security_id, date HAVING count(*) > 1
     """
 )
-# The freshness, gap and row-count checks read each security's latest bars through the
+# The freshness and row-count checks read each security's latest bars through the
 # (security_id, date) index, one lookup per security, so a night's checks cost the same with 2 or
 # 15 years stored; a scan of price_history grows with every day loaded.
 LAST_DATES = text(
@@ -45,15 +49,6 @@ LAST_DATES = text(
     SELECT s.ticker,
            (SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id) AS last_date
     FROM securities s WHERE s.is_active ORDER BY s.ticker
-    """
-)
-RECENT_DATES = text(
-    """
-    SELECT s.ticker, p.date FROM securities s
-    CROSS JOIN LATERAL (
-        SELECT date FROM price_history WHERE security_id = s.id AND date >= :since
-    ) AS p
-    WHERE s.is_active
     """
 )
 LATEST_DAY_ROWS = text(
@@ -68,8 +63,11 @@ LATEST_DAY_ROWS = text(
     """
 )
 ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active")
-GAP_WINDOW_DAYS = 90
-"""How far back the gap check looks, in calendar days."""
+RECENT_DAYS = 90
+"""The recent sessions built once per calendar and run for the freshness and row-count checks, in
+calendar days back from today."""
+GAPS_NAMED = 20
+"""Gaps named in the missing-sessions check's description; the rest are counted."""
 
 CHECKS = {
     "ohlc_consistent": "Every bar has a positive close, high >= low, open and close within "
@@ -77,8 +75,8 @@ CHECKS = {
     "no_duplicate_bars": "At most one bar per security and date.",
     "prices_fresh": "Every active security has a bar for its exchange's latest session, allowing "
     "RM_FRESHNESS_LAG_DAYS sessions of lag.",
-    "no_calendar_gaps": "No session of a security's exchange is missing between its first and "
-    "last bar over the last 90 days.",
+    "no_missing_sessions": "No session of an active security's exchange is missing between its "
+    "first and last bar, over its whole history (the gaps every load keeps in price_gaps).",
     "row_count_steady": "The latest day has bars for at least half the active securities whose "
     "exchange held a session that day (a holiday of one market is no shrinking).",
 }
@@ -86,9 +84,9 @@ BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
 
 
 def recent_sessions(ticker: str, today: date) -> tuple[date, ...]:
-    """The ticker's exchange sessions over the last GAP_WINDOW_DAYS up to today, oldest first;
-    built once per calendar for both the freshness and the gap check."""
-    return ticker_sessions(ticker, today - timedelta(days=GAP_WINDOW_DAYS), today)
+    """The ticker's exchange sessions over the last RECENT_DAYS up to today, oldest first;
+    built once per calendar for both the freshness and the row-count check."""
+    return ticker_sessions(ticker, today - timedelta(days=RECENT_DAYS), today)
 
 
 def expected_last_session(ticker: str, today: date, lag: int) -> date:
@@ -97,19 +95,23 @@ def expected_last_session(ticker: str, today: date, lag: int) -> date:
     return days[-1 - lag] if len(days) > lag else days[0]
 
 
+def _offenders_metadata(offenders: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """How many rows offend, and the first 20 as a markdown table."""
+    return {
+        "offending_rows": dg.MetadataValue.int(len(offenders)),
+        "sample": dg.MetadataValue.md(
+            offenders.head(20).to_markdown(index=False) if len(offenders) else "_none_"
+        ),
+    }
+
+
 def _result(
     name: str, offenders: pd.DataFrame, **metadata: dg.MetadataValue
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=offenders.empty,
-        metadata={
-            "offending_rows": dg.MetadataValue.int(len(offenders)),
-            "sample": dg.MetadataValue.md(
-                offenders.head(20).to_markdown(index=False) if len(offenders) else "_none_"
-            ),
-            **metadata,
-        },
+        metadata={**_offenders_metadata(offenders), **metadata},
     )
 
 
@@ -140,23 +142,42 @@ def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
     return last[last["last_date"].isna() | (last["last_date"] < last["expected_by"])]
 
 
-def calendar_gaps(conn: Connection, today: date) -> pd.DataFrame:
-    since = today - timedelta(days=GAP_WINDOW_DAYS)
-    stored = pd.read_sql_query(RECENT_DATES, conn, params={"since": since})
-    gaps: list[dict[str, object]] = []
-    for ticker, dates in stored.groupby("ticker")["date"]:
-        first, last = dates.min(), dates.max()
-        expected = recent_sessions(str(ticker), today)
-        missing = {d for d in expected if first <= d <= last} - set(dates)
-        gaps.extend({"ticker": ticker, "missing_date": d} for d in sorted(missing))
-    return pd.DataFrame(gaps, columns=["ticker", "missing_date"])
+def describe_gaps(gaps: list[Gap], unchecked: list[str]) -> str:
+    """A line per gap (the first GAPS_NAMED), then the securities whose gaps are unknown."""
+    lines = gap_lines(gaps, GAPS_NAMED)
+    if unchecked:
+        named = ", ".join(unchecked[:GAPS_NAMED])
+        more = f" and {len(unchecked) - GAPS_NAMED:,} more" if len(unchecked) > GAPS_NAMED else ""
+        lines.append(f"missing sessions unknown (no calendar or sessions stored) for {named}{more}")
+    return "\n".join(lines) or "no session missing from any active security's history"
+
+
+def missing_sessions(conn: Connection) -> dg.AssetCheckResult:
+    """Every stored gap of an active security, named in the description with its sessions; the
+    securities whose gaps are not known (yet) are named too, without failing the check."""
+    gaps, unchecked = open_gaps(conn), unchecked_securities(conn)
+    offenders = pd.DataFrame(
+        [asdict(gap) for gap in gaps],
+        columns=["ticker", "first_missing", "last_missing", "sessions"],
+    )
+    return dg.AssetCheckResult(
+        check_name="no_missing_sessions",
+        passed=offenders.empty,
+        description=describe_gaps(gaps, unchecked),
+        metadata={
+            **_offenders_metadata(offenders),
+            "missing_sessions": dg.MetadataValue.int(int(offenders["sessions"].sum())),
+            "securities_with_gaps": dg.MetadataValue.int(offenders["ticker"].nunique()),
+            "securities_unchecked": dg.MetadataValue.int(len(unchecked)),
+        },
+    )
 
 
 def trades_on(ticker: str, day: date, today: date) -> bool:
     """Whether the ticker's exchange held a session on `day`: from the recent sessions the other
     checks use when the day is among them (a calendar is built once per exchange and run), else
     from the calendar around that day."""
-    if today - timedelta(days=GAP_WINDOW_DAYS) <= day <= today:
+    if today - timedelta(days=RECENT_DAYS) <= day <= today:
         return day in recent_sessions(ticker, today)
     return day in ticker_sessions(ticker, day, day)
 
@@ -192,17 +213,23 @@ def price_history_checks(
         if not conn.execute(ANY_ACTIVE_BAR).scalar():
             yield from (_nothing_to_check(name) for name in CHECKS if name in selected)
             return
-        offenders: dict[str, Callable[[], pd.DataFrame]] = {
-            "ohlc_consistent": lambda: pd.read_sql_query(INCONSISTENT_BARS, conn),
-            "no_duplicate_bars": lambda: pd.read_sql_query(DUPLICATE_BARS, conn),
-            "prices_fresh": lambda: stale_securities(conn, today, lag),
-            "no_calendar_gaps": lambda: calendar_gaps(conn, today),
-            "row_count_steady": lambda: shrinking_day(conn, today),
+        lag_metadata = {"lag_sessions": dg.MetadataValue.int(lag)}
+        results: dict[str, Callable[[], dg.AssetCheckResult]] = {
+            "ohlc_consistent": lambda: _result(
+                "ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn)
+            ),
+            "no_duplicate_bars": lambda: _result(
+                "no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn)
+            ),
+            "prices_fresh": lambda: _result(
+                "prices_fresh", stale_securities(conn, today, lag), **lag_metadata
+            ),
+            "no_missing_sessions": lambda: missing_sessions(conn),
+            "row_count_steady": lambda: _result("row_count_steady", shrinking_day(conn, today)),
         }
-        extra = {"prices_fresh": {"lag_sessions": dg.MetadataValue.int(lag)}}
         for name in CHECKS:
             if name in selected:
-                yield _result(name, offenders[name](), **extra.get(name, {}))
+                yield results[name]()
 
 
 LAST_RATES = text(

@@ -5,6 +5,7 @@ import dagster as dg
 
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
 from rm_pipeline.defs.market.checks import fx_rates_checks, price_history_checks
+from rm_pipeline.defs.market.reconciliation import closes_agree_with_second_source
 
 refresh_securities = dg.define_asset_job(
     "refresh_securities",
@@ -21,7 +22,9 @@ ingest_price_history = dg.define_asset_job(
 
 check_prices = dg.define_asset_job(
     "check_prices",
-    selection=dg.AssetSelection.checks(price_history_checks, fx_rates_checks),
+    selection=dg.AssetSelection.checks(
+        price_history_checks, fx_rates_checks, closes_agree_with_second_source
+    ),
     description="Evaluate the price_history and fx_rates checks against the stored bars and "
     "rates, without loading.",
 )

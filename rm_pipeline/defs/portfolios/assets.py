@@ -12,13 +12,13 @@ from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.holdings.manual import ManualCsvAdapter
 from rm_pipeline.holdings.sync import sync_broker
 from rm_pipeline.settings import get_settings
-from rm_pipeline.warehouse.valuations import value_portfolios
+from rm_pipeline.warehouse.valuations import PortfolioValuationResult, value_portfolios
 
 PORTFOLIO_PREVIEW = text(
     """
     SELECT name, currency, cash_balance, equity_value, total_value, total_return, day_return,
-           last_synced_at
-    FROM portfolios WHERE is_active ORDER BY name LIMIT 10
+           holdings, unvalued_holdings, stale_holdings, last_synced_at
+    FROM v_portfolio_summary WHERE is_active ORDER BY name LIMIT 10
     """
 )
 
@@ -57,6 +57,26 @@ def broker_holdings(
     )
 
 
+def log_what_is_unknown(log: dg.DagsterLogManager, result: PortfolioValuationResult) -> None:
+    """Warn of every rate and every day's change whose absence left a figure NULL, and of the
+    holdings valued at stale closes."""
+    if result.missing_rates:
+        log.warning(
+            f"{result.holdings_without_rate} holdings lack an exchange rate, leaving their values "
+            f"or their portfolio's day return NULL: {', '.join(result.missing_rates)}"
+        )
+    if result.unknown_day_changes:
+        log.warning(
+            f"{result.holdings_without_day_change} holdings have no known change over the day, "
+            f"leaving their portfolio's day return NULL: {', '.join(result.unknown_day_changes)}"
+        )
+    if result.stale_prices:
+        log.warning(
+            f"{result.stale_holdings} holdings are valued at a close older than their exchange's "
+            f"latest session: {', '.join(result.stale_prices)}"
+        )
+
+
 @dg.asset(
     **warehouse_asset("portfolios", "portfolios"),
     deps=[security_market_stats, broker_holdings, fx_rates],
@@ -65,17 +85,14 @@ def broker_holdings(
 def portfolio_valuations(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Every holding's price, market value, cost basis and unrealized P&L (shorts negative), and
-    every portfolio's equity, total value, total return and day return, in set-based SQL, in the
-    portfolio's currency (prices stay in the security's). A holding without an exchange rate is
-    left unvalued with its portfolio, counted and logged."""
+    """Every holding's price, its date and staleness, market value, cost basis and unrealized P&L
+    (shorts negative), and every portfolio's equity, total value, total return and day return, in
+    set-based SQL, in the portfolio's currency (prices stay in the security's). A holding without
+    an exchange rate is left unvalued with its portfolio; every missing rate, every unknown day's
+    change and every stale price is counted, named and logged."""
     with warehouse.begin() as conn:
         result = value_portfolios(conn)
-    if result.holdings_without_rate:
-        context.log.warning(
-            f"{result.holdings_without_rate} holdings left unvalued for want of an exchange rate: "
-            f"{', '.join(result.missing_rates)}"
-        )
+    log_what_is_unknown(context.log, result)
     with warehouse.engine().connect() as conn:
         summary = pd.read_sql_query(PORTFOLIO_PREVIEW, conn)
         rows = row_count(conn, "portfolios")
@@ -86,6 +103,13 @@ def portfolio_valuations(
             "unpriced_holdings": dg.MetadataValue.int(result.unpriced_holdings),
             "holdings_without_rate": dg.MetadataValue.int(result.holdings_without_rate),
             "missing_rates": dg.MetadataValue.text(", ".join(result.missing_rates) or "none"),
+            "stale_holdings": dg.MetadataValue.int(result.stale_holdings),
+            "holdings_of_unknown_staleness": dg.MetadataValue.int(result.unknown_staleness),
+            "stale_prices": dg.MetadataValue.text(", ".join(result.stale_prices) or "none"),
+            "holdings_without_day_change": dg.MetadataValue.int(result.holdings_without_day_change),
+            "unknown_day_changes": dg.MetadataValue.text(
+                ", ".join(result.unknown_day_changes) or "none"
+            ),
             "portfolios": dg.MetadataValue.int(result.portfolios),
             "rows_updated": dg.MetadataValue.int(
                 result.holdings_updated + result.portfolios_updated

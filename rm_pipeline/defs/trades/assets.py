@@ -9,7 +9,7 @@ from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import fx_rates, price_history
 from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.warehouse.valuations import value_trade_positions
+from rm_pipeline.warehouse.valuations import PositionValuationResult, value_trade_positions
 
 
 @dg.asset(
@@ -46,6 +46,21 @@ def trade_analysis(
     )
 
 
+def log_what_is_unknown(log: dg.DagsterLogManager, result: PositionValuationResult) -> None:
+    """Warn of every rate whose absence left a figure NULL, and of the positions valued at stale
+    closes."""
+    if result.missing_rates:
+        log.warning(
+            f"{result.without_rate} positions lack an exchange rate, leaving their market value "
+            f"or P&L NULL: {', '.join(result.missing_rates)}"
+        )
+    if result.stale_prices:
+        log.warning(
+            f"{result.stale_positions} positions are valued at a close older than their "
+            f"exchange's latest session: {', '.join(result.stale_prices)}"
+        )
+
+
 @dg.asset(
     **warehouse_asset("trades", "positions"),
     deps=[security_market_stats, fx_rates],
@@ -54,17 +69,14 @@ def trade_analysis(
 def trade_position_valuations(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Current price (the security's currency), market value and unrealized P&L (the trade's) of
-    the open positions of active trades, after applying the splits since they opened. A position
-    without an exchange rate is left unvalued, counted and logged."""
+    """Current price (the security's currency) with its date and staleness, market value and
+    unrealized P&L (the trade's) of the open positions of active trades, after applying the
+    splits since they opened. A position without an exchange rate is left unvalued; every missing
+    rate and every stale price is counted, named and logged."""
     with warehouse.begin() as conn:
         result = value_trade_positions(conn)
         rows = row_count(conn, "positions")
-    if result.without_rate:
-        context.log.warning(
-            f"{result.without_rate} positions left unvalued for want of an exchange rate: "
-            f"{', '.join(result.missing_rates)}"
-        )
+    log_what_is_unknown(context.log, result)
     return dg.MaterializeResult(
         metadata={
             **rows,
@@ -73,5 +85,8 @@ def trade_position_valuations(
             "split_adjusted": dg.MetadataValue.int(result.split_adjusted),
             "positions_without_rate": dg.MetadataValue.int(result.without_rate),
             "missing_rates": dg.MetadataValue.text(", ".join(result.missing_rates) or "none"),
+            "stale_positions": dg.MetadataValue.int(result.stale_positions),
+            "positions_of_unknown_staleness": dg.MetadataValue.int(result.unknown_staleness),
+            "stale_prices": dg.MetadataValue.text(", ".join(result.stale_prices) or "none"),
         }
     )
