@@ -22,7 +22,10 @@ W holds the bars dated after (as_of - W), up to and including the latest bar.
   added back (a price return). On a day without a bar of its own a security's return is therefore
   0. The SQL function `day_return(close, previous_close)` (migration 0011) computes it for the
   analyst views, with D each bar's date (`v_daily_returns`) or the latest bar's
-  (`v_latest_prices`); portfolio valuations take D = the valuation date.
+  (`v_latest_prices`); portfolio valuations take D = the valuation date. A return across missing
+  sessions (a session of the security's exchange between the two bars) is not a day's: the views
+  give it as NULL with the sessions it spans (migration 0015), and valuations and the analyzer
+  leave it out.
 
 Where they are computed: `trailing_statistics` (the offline providers' fundamentals snapshot,
 `rm_pipeline.providers.snapshot`) and `rm_pipeline.warehouse.market_stats` (one SQL statement
