@@ -7,10 +7,19 @@ and does not stop the batch; a failed batch leaves the warehouse as it was befor
 Splits: stored prices are split-adjusted as of the day they were fetched. When the provider reports
 a split the warehouse has not stored yet, and the security has stored prices dated before that split
 outside the range being loaded, those prices are in the old scale: the security's whole history is
-re-fetched and replaced in the same transaction, so stored prices never mix scales. Stored history
-is replaced only by a re-fetch that covers all of it; otherwise nothing of that security is
-written (neither the split nor the new bars), it is reported as failed, and the next load tries
-again.
+re-fetched and replaced in the same transaction, so stored prices never mix scales. The same
+happens when the source sends closes that differ from stored ones (a restated history, `scale.py`):
+the split the restatement implies is recorded as inferred (`restatements.py`), or, when no split
+explains it, the stored history is kept and the source's rows are held in the quarantine. Stored
+history is replaced only by a re-fetch that covers all of it; otherwise nothing of that security
+is written (neither the split nor the new bars), it is reported as failed, and the next load tries
+again. A replacement writes only the rows that changed; every row it replaces or deletes is kept in
+`price_history_superseded` with the reason declared (`db/changes.py`).
+
+Before any of that, the bars go through `repair.py` (a block quoted at 100x, a split a session
+off its date, a history unadjusted before a reported split): repaired bars are stored marked, their
+raw values quarantined, resolved. A split-like move still unexplained holds its own rows only
+(`scale.held_spans`).
 
 Counts are kept per date (`LoadResult.groups`), so each partition of a range run can report its
 own.
@@ -657,7 +666,7 @@ class Refetch:
         ]
         reason = f"{RejectReason.UNEXPLAINED_RESTATEMENT}: {restatement.reason}"
         held = rows.loc[:, ["ticker", "date"]].assign(reason=reason)
-        return held.assign(raw=raw_values(rows.drop(columns="ticker")))
+        return held.assign(raw=raw_values(rows.drop(columns=["ticker", "repair"])))
 
     def _fail(self, reason: str) -> None:
         log.warning("%s: %s", self.ticker, reason)
