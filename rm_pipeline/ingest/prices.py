@@ -9,7 +9,7 @@ a split the warehouse has not stored yet, and the security has stored prices dat
 outside the range being loaded, those prices are in the old scale: the security's whole history is
 re-fetched and replaced in the same transaction, so stored prices never mix scales. The same
 happens when the source sends closes that differ from stored ones (a restated history, `scale.py`):
-the split the restatement implies is recorded as inferred (`restatements.py`), or, when no split
+the split the restatement implies is recorded as inferred (`core/splits.py`), or, when no split
 explains it, the stored history is kept and the source's rows are held in the quarantine. Stored
 history is replaced only by a re-fetch that covers all of it; otherwise nothing of that security
 is written (neither the split nor the new bars), it is reported as failed, and the next load tries
@@ -47,6 +47,12 @@ from decimal import Decimal
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.core.splits import (
+    InferredSplit,
+    UnexplainedRestatement,
+    infer_split,
+    split_label,
+)
 from rm_pipeline.db.changes import declare_change
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import (
@@ -57,12 +63,6 @@ from rm_pipeline.ingest.quarantine import (
     settle_repairs,
 )
 from rm_pipeline.ingest.repair import repair
-from rm_pipeline.ingest.restatements import (
-    InferredSplit,
-    UnexplainedRestatement,
-    infer_split,
-    split_label,
-)
 from rm_pipeline.ingest.scale import closes_before, held_spans, restated_tickers
 from rm_pipeline.ingest.sessions import store_sessions
 from rm_pipeline.providers.base import (

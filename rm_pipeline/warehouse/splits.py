@@ -16,8 +16,8 @@ from fractions import Fraction
 
 from sqlalchemy import Connection, text
 
+from rm_pipeline.core.splits import split_label
 from rm_pipeline.db.changes import declare_change
-from rm_pipeline.ingest.restatements import split_label
 from rm_pipeline.warehouse.valuations import apply_splits
 
 STORED_SPLITS = text(
