@@ -276,7 +276,11 @@ def load(
     root: Path, name: str, securities: Path, years: float, price_loads: int | None
 ) -> tuple[Scenario, Measured]:
     case = scenario(
-        root, name, RM_UNIVERSE_FILE=str(securities), RM_HISTORY_START=history_start(years)
+        root,
+        name,
+        RM_UNIVERSE_FILE=str(securities),
+        RM_HISTORY_START=history_start(years),
+        RM_HISTORY_YEARS=str(years),
     )
     if price_loads:
         allow_price_batches(case, price_loads)

@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import measured, scratch_database
 
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.db.engine import build_engine
 from rm_pipeline.ingest.prices import PriceLoadReport, ingest_prices
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
-from rm_pipeline.providers.calendars import sessions
 from rm_pipeline.providers.validation import bars_result
 
 TICKER = "BENCH"

@@ -5,23 +5,29 @@ backfill` loads it: runs of the project's jobs launched one after the other in o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, text
 
-from rm_pipeline.defs.partitions import nearest_weekday, partitions_today, range_tags
+from rm_pipeline.defs.partitions import (
+    first_partition_key,
+    partition_key_of,
+    partitions_today,
+    range_tags,
+)
 from rm_pipeline.launch import Progress, RunSession
 from rm_pipeline.run_summary import JobSummary
 from rm_pipeline.settings import Settings
 from rm_pipeline.warehouse.gaps import Gap, gaps_near
 
 
-def history_range(settings: Settings, today: date) -> tuple[str, str]:
-    """First and last partition keys of the history `make run` loads: from where the history
-    starts (RM_HISTORY_START, or RM_HISTORY_YEARS back) to today's partition."""
-    start = nearest_weekday(settings.history_start_date(today), step=1)
-    return start.isoformat(), nearest_weekday(today, step=-1).isoformat()
+def history_range(settings: Settings, years: float, today: date) -> tuple[str, str]:
+    """First and last partition keys of the history `make run` loads: the last `years` years
+    (RM_HISTORY_YEARS) to today's partition, but none before the partitions start
+    (RM_HISTORY_START)."""
+    start = max(today - timedelta(days=round(years * 365.25)), settings.history_start)
+    return first_partition_key(start), partition_key_of(today)
 
 
 RANGE_LOAD_STEPS = ("price_history", "fx_rates")
@@ -45,14 +51,15 @@ def load_range(session: RunSession, first: str, last: str) -> list[JobSummary]:
 def run_main_job(
     session: RunSession,
     settings: Settings,
+    years: float,
     progress: Progress,
     seed: Callable[[], str] | None = None,
     today: date | None = None,
 ) -> list[JobSummary]:
-    """Securities, then the history range as one run (its loads: `RANGE_LOAD_STEPS`), then
-    `seed` (the demo data, when given), then the price checks and everything downstream. Stops at
-    the first job that fails."""
-    first, last = history_range(settings, today or partitions_today())
+    """Securities, then the last `years` years of history (`history_range`) as one run (its loads:
+    `RANGE_LOAD_STEPS`), then `seed` (the demo data, when given), then the price checks and
+    everything downstream. Stops at the first job that fails."""
+    first, last = history_range(settings, years, today or partitions_today())
     tags = range_tags(first, last)
     steps: list[tuple[str, dict[str, str] | None, Sequence[str]]] = [
         ("refresh_securities", None, ()),

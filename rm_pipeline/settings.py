@@ -7,7 +7,7 @@ variable before anything starts; errors never repeat a URL's password.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -29,6 +29,9 @@ URL_FIELDS = frozenset({"database_url", "dagster_database_url"})
 """Fields holding a URL, and so maybe a password: errors show them masked."""
 
 EARLIEST_HISTORY_START = date(1900, 1, 1)
+DEFAULT_HISTORY_START = date(2000, 1, 3)
+"""Where the price partitions start unless RM_HISTORY_START says otherwise: the first session of
+2000, well before the years `make run` loads by default."""
 MAX_HISTORY_YEARS = 100
 MAX_BATCH_SIZE = 10_000
 MAX_PARALLEL = 64
@@ -170,18 +173,12 @@ class Settings(BaseSettings):
         "connection of its own, while the next is fetched: the database writes one batch as the "
         "next is prepared. One writes them in turn.",
     )
-    history_years: float = Field(
-        default=2.0,
-        gt=0,
-        le=MAX_HISTORY_YEARS,
-        allow_inf_nan=False,
-        description="Years of history `make run` loads when RM_HISTORY_START is unset.",
-    )
-    history_start: date | None = Field(
-        default=None,
+    history_start: date = Field(
+        default=DEFAULT_HISTORY_START,
         ge=EARLIEST_HISTORY_START,
-        description="First day of the price history: where the partitions start and what "
-        "`make run` loads from; not after today. Unset means RM_HISTORY_YEARS before today.",
+        description="First day of the price partitions: a declared date, so the partitions are "
+        "the same whenever the definitions load; history before it cannot be loaded. Not after "
+        "today.",
     )
     catchup_sessions: int = Field(
         default=5,
@@ -242,9 +239,9 @@ class Settings(BaseSettings):
 
     @field_validator("history_start")
     @classmethod
-    def _history_start_not_in_the_future(cls, value: date | None) -> date | None:
+    def _history_start_not_in_the_future(cls, value: date) -> date:
         today = date.today()
-        if value is not None and value > today:
+        if value > today:
             raise ValueError(f"the history cannot start after today ({today})")
         return value
 
@@ -253,15 +250,28 @@ class Settings(BaseSettings):
         """True when no external server is configured."""
         return self.database_url is None
 
-    def history_start_date(self, today: date) -> date:
-        """RM_HISTORY_START, or RM_HISTORY_YEARS before `today`."""
-        if self.history_start is not None:
-            return self.history_start
-        return today - timedelta(days=round(self.history_years * 365.25))
-
     @property
     def pgdata_dir(self) -> Path:
         return self.data_dir.resolve() / "pgdata"
+
+
+class RunSettings(BaseSettings):
+    """What only `rm-pipeline run` reads, apart from `Settings`: the definitions and the other
+    commands neither read nor validate it, so a bad value fails that command alone."""
+
+    model_config = Settings.model_config
+
+    history_years: float = Field(
+        default=2.0,
+        gt=0,
+        le=MAX_HISTORY_YEARS,
+        allow_inf_nan=False,
+        description="Years of history `make run` loads, up to today; none before RM_HISTORY_START.",
+    )
+
+
+SETTINGS_FIELDS = {**Settings.model_fields, **RunSettings.model_fields}
+"""Every setting's field, by name, whichever class reads it."""
 
 
 def postgres_url(url: str) -> str:
@@ -287,7 +297,7 @@ def postgres_url(url: str) -> str:
 
 def environment_variable(field: str) -> str:
     """The environment variable that sets a Settings field."""
-    alias = Settings.model_fields[field].validation_alias
+    alias = SETTINGS_FIELDS[field].validation_alias
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
     return f"RM_{field.upper()}"
@@ -295,7 +305,7 @@ def environment_variable(field: str) -> str:
 
 def field_named(key: str) -> str | None:
     """The Settings field a validation error's location names, by its name or an alias."""
-    for name, info in Settings.model_fields.items():
+    for name, info in SETTINGS_FIELDS.items():
         alias = info.validation_alias
         if key == name or (isinstance(alias, AliasChoices) and key in alias.choices):
             return name
@@ -325,7 +335,7 @@ def describe_invalid_settings(error: ValidationError) -> str:
     problems = []
     for problem in error.errors():
         key = str(problem["loc"][0]) if problem["loc"] else ""
-        name = environment_variable(key) if key in Settings.model_fields else key
+        name = environment_variable(key) if key in SETTINGS_FIELDS else key
         shown = shown_value(field_named(key), problem.get("input"))
         problems.append(f"{name}{shown}: {problem_message(problem)}")
     return "invalid setting " + "; ".join(problems)

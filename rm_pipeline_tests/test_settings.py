@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rm_pipeline.settings import Settings, describe_invalid_settings, environment_variable
+from rm_pipeline.settings import (
+    SETTINGS_FIELDS,
+    RunSettings,
+    Settings,
+    describe_invalid_settings,
+    environment_variable,
+)
 
-NUMERIC_FIELDS = [
-    name for name, info in Settings.model_fields.items() if info.annotation in (int, float)
-]
+NUMERIC_FIELDS = [name for name, info in SETTINGS_FIELDS.items() if info.annotation in (int, float)]
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +33,10 @@ def settings_from(monkeypatch: pytest.MonkeyPatch, **variables: str) -> Settings
 
 
 def refusal(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
-    """The one line the CLI shows for these environment variables."""
+    """The one line the CLI shows for these environment variables, whichever settings read them."""
     with pytest.raises(ValidationError) as raised:
         settings_from(monkeypatch, **variables)
+        RunSettings()
     return describe_invalid_settings(raised.value)
 
 
@@ -109,8 +114,15 @@ def test_the_bounds_themselves_are_accepted(monkeypatch: pytest.MonkeyPatch) -> 
         RM_PRICE_LOAD_WRITERS="64",
         RM_JWT_TTL_MINUTES=str(7 * 24 * 60),
     )
-    assert settings.history_start_date(date.today()) == date.today()
-    assert (settings.history_years, settings.yfinance_cache_ttl_minutes) == (100, 0)
+    assert (settings.history_start, settings.yfinance_cache_ttl_minutes) == (date.today(), 0)
+    assert RunSettings().history_years == 100
+
+
+def test_the_partitions_start_at_a_declared_date_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RM_HISTORY_START", raising=False)
+    assert Settings().history_start == date(2000, 1, 3)
 
 
 @pytest.mark.parametrize(

@@ -15,14 +15,15 @@ stale within a week of that.
 the closes each trade's analysis wants: for every trade, its securities' closes from the first of
 the last `history_days` dates on which all of them have a close (each security's later closes
 included, so the analyzer sees how far each one reaches), or each security's last `history_days`
-closes when they share no date. Each position carries its exchange's calendar: `24/7` for a
-security whose `security_type` is `crypto`, otherwise the calendar of the market its ticker names
-(`rm_pipeline.providers.markets`), as the price checks use. It analyzes them as of the caller's
-clock's date (today by default), outside any transaction (an analyzer may be slow), then writes all
-results of the batch in one transaction, each only if the trade's live fingerprint still equals the
-one analyzed. A trade changed meanwhile is left alone and stays pending. `analyzed_at` is the
-writing transaction's CURRENT_TIMESTAMP, the same instant the `updated_at` triggers stamp on the
-rows it writes, so `analyzed_at >= updated_at` holds afterwards as well.
+closes when they share no date. Each position carries its security's trading calendar, by the
+rule the whole pipeline uses (`rm_pipeline.core.calendars.calendar_for`: `24/7` for crypto, else
+its stored exchange's, the ticker's suffix when the exchange is unknown). It analyzes them as of
+the caller's clock's date (today by default), outside any transaction (an analyzer may be slow),
+then writes all results of the batch in one transaction, each only if the trade's live
+fingerprint still equals the one analyzed. A trade changed meanwhile is left alone and stays
+pending. `analyzed_at` is the writing transaction's CURRENT_TIMESTAMP, the same instant the
+`updated_at` triggers stamp on the rows it writes, so `analyzed_at >= updated_at` holds afterwards
+as well.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ from rm_pipeline.core.analysis import (
     TradeAnalysis,
     TradeInput,
 )
-from rm_pipeline.providers.calendars import ALWAYS_OPEN
-from rm_pipeline.providers.markets import market_for
+from rm_pipeline.core.calendars import calendar_for
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ PENDING_SQL = text(
 INPUTS_SQL = text(
     """
     SELECT t.id AS trade_id, t.trade_name, t.trade_description, f.fingerprint,
-           p.id AS position_id, p.security_id, s.ticker, s.security_type, p.position_type,
-           p.allocation_percent
+           p.id AS position_id, p.security_id, s.ticker, s.security_type, s.exchange,
+           p.position_type, p.allocation_percent
     FROM trades t
     JOIN trade_input_fingerprints f ON f.trade_id = t.id
     LEFT JOIN positions p ON p.trade_id = t.id
@@ -225,18 +225,13 @@ def pending_trade(rows: Sequence[Any]) -> PendingTrade:
                     side=Side(row.position_type),
                     allocation_percent=float(row.allocation_percent),
                     ticker=row.ticker,
-                    calendar=calendar_for(row.ticker, row.security_type),
+                    calendar=calendar_for(row.exchange, row.security_type, row.ticker),
                 )
                 for row in positions
             ),
         ),
         position_ids=tuple(row.position_id for row in positions),
     )
-
-
-def calendar_for(ticker: str, security_type: str) -> str:
-    """The exchange calendar a security trades on: every day for crypto, else its market's."""
-    return ALWAYS_OPEN if security_type == "crypto" else market_for(ticker).calendar
 
 
 def load_closes(

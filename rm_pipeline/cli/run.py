@@ -11,21 +11,15 @@ import click
 
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
-from rm_pipeline.defs.partitions import partition_key_of, partitions_today
+from rm_pipeline.defs.partitions import first_partition_key, partition_key_of, partitions_today
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, run_session
-from rm_pipeline.pipeline import (
-    gaps_left,
-    history_range,
-    load_range,
-    run_main_job,
-    warehouse_summary,
-)
+from rm_pipeline.pipeline import gaps_left, load_range, run_main_job, warehouse_summary
 from rm_pipeline.processes import interruptible
 from rm_pipeline.providers import build_provider
 from rm_pipeline.run_summary import JobSummary, failed_tickers, gaps_left_lines, outcome_line
-from rm_pipeline.settings import Settings, get_settings
+from rm_pipeline.settings import RunSettings, Settings, get_settings
 
 
 def _echo_job(summary: JobSummary) -> None:
@@ -118,14 +112,15 @@ def run(demo: bool) -> None:
     """Bring up the database, migrate it, run the pipeline and print a summary.
 
     Runs `refresh_securities`, then `ingest_price_history` over the last RM_HISTORY_YEARS years
-    (default 2) as one run, seeds the demo data, then `refresh_analytics` (the price checks, then
-    market stats, fundamentals, holdings, valuations, trade analysis), all on the project's
-    Dagster instance with the market data provider from RM_PROVIDER (default: synthetic,
-    offline). Uses the embedded PostgreSQL unless DATABASE_URL is set. Safe to run again: a
-    second run changes nothing and says so. The embedded server stays up afterwards for psql and
-    the Dagster UI; stop it with `rm-pipeline db stop`.
+    (default 2; none before RM_HISTORY_START) as one run, seeds the demo data, then
+    `refresh_analytics` (the price checks, then market stats, fundamentals, holdings, valuations,
+    trade analysis), all on the project's Dagster instance with the market data provider from
+    RM_PROVIDER (default: synthetic, offline). Uses the embedded PostgreSQL unless DATABASE_URL is
+    set. Safe to run again: a second run changes nothing and says so. The embedded server stays up
+    afterwards for psql and the Dagster UI; stop it with `rm-pipeline db stop`.
     """
     settings = get_settings()
+    years = RunSettings().history_years
     _check_configuration(settings)
     click.echo(f"database: {'embedded PostgreSQL' if settings.embedded else 'DATABASE_URL'}")
     db_url = warehouse_url(settings)
@@ -133,7 +128,7 @@ def run(demo: bool) -> None:
     click.echo(f"provider: {settings.provider}")
     seed = (lambda: _seed_demo(db_url)) if demo else None
     with interruptible(), run_session(settings, click.echo) as session:
-        summaries = run_main_job(session, settings, progress=click.echo, seed=seed)
+        summaries = run_main_job(session, settings, years, progress=click.echo, seed=seed)
     for summary in summaries:
         _echo_job(summary)
     totals = _echo_warehouse(db_url)
@@ -178,8 +173,9 @@ def backfill(start: datetime, end: datetime | None) -> None:
     rate checks as a run of `check_prices`, and print the counts, the checks and the sessions
     still missing in or beside the range (a hole between it and the history already stored).
 
-    The partitions start at RM_HISTORY_START: to load history before it, set RM_HISTORY_START
-    (in the environment or .env) to that day or earlier first, for this command and for the UI.
+    The partitions start at RM_HISTORY_START (default 2000-01-03): to load history before it, set
+    RM_HISTORY_START (in the environment or .env) to that day or earlier first, for this command
+    and for the UI.
     Loading is idempotent: days already stored are compared and only changed bars rewritten. Under
     `make dev` the analytics follow the new prices by themselves; otherwise `rm-pipeline run`.
     """
@@ -187,7 +183,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
     _check_configuration(settings)
     today = partitions_today()
     first_day, last_day = start.date(), (end.date() if end else today)
-    history_start, _ = history_range(settings, today)
+    history_start = first_partition_key(settings.history_start)
     if first_day > last_day:
         raise click.BadParameter(f"--start {first_day} is after --end {last_day}")
     if last_day > today:

@@ -75,7 +75,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from rm_pipeline.providers.calendars import ALWAYS_OPEN, sessions
+from rm_pipeline.core.calendars import ALWAYS_OPEN, sessions
 
 TRADING_DAYS_PER_YEAR = 252
 CALENDAR_DAYS_PER_YEAR = 365

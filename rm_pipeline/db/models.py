@@ -314,6 +314,9 @@ class PortfolioHolding(Base):
 
 
 class PriceHistory(Base):
+    """A daily bar. What every bar satisfies is enforced by the CHECK constraints of revision
+    0017; a NULL open, high, low or volume passes the rules that read it."""
+
     __tablename__ = "price_history"
 
     id: Mapped[uuid.UUID] = _id()
@@ -337,6 +340,12 @@ class PriceHistory(Base):
     __table_args__ = (
         UniqueConstraint("security_id", "date"),
         Index("idx_price_history_security_date", "security_id", text("date DESC")),
+        CheckConstraint("high >= low", name="bar_high_not_below_low"),
+        CheckConstraint("volume >= 0", name="bar_nonnegative_volume"),
+        CheckConstraint("close > 0", name="bar_positive_close"),
+        CheckConstraint("open > 0 AND high > 0 AND low > 0", name="bar_positive_prices"),
+        CheckConstraint("close BETWEEN low AND high", name="bar_range_holds_close"),
+        CheckConstraint("open BETWEEN low AND high", name="bar_range_holds_open"),
     )
 
 

@@ -11,7 +11,9 @@ FOLLOWS_NEW_PRICES = (
 """Dagster's `eager()`, less its wait for missing dependencies (a history nobody loads, such as
 partitions before the last holiday's, must not hold analytics back forever), and held while a
 blocking check of a dependency fails: materialized once after every update of its inputs, when no
-input is being written and their blocking checks pass."""
+input is being written and their blocking checks pass. The price and rate checks are warnings, so
+today only a check declared blocking later would hold the analytics (what such a check would find
+in a bar, the database refuses: revision 0017)."""
 
 follow_new_prices = dg.AutomationConditionSensorDefinition(
     "follow_new_prices",

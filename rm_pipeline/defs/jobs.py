@@ -21,6 +21,6 @@ refresh_analytics = dg.define_asset_job(
     "refresh_analytics",
     selection=dg.AssetSelection.assets(*ANALYTICS)
     | dg.AssetSelection.checks(price_history_checks, fx_rates_checks),
-    description="The price and exchange-rate checks, then market stats, fundamentals, holdings, "
-    "valuations and trade analysis; a failing blocking check holds the analytics back.",
+    description="The price and exchange-rate checks (warnings: they hold nothing back), then "
+    "market stats, fundamentals, holdings, valuations and trade analysis.",
 )

@@ -1,6 +1,8 @@
-"""Trading-day partitions: one key per weekday, New York time, from where the configured history
-starts; holidays are empty partitions. A Friday's partition runs to Monday, so it holds the
-weekend's bars of 24/7 markets.
+"""Trading-day partitions: one key per weekday, New York time, from the declared history start
+(RM_HISTORY_START, a fixed date) to today's key; holidays are empty partitions. A Friday's
+partition runs to Monday, so it holds the weekend's bars of 24/7 markets. The first key never
+depends on the day the definitions load; what `make run` loads is its own choice
+(`rm_pipeline.pipeline.history_range`).
 
 A range of partitions is loaded as one run (`price_history`'s single-run backfill policy); the run
 names its range with Dagster's two range tags, which `range_tags` builds.
@@ -26,7 +28,7 @@ def trading_days(start: date) -> dg.TimeWindowPartitionsDefinition:
     the evening schedule can load the day just closed."""
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule="0 0 * * 1-5",
-        start=nearest_weekday(start, step=1).isoformat(),
+        start=first_partition_key(start),
         fmt="%Y-%m-%d",
         timezone=PARTITION_TIMEZONE.key,
         end_offset=1,
@@ -46,6 +48,11 @@ def nearest_weekday(day: date, step: int) -> date:
     return day
 
 
+def first_partition_key(start: date) -> str:
+    """The first key of partitions starting at `start`: the weekday it is or next comes."""
+    return nearest_weekday(start, step=1).isoformat()
+
+
 def partition_key_of(day: date) -> str:
     """The key of the partition holding `day`: the day itself, or Friday for a weekend day."""
     return nearest_weekday(day, step=-1).isoformat()
@@ -63,4 +70,4 @@ def last_partition_day(tags: Mapping[str, str]) -> date | None:
     return date.fromisoformat(key) if key else None
 
 
-TRADING_DAYS = trading_days(get_settings().history_start_date(partitions_today()))
+TRADING_DAYS = trading_days(get_settings().history_start)

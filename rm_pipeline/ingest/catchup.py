@@ -10,11 +10,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, text
 
-from rm_pipeline.providers.calendars import ticker_sessions
+from rm_pipeline.core.calendars import calendar_for, sessions
 
 RECENT_BARS = text(
     """
-    SELECT s.ticker, p.date
+    SELECT s.ticker, s.exchange, s.security_type, p.date
     FROM securities s LEFT JOIN price_history p
       ON p.security_id = s.id AND p.date BETWEEN :since AND :day
     WHERE s.is_active
@@ -28,13 +28,16 @@ def first_missing_session(conn: Connection, day: date, lookback_sessions: int) -
     """The earliest of each active security's last `lookback_sessions` exchange sessions up to
     `day` that has no stored bar, or None when nothing is missing."""
     since = day - timedelta(days=lookback_sessions * CALENDAR_DAYS_PER_SESSION + 7)
-    stored: dict[str, set[date]] = defaultdict(set)
-    for ticker, bar_date in conn.execute(RECENT_BARS, {"since": since, "day": day}):
-        stored[ticker].update([bar_date] if bar_date else [])
+    stored: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for ticker, exchange, security_type, bar_date in conn.execute(
+        RECENT_BARS, {"since": since, "day": day}
+    ):
+        calendar = calendar_for(exchange, security_type, ticker)
+        stored[(ticker, calendar)].update([bar_date] if bar_date else [])
     missing = [
         session
-        for ticker, dates in stored.items()
-        for session in ticker_sessions(ticker, since, day)[-lookback_sessions:]
+        for (_, calendar), dates in stored.items()
+        for session in sessions(calendar, since, day)[-lookback_sessions:]
         if session not in dates
     ]
     return min(missing, default=None)

@@ -1,8 +1,9 @@
 """Exchange sessions in the warehouse, so SQL can tell a missing session from a holiday.
 
-Each security names its trading calendar (`securities.trading_calendar`, set once from its
-ticker), and `market_sessions` holds every calendar's sessions over one contiguous span per
-calendar: from the earliest stored bar of its securities (or the load's start) to the load's end.
+Each security names its trading calendar (`securities.trading_calendar`, set once by
+`rm_pipeline.core.calendars.calendar_for` from its exchange, type and ticker), and
+`market_sessions` holds every calendar's sessions over one contiguous span per calendar: from the
+earliest stored bar of its securities (or the load's start) to the load's end.
 A load extends the span at either end; sessions already stored are never fetched again.
 """
 
@@ -14,8 +15,7 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from rm_pipeline.providers.calendars import ALWAYS_OPEN, sessions
-from rm_pipeline.providers.markets import market_for
+from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for, sessions
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ INSERT_SESSION = text(
 )
 
 WITHOUT_CALENDAR = text(
-    "SELECT CAST(id AS text), ticker FROM securities WHERE trading_calendar IS NULL"
+    "SELECT CAST(id AS text), exchange, security_type, ticker FROM securities"
+    " WHERE trading_calendar IS NULL"
 )
 SET_CALENDAR = text(
     "UPDATE securities SET trading_calendar = :calendar WHERE id = CAST(:id AS uuid)"
@@ -47,10 +48,12 @@ CALENDARS_IN_USE = text(
 
 
 def assign_calendars(conn: Connection) -> int:
-    """Give every security without a trading calendar the one its ticker implies; how many."""
+    """Give every security without a trading calendar the one its exchange, type and ticker
+    imply (`calendar_for`); how many."""
     missing = conn.execute(WITHOUT_CALENDAR).all()
-    for security_id, ticker in missing:
-        conn.execute(SET_CALENDAR, {"id": security_id, "calendar": market_for(ticker).calendar})
+    for security_id, exchange, security_type, ticker in missing:
+        calendar = calendar_for(exchange, security_type, ticker)
+        conn.execute(SET_CALENDAR, {"id": security_id, "calendar": calendar})
     return len(missing)
 
 

@@ -1,30 +1,23 @@
-"""Exchange sessions: which dates a security's exchange trades on (`exchange_calendars`)."""
+"""Exchange sessions of a ticker known only by its symbol.
+
+Provider data names tickers, not stored securities, so the exchange and type are unknown here and
+`rm_pipeline.core.calendars.calendar_for` falls back to the ticker's suffix: a plain symbol is
+taken for a US listing. Where the security is stored, use its `trading_calendar` or
+`calendar_for` with its exchange and type instead.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from functools import cache
+from datetime import date
 
-import exchange_calendars as xcals
-
-from rm_pipeline.providers.markets import market_for
-
-ALWAYS_OPEN = "24/7"
-"""The calendar of markets that trade every day (crypto)."""
+from rm_pipeline.core.calendars import calendar_for, sessions
 
 
-@cache
-def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
-    """The calendar's sessions from start to end, both included, oldest first; built once per
-    (calendar, start, end) in a process."""
-    if end < start:
-        return ()
-    # exchange_calendars wants end after start; a one-day span asks for two and keeps one.
-    span_end = max(end, start + timedelta(days=1))
-    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=span_end.isoformat())
-    return tuple(day for day in schedule.sessions.date if day <= end)
+def ticker_calendar(ticker: str) -> str:
+    """The calendar of the exchange `ticker`'s symbol names (see the module docstring)."""
+    return calendar_for(None, None, ticker)
 
 
 def ticker_sessions(ticker: str, start: date, end: date) -> tuple[date, ...]:
-    """The sessions of the exchange `ticker` trades on, from start to end."""
-    return sessions(market_for(ticker).calendar, start, end)
+    """The sessions of the exchange `ticker`'s symbol names, from start to end."""
+    return sessions(ticker_calendar(ticker), start, end)

@@ -4,9 +4,9 @@ A ticker's history is generated year by year with random generators seeded from 
 year), so a ticker and date always give the same bar whatever range was asked for, and a range
 costs only the years it touches. Each year's total log return is drawn first (from a stream of
 its own), then the year's daily path is a Brownian bridge to that total; the price level is
-pinned at the end of ANCHOR_YEAR. Sessions follow the ticker's exchange calendar; nothing is
-dated after today. Close is split-adjusted as of today and not dividend-adjusted; adj_close is
-adjusted for both (see docs/PROVIDERS.md).
+pinned at the end of ANCHOR_YEAR. Sessions follow the ticker's calendar (`calendar_for` of its
+exchange and type); nothing is dated after today. Close is split-adjusted as of today and not
+dividend-adjusted; adj_close is adjusted for both (see docs/PROVIDERS.md).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
@@ -32,7 +33,7 @@ from rm_pipeline.providers.frames import (
     concat_frames,
 )
 from rm_pipeline.providers.fx import concat_raw_rates, pair_currency, raw_rates, start_fx_outcomes
-from rm_pipeline.providers.markets import guessed_security, market_for
+from rm_pipeline.providers.markets import guessed_security
 from rm_pipeline.providers.snapshot import TickerHistory, price_snapshot
 from rm_pipeline.providers.universe import default_tickers, default_universe
 from rm_pipeline.providers.validation import (
@@ -113,7 +114,7 @@ FX_LEVELS: Final[dict[str, float]] = {
     "MXN": 0.055, "ZAR": 0.054, "ILS": 0.27,
 }  # fmt: skip
 """US dollars per unit around which each currency's generated rate moves: every major currency
-of the markets in markets.py."""
+of the markets in `rm_pipeline/core/calendars.py`."""
 
 FX_PEGGED: Final = frozenset({"HKD"})
 """Currencies held in a narrow band against USD: their rate barely moves."""
@@ -217,8 +218,9 @@ def _make_profile(
     if dividend_yield is None:
         pays = kind == "equity" and rng.random() < 0.5
         dividend_yield = float(rng.uniform(0.005, 0.04)) if pays else 0.0
-    calendar = market_for(str(reference["ticker"])).calendar
-    per_year = 365 if calendar == "24/7" else 252
+    exchange = reference.get("exchange")
+    calendar = calendar_for(str(exchange) if exchange else None, kind, str(reference["ticker"]))
+    per_year = 365 if calendar == ALWAYS_OPEN else 252
     annual_drift, annual_vol = _DYNAMICS.get(kind, _DYNAMICS.get(sector, _DEFAULT_DYNAMICS))
     sd = annual_vol * float(np.exp(0.2 * rng.standard_normal())) / np.sqrt(per_year)
     drift = annual_drift + 0.02 * rng.standard_normal() - dividend_yield

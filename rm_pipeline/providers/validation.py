@@ -16,8 +16,9 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from rm_pipeline.core.calendars import ALWAYS_OPEN, sessions
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
-from rm_pipeline.providers.calendars import ALWAYS_OPEN, ticker_sessions
+from rm_pipeline.providers.calendars import ticker_calendar
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
     DailyBarFrame,
@@ -28,7 +29,6 @@ from rm_pipeline.providers.frames import (
     conform,
     empty_frame,
 )
-from rm_pipeline.providers.markets import market_for
 from rm_pipeline.providers.tickers import split_valid
 
 PRICE_TOLERANCE = 1e-6
@@ -86,15 +86,16 @@ def _outside_range(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def _not_a_session(frame: pd.DataFrame) -> pd.Series:
     """Dates that are not sessions of the ticker's exchange (24/7 markets have no such dates):
-    Yahoo's flat, zero-volume placeholders on holidays, for one."""
+    Yahoo's flat, zero-volume placeholders on holidays, for one. A bar names only its ticker, so
+    the exchange is the one its symbol names (`ticker_calendar`)."""
     outside = pd.Series(False, index=frame.index)
     dated = frame[frame["date"].notna()]
     for ticker, dates in dated.groupby("ticker")["date"]:
-        if market_for(str(ticker)).calendar == ALWAYS_OPEN:
+        calendar = ticker_calendar(str(ticker))
+        if calendar == ALWAYS_OPEN:
             continue
         days = dates.dt.date
-        sessions = set(ticker_sessions(str(ticker), min(days), max(days)))
-        outside[dates.index] = ~days.isin(sessions)
+        outside[dates.index] = ~days.isin(set(sessions(calendar, min(days), max(days))))
     return outside
 
 

@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -146,17 +146,29 @@ _CACHED_PATHS: Final = (
 """Yahoo's data endpoints: the only answers cached (never the cookie, consent or crumb pages)."""
 
 
+class Transport(Protocol):
+    """Sends one request to Yahoo and returns its answer, as `curl_cffi.requests.Session.request`
+    does; yfinance passes everything after the method and the URL by keyword."""
+
+    def __call__(self, method: str, url: str, **kwargs: Any) -> curl_requests.Response: ...
+
+
 class _YahooSession(curl_requests.Session):
     """yfinance's usual browser-impersonating session, with a response cache and a rate limit.
 
     A data request answered by the cache reaches neither Yahoo nor the limiter; every other
-    request waits for the limiter, and a data answer is offered to the cache.
+    request waits for the limiter, and a data answer is offered to the cache. Requests go out
+    through curl_cffi, or through `transport` when one is given (a fake Yahoo in tests): the
+    session yfinance holds, its cookies, cache and limiter stay the same either way.
     """
 
-    def __init__(self, limiter: RateLimiter, cache: ResponseCache | None) -> None:
+    def __init__(
+        self, limiter: RateLimiter, cache: ResponseCache | None, transport: Transport | None
+    ) -> None:
         super().__init__(impersonate="chrome")
         self._limiter = limiter
         self._responses = cache  # not `_cache`: curl_cffi's own (unbounded, keeps cookies)
+        self._transport = transport
 
     def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
         params = kwargs.get("params")
@@ -164,7 +176,10 @@ class _YahooSession(curl_requests.Session):
         if cache and (cached := cache.lookup(method, url, params)) is not None:
             return cached
         self._limiter.acquire()
-        response = super().request(method, url, *args, **kwargs)
+        if self._transport is None:
+            response = super().request(method, url, *args, **kwargs)
+        else:
+            response = self._transport(method, url, *args, **kwargs)
         if cache:
             cache.store(method, url, params, response)
         return response
@@ -250,7 +265,10 @@ class YFinanceProvider:
         sleep: Callable[[float], None] = time.sleep,
         cache: ResponseCache | None = None,
         remembered_histories: int = 100,
+        transport: Transport | None = None,
     ) -> None:
+        """`transport` carries the requests to Yahoo; None (the default) is the network, through
+        curl_cffi."""
         yf.config.debug.hide_exceptions = False  # process-wide: typed errors, not log lines
         self.batch_size = max(1, batch_size)
         self.threads = max(1, threads)
@@ -260,7 +278,7 @@ class YFinanceProvider:
         self._today = today
         self._sleep = sleep
         limiter = ratelimit.process_limiters.limiter(max_requests_per_second)
-        self._session = _YahooSession(limiter, cache)
+        self._session = _YahooSession(limiter, cache, transport)
         self._probe = _YahooProbe(self.name, self._session)
         self._memo = _HistoryMemo(remembered_histories)
 

@@ -22,7 +22,7 @@ from rm_pipeline.app.analysis_store import (
 )
 from rm_pipeline.app.trades import PositionSpec, TradeService
 from rm_pipeline.core.analysis import Side, StatisticalAnalyzer, TradeAnalysis, TradeInput
-from rm_pipeline.providers.calendars import sessions
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.providers.files_provider import FilesProvider
 from rm_pipeline_tests.app.conftest import insert
 

@@ -48,11 +48,15 @@ def test_an_invalid_setting_names_its_variable(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("command", [["--help"], ["run", "--help"]])
-def test_a_number_of_years_that_is_not_a_number_is_one_line_even_for_help(
-    command: list[str],
-) -> None:
+@pytest.mark.parametrize("command", [["--help"], ["run", "--help"], ["backfill", "--help"]])
+def test_a_number_of_years_that_is_not_a_number_leaves_help_alone(command: list[str]) -> None:
     result = run_cli(*command, env={**os.environ, "RM_HISTORY_YEARS": "nan"})
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_a_number_of_years_that_is_not_a_number_is_one_line_from_run() -> None:
+    result = run_cli("run", env={**os.environ, "RM_HISTORY_YEARS": "nan"})
     assert_one_line(
         result, "Error: invalid setting RM_HISTORY_YEARS='nan': Input should be a finite number"
     )
@@ -60,7 +64,6 @@ def test_a_number_of_years_that_is_not_a_number_is_one_line_even_for_help(
 
 def test_every_number_out_of_bounds_is_named_in_the_one_line() -> None:
     bad = {
-        "RM_HISTORY_YEARS": "3000",
         "RM_INGEST_BATCH_SIZE": "0",
         "RM_YFINANCE_THREADS": "0",
         "RM_YFINANCE_CACHE_TTL_MINUTES": "-1",

@@ -8,11 +8,11 @@ from datetime import date
 import dagster as dg
 from sqlalchemy import Engine, text
 
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.market.checks import price_history_checks
 from rm_pipeline.defs.partitions import range_tags
 from rm_pipeline.ingest.prices import ingest_prices
-from rm_pipeline.providers.calendars import sessions
 from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline_tests.defs.conftest import Materialize, metadata
 from rm_pipeline_tests.warehouse.factories import add_security

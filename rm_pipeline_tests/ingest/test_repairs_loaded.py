@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
-from rm_pipeline.providers.calendars import sessions
 from rm_pipeline.providers.validation import bars_result
 from rm_pipeline_tests.warehouse.factories import add_security
 

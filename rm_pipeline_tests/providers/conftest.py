@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import yfinance
-import yfinance.base
 import yfinance.cache
 from curl_cffi import requests as curl_requests
 from yfinance.data import YfData
@@ -58,31 +57,26 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     assert not attempts, f"the test tried to reach the network: {attempts}"
 
 
-class MemoryTzCache:
-    """yfinance's timezone cache, kept in memory instead of the user's cache directory."""
-
-    def __init__(self, known: dict[str, str] | None = None) -> None:
-        self.known = dict(known or {})
-
-    def lookup(self, ticker: str) -> str | None:
-        return self.known.get(ticker)
-
-    def store(self, ticker: str, tz: str | None) -> None:
-        if tz is not None:
-            self.known[ticker] = tz
+@pytest.fixture(scope="session", autouse=True)
+def yfinance_cache_location(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """yfinance keeps the timezones and cookies it learns in this run's temporary directory, not
+    in the user's cache directory. Set before yfinance first opens those caches, which stay
+    where they were opened."""
+    yfinance.set_tz_cache_location(str(tmp_path_factory.mktemp("yfinance-cache")))
 
 
-@pytest.fixture
-def tz_cache(monkeypatch: pytest.MonkeyPatch) -> MemoryTzCache:
-    cache = MemoryTzCache()
-    monkeypatch.setattr(yfinance.cache, "get_tz_cache", lambda: cache)
-    return cache
+def forget_timezones(yahoo: FakeYahoo) -> None:
+    """Remove the timezones yfinance learned of the fake's symbols from its cache, as a
+    run on another machine would not know them."""
+    timezones = yfinance.cache.get_tz_cache()
+    for symbol in yahoo.symbols():
+        timezones.store(symbol, None)
 
 
 @pytest.fixture
-def yfinance_state(tz_cache: MemoryTzCache) -> Iterator[None]:
+def yfinance_state() -> Iterator[None]:
     """yfinance's process-wide state, isolated: its response cache is emptied around the test
-    and its config restored afterwards; its timezone cache is in memory."""
+    and its config restored afterwards."""
     hide_exceptions = yfinance.config.debug.hide_exceptions
     YfData.cache_get.cache_clear()
     yield
@@ -91,20 +85,14 @@ def yfinance_state(tz_cache: MemoryTzCache) -> Iterator[None]:
 
 
 @pytest.fixture
-def yahoo(monkeypatch: pytest.MonkeyPatch, yfinance_state: None) -> Iterator[FakeYahoo]:
-    """A fake Yahoo behind yfinance's HTTP session; yfinance's own code does all the parsing.
+def yahoo(yfinance_state: None) -> Iterator[FakeYahoo]:
+    """A fake Yahoo, for providers given `transport=yahoo.request`; yfinance's own code does all
+    the requests (the cookie and crumb ones too) and all the parsing.
 
-    The cookie and crumb fetch is neutralized; a request the fake cannot answer fails the test.
+    A request the fake cannot answer fails the test; the timezones yfinance learned from the
+    fake are forgotten afterwards.
     """
     fake = FakeYahoo()
-    monkeypatch.setattr(
-        curl_requests.Session,
-        "request",
-        lambda self, method, url, **kw: fake.request(method, url, **kw),
-    )
-    monkeypatch.setattr(
-        YfData, "_get_cookie_and_crumb", lambda self, timeout=30: (None, self._cookie_strategy)
-    )
-    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", 0)
     yield fake
+    forget_timezones(fake)
     assert not fake.unrouted, f"requests the fake Yahoo cannot answer: {fake.unrouted}"

@@ -120,7 +120,10 @@ def yfinance_case(tmp_path: Path, yahoo: Callable[[], FakeYahoo]) -> Case:
             ticker, quoteType="EQUITY", longName=ticker, currentPrice=10.0
         )
     provider = YFinanceProvider(
-        max_requests_per_second=0, retry=RetryPolicy(attempts=1), today=lambda: TODAY
+        max_requests_per_second=0,
+        retry=RetryPolicy(attempts=1),
+        today=lambda: TODAY,
+        transport=fake.request,
     )
     return Case(provider, 2, TickerStatus.DELISTED, TickerStatus.DELISTED)
 

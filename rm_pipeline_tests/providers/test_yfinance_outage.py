@@ -17,13 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yfinance.cache
 from curl_cffi import requests as curl_requests
 from curl_cffi.requests import exceptions as curl_errors
 
 from rm_pipeline.providers import yfinance_provider
 from rm_pipeline.providers.base import ProviderUnreachableError, TickerStatus
-from rm_pipeline.providers.yfinance_provider import PROBE_URL, YFinanceProvider
+from rm_pipeline.providers.yfinance_provider import PROBE_URL, Transport, YFinanceProvider
 from rm_pipeline_tests.providers.conftest import TODAY
 from rm_pipeline_tests.providers.yahoo_fake import (
     NEW_YORK,
@@ -70,16 +69,6 @@ def no_network(no_network: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield no_network
 
 
-class NoCookies:
-    """yfinance's cookie cache, empty and kept nowhere (not in the user's cache directory)."""
-
-    def lookup(self, strategy: str) -> None:
-        return None
-
-    def store(self, strategy: str, cookie: object) -> None:
-        return None
-
-
 def wait_for_fetches_under_way() -> None:
     """The provider leaves the fetches under way at an outage to finish in the background;
     they end (failing to connect) before the test's environment is restored."""
@@ -93,7 +82,6 @@ def route_yahoo_through(
     monkeypatch: pytest.MonkeyPatch, yfinance_state: None
 ) -> Iterator[Callable[[str], None]]:
     """Sends every request yfinance makes to the given proxy, through the environment."""
-    monkeypatch.setattr(yfinance.cache, "get_cookie_cache", NoCookies)
 
     def route(proxy: str) -> None:
         for variable in PROXY_VARIABLES:
@@ -155,8 +143,10 @@ def production_provider() -> YFinanceProvider:
     return YFinanceProvider(cache=None, today=lambda: TODAY)
 
 
-def unthrottled_provider() -> YFinanceProvider:
-    return YFinanceProvider(max_requests_per_second=0, cache=None, today=lambda: TODAY)
+def unthrottled_provider(transport: Transport | None = None) -> YFinanceProvider:
+    return YFinanceProvider(
+        max_requests_per_second=0, cache=None, today=lambda: TODAY, transport=transport
+    )
 
 
 def timed_outage(call: Callable[[], object]) -> tuple[ProviderUnreachableError, float]:
@@ -246,17 +236,11 @@ class FlakyYahoo:
 
 
 @pytest.fixture
-def flaky(yahoo: FakeYahoo, monkeypatch: pytest.MonkeyPatch) -> FlakyYahoo:
+def flaky(yahoo: FakeYahoo) -> FlakyYahoo:
     """AAPL and MSFT answer; FLAKY and SHAKY cannot be connected to."""
     for symbol in ("AAPL", "MSFT"):
         yahoo.charts[symbol] = chart_payload(symbol, NEW_YORK, bars_between(MARCH[0], [10.0] * 6))
-    flaky = FlakyYahoo(yahoo, {"FLAKY", "SHAKY"})
-    monkeypatch.setattr(
-        curl_requests.Session,
-        "request",
-        lambda self, method, url, **kw: flaky.request(method, url, **kw),
-    )
-    return flaky
+    return FlakyYahoo(yahoo, {"FLAKY", "SHAKY"})
 
 
 @pytest.mark.parametrize("probe_status", [404, 429], ids=["not_found", "rate_limited"])
@@ -265,7 +249,7 @@ def test_when_yahoo_answers_the_probe_a_connection_failure_is_the_tickers_own(
 ) -> None:
     flaky.probe_status = probe_status
 
-    result = unthrottled_provider().daily_bars(["AAPL", "FLAKY", "MSFT"], *MARCH)
+    result = unthrottled_provider(flaky.request).daily_bars(["AAPL", "FLAKY", "MSFT"], *MARCH)
 
     outcomes = result.by_ticker()
     assert outcomes["FLAKY"].status is TickerStatus.ERROR
@@ -276,7 +260,7 @@ def test_when_yahoo_answers_the_probe_a_connection_failure_is_the_tickers_own(
 
 def test_one_probe_a_call_at_most(flaky: FlakyYahoo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yfinance_provider, "PROBE_INTERVAL", 0.0)
-    provider = unthrottled_provider()
+    provider = unthrottled_provider(flaky.request)
 
     provider.daily_bars(["FLAKY", "AAPL", "SHAKY"], *MARCH)
     assert flaky.probes == 1
@@ -285,7 +269,7 @@ def test_one_probe_a_call_at_most(flaky: FlakyYahoo, monkeypatch: pytest.MonkeyP
 
 
 def test_an_answered_probe_vouches_for_yahoo_for_a_minute(flaky: FlakyYahoo) -> None:
-    provider = unthrottled_provider()
+    provider = unthrottled_provider(flaky.request)
 
     for _ in range(3):
         [outcome] = provider.daily_bars(["FLAKY"], *MARCH).outcomes
@@ -296,7 +280,7 @@ def test_an_answered_probe_vouches_for_yahoo_for_a_minute(flaky: FlakyYahoo) -> 
 def test_a_probe_that_reaches_yahoo_but_fails_otherwise_is_no_outage(flaky: FlakyYahoo) -> None:
     flaky.probe_failure = curl_errors.HTTPError("Failed to perform, curl: (92) HTTP/2 stream error")
 
-    result = unthrottled_provider().daily_bars(["AAPL", "FLAKY"], *MARCH)
+    result = unthrottled_provider(flaky.request).daily_bars(["AAPL", "FLAKY"], *MARCH)
 
     assert [o.status for o in result.outcomes] == [TickerStatus.OK, TickerStatus.ERROR]
     assert flaky.probes == 1

@@ -24,7 +24,7 @@ from rm_pipeline.providers.yfinance_provider import (
     is_cached_request,
 )
 from rm_pipeline.settings import Settings
-from rm_pipeline_tests.providers.conftest import TODAY, MemoryTzCache
+from rm_pipeline_tests.providers.conftest import TODAY, forget_timezones
 from rm_pipeline_tests.providers.yahoo_fake import (
     CURRENCIES,
     NEW_YORK,
@@ -39,8 +39,12 @@ from rm_pipeline_tests.providers.yahoo_fake import (
 MARCH = (date(2024, 3, 1), date(2024, 3, 8))
 
 
-def provider(sleeps: list[float] | None = None, **kwargs: object) -> YFinanceProvider:
+def provider(
+    yahoo: FakeYahoo | None, sleeps: list[float] | None = None, **kwargs: object
+) -> YFinanceProvider:
+    """A provider whose requests the fake Yahoo answers; without one they go to the network."""
     options: dict[str, object] = {
+        "transport": yahoo.request if yahoo else None,
         "max_requests_per_second": 0,
         "retry": RetryPolicy(attempts=3, base_delay=1.0),
         "today": lambda: TODAY,
@@ -72,7 +76,7 @@ def apple(yahoo: FakeYahoo) -> FakeYahoo:
 
 
 def test_bars_come_from_yfinance_parsing_with_bad_rows_set_aside(apple: FakeYahoo) -> None:
-    result = provider().daily_bars(["AAPL"], *MARCH)
+    result = provider(apple).daily_bars(["AAPL"], *MARCH)
 
     frame = result.frame
     assert list(frame["date"]) == [
@@ -94,7 +98,7 @@ def test_bars_come_from_yfinance_parsing_with_bad_rows_set_aside(apple: FakeYaho
 
 
 def test_only_the_requested_range_is_downloaded(apple: FakeYahoo) -> None:
-    provider().daily_bars(["AAPL"], *MARCH)
+    provider(apple).daily_bars(["AAPL"], *MARCH)
 
     [params] = apple.chart_requests("AAPL")
     new_york = ZoneInfo("America/New_York")
@@ -109,7 +113,7 @@ def test_tokyo_bars_keep_their_local_trading_date(yahoo: FakeYahoo) -> None:
     first_stamp = yahoo.charts["7203.T"]["chart"]["result"][0]["timestamp"][0]
     assert datetime.fromtimestamp(first_stamp, UTC).date() == date(2024, 3, 3)  # UTC: day before
 
-    result = provider().daily_bars(["7203.T"], date(2024, 3, 4), date(2024, 3, 6))
+    result = provider(yahoo).daily_bars(["7203.T"], date(2024, 3, 4), date(2024, 3, 6))
 
     assert [d.date() for d in result.frame["date"]] == [
         date(2024, 3, 4),
@@ -119,34 +123,33 @@ def test_tokyo_bars_keep_their_local_trading_date(yahoo: FakeYahoo) -> None:
     assert result.frame["close"].tolist() == [3000.0, 3010.0, 3020.0]
 
 
-@pytest.mark.parametrize("info_fallbacks_used", [0, 2])
-def test_unknown_symbol_is_reported_delisted(
-    yahoo: FakeYahoo, monkeypatch: pytest.MonkeyPatch, info_fallbacks_used: int
-) -> None:
-    """yfinance asks quoteSummary for the timezone of its first two unknown symbols per process
-    (a 404 there) and reports a missing timezone after that; both mean delisted."""
-    import yfinance.base
+def test_unknown_symbols_are_reported_delisted(yahoo: FakeYahoo) -> None:
+    """yfinance asks quoteSummary for the timezone of the first two unknown symbols of a process
+    (a 404 there) and reports a missing timezone after that; both mean delisted. The third
+    symbol here comes after those two whatever ran before it."""
+    symbols = ["ZZZ1", "ZZZ2", "ZZZ3"]
 
-    monkeypatch.setattr(yfinance.base, "_tz_info_fetch_ctr", info_fallbacks_used)
+    outcomes = [provider(yahoo).daily_bars([s], *MARCH).outcomes[0] for s in symbols]
 
-    [outcome] = provider().daily_bars(["ZZZZ"], *MARCH).outcomes
-
-    assert outcome.status is TickerStatus.DELISTED
-    assert outcome.reason
+    assert [o.status for o in outcomes] == [TickerStatus.DELISTED] * 3
+    assert all(o.reason for o in outcomes)
 
 
-def test_yahoo_saying_delisted_is_delisted(yahoo: FakeYahoo, tz_cache: object) -> None:
+def test_yahoo_saying_delisted_is_delisted(apple: FakeYahoo) -> None:
     """With the timezone cached from an earlier run, the chart endpoint's own 404 speaks."""
-    tz_cache.known["GONE"] = "America/New_York"  # type: ignore[attr-defined]
+    apple.charts["GONE"] = apple.charts["AAPL"]
+    provider(apple).daily_bars(["GONE"], *MARCH)
+    del apple.charts["GONE"]
+    YfData.cache_get.cache_clear()
 
-    [outcome] = provider().daily_bars(["GONE"], *MARCH).outcomes
+    [outcome] = provider(apple).daily_bars(["GONE"], *MARCH).outcomes
 
     assert outcome.status is TickerStatus.DELISTED
     assert "may be delisted" in outcome.reason
 
 
 def test_a_range_without_trading_is_no_data(apple: FakeYahoo) -> None:
-    [outcome] = provider().daily_bars(["AAPL"], date(2024, 3, 9), date(2024, 3, 10)).outcomes
+    [outcome] = provider(apple).daily_bars(["AAPL"], date(2024, 3, 9), date(2024, 3, 10)).outcomes
 
     assert outcome.status is TickerStatus.NO_DATA
 
@@ -155,7 +158,7 @@ def test_rate_limited_ticker_is_retried_with_backoff(apple: FakeYahoo) -> None:
     apple.throttle("AAPL", 2)  # yfinance retries once itself, so this fails one attempt
     sleeps: list[float] = []
 
-    result = provider(sleeps).daily_bars(["AAPL"], *MARCH)
+    result = provider(apple, sleeps).daily_bars(["AAPL"], *MARCH)
 
     assert result.outcomes[0].status is TickerStatus.OK
     assert result.outcomes[0].rows == 3
@@ -166,7 +169,7 @@ def test_rate_limiting_that_persists_is_reported(apple: FakeYahoo) -> None:
     apple.throttle("AAPL", 1000)
     sleeps: list[float] = []
 
-    [outcome] = provider(sleeps).daily_bars(["AAPL"], *MARCH).outcomes
+    [outcome] = provider(apple, sleeps).daily_bars(["AAPL"], *MARCH).outcomes
 
     assert outcome.status is TickerStatus.RATE_LIMITED
     assert "Too Many Requests" in outcome.reason
@@ -178,7 +181,7 @@ def test_a_throttled_batch_stops_the_run(apple: FakeYahoo) -> None:
     apple.charts["MSFT"] = apple.charts["AAPL"]
     apple.throttle("AAPL", 1000)
 
-    outcomes = provider(batch_size=1).daily_bars(["AAPL", "MSFT"], *MARCH).outcomes
+    outcomes = provider(apple, batch_size=1).daily_bars(["AAPL", "MSFT"], *MARCH).outcomes
 
     assert [o.status for o in outcomes] == [TickerStatus.RATE_LIMITED] * 2
     assert outcomes[1].reason.startswith("skipped")
@@ -191,9 +194,10 @@ def test_every_request_waits_for_the_rate_limiter(
     waits: list[int] = []
     monkeypatch.setattr(RateLimiter, "acquire", lambda self: waits.append(1))
 
-    provider(max_requests_per_second=1000).daily_bars(["AAPL"], *MARCH)
+    provider(apple, max_requests_per_second=1000).daily_bars(["AAPL"], *MARCH)
 
-    assert len(waits) == len(apple.requests) >= 2
+    assert len(waits) == len(apple.requests)
+    assert len(apple.data_requests()) == 2  # the timezone, the history
 
 
 @pytest.mark.parametrize(("ratio", "value"), [((4, 1), 4.0), ((1, 10), 0.1), ((3, 2), 1.5)])
@@ -203,7 +207,7 @@ def test_corporate_actions(apple: FakeYahoo, ratio: tuple[int, int], value: floa
         "XYZ", NEW_YORK, bars, dividends={date(2024, 3, 1): 0.5}, splits={date(2024, 3, 5): ratio}
     )
 
-    result = provider().corporate_actions(["AAPL", "XYZ"], *MARCH)
+    result = provider(apple).corporate_actions(["AAPL", "XYZ"], *MARCH)
 
     assert sorted(map(tuple, result.frame.to_numpy().tolist())) == [
         ("AAPL", pd.Timestamp("2024-03-04"), "dividend", 0.24),
@@ -240,7 +244,7 @@ def quotes(yahoo: FakeYahoo) -> FakeYahoo:
 
 
 def test_securities_from_info(quotes: FakeYahoo) -> None:
-    result = provider().securities(["AAPL", "SPY", "^GSPC", "7203.T", "EURUSD=X", "ZZZZ"])
+    result = provider(quotes).securities(["AAPL", "SPY", "^GSPC", "7203.T", "EURUSD=X", "ZZZZ"])
 
     rows = result.frame.set_index("ticker")
     assert rows.loc["AAPL"].to_dict() == {
@@ -261,7 +265,7 @@ def test_securities_from_info(quotes: FakeYahoo) -> None:
 
 
 def test_fundamentals_from_info(quotes: FakeYahoo) -> None:
-    result = provider().fundamentals(["AAPL", "7203.T", "ZZZZ"])
+    result = provider(quotes).fundamentals(["AAPL", "7203.T", "ZZZZ"])
 
     apple = result.frame.set_index("ticker").loc["AAPL"]
     assert apple["as_of"] == pd.Timestamp(TODAY)
@@ -326,7 +330,9 @@ def test_end_is_inclusive_and_future_bars_are_rejected(yahoo: FakeYahoo) -> None
     bars = [Bar(d, 10.0, 11.0, 9.0, 10.5, 100) for d in days]
     yahoo.charts["AAPL"] = chart_payload("AAPL", NEW_YORK, bars)
 
-    result = provider().daily_bars(["AAPL"], TODAY - timedelta(days=3), TODAY + timedelta(days=5))
+    result = provider(yahoo).daily_bars(
+        ["AAPL"], TODAY - timedelta(days=3), TODAY + timedelta(days=5)
+    )
 
     assert [d.date() for d in result.frame["date"]] == days[:2]
     assert result.rejected["reason"].tolist() == ["future_date"]
@@ -336,7 +342,7 @@ def test_without_the_fake_yahoo_nothing_reaches_the_network(
     yfinance_state: None, no_network: list[str]
 ) -> None:
     with pytest.raises(ProviderUnreachableError, match="tests must not reach the network"):
-        provider().daily_bars(["AAPL"], *MARCH)
+        provider(None).daily_bars(["AAPL"], *MARCH)
 
     assert any("yahoo.com" in attempt for attempt in no_network)
     no_network.clear()  # the attempts were the point of this test
@@ -346,11 +352,12 @@ def disk_cache(directory: Path, clock: Callable[[], float] = time.time) -> Respo
     return ResponseCache(directory, timedelta(hours=4), 10**7, clock)
 
 
-def new_process(tz_cache: MemoryTzCache) -> None:
-    """Forget what yfinance keeps in memory, as a new process would: its response memo (which
-    answers repeated requests for past ranges) and the timezones it has learned."""
+def new_process(yahoo: FakeYahoo) -> None:
+    """Forget what yfinance keeps in memory, as a new process on another machine would: its
+    response memo (which answers repeated requests for past ranges) and the timezones it has
+    learned."""
     YfData.cache_get.cache_clear()
-    tz_cache.known.clear()
+    forget_timezones(yahoo)
 
 
 def test_bars_and_actions_share_one_download_per_ticker(apple: FakeYahoo) -> None:
@@ -359,21 +366,21 @@ def test_bars_and_actions_share_one_download_per_ticker(apple: FakeYahoo) -> Non
     )
     tickers = ["AAPL", "XYZ"]
     anchor = MARCH[0] - timedelta(days=10)
-    yfinance = provider()
+    yfinance = provider(apple)
 
     bars = yfinance.daily_bars(tickers, anchor, MARCH[1])
     actions = yfinance.corporate_actions(tickers, *MARCH)
 
     assert [len(apple.chart_requests(t)) for t in tickers] == [1, 1]
     assert bars.frame.groupby("ticker").size().to_dict() == {"AAPL": 3, "XYZ": 14}
-    downloaded_alone = provider().corporate_actions(tickers, *MARCH)
+    downloaded_alone = provider(apple).corporate_actions(tickers, *MARCH)
     pd.testing.assert_frame_equal(actions.frame, downloaded_alone.frame)
     assert actions.outcomes == downloaded_alone.outcomes
     assert len(actions.frame) == 3
 
 
 def test_a_range_the_kept_histories_do_not_cover_is_downloaded(apple: FakeYahoo) -> None:
-    yfinance = provider()
+    yfinance = provider(apple)
     yfinance.daily_bars(["AAPL"], date(2024, 3, 4), date(2024, 3, 10))
 
     wider = yfinance.corporate_actions(["AAPL"], *MARCH)
@@ -385,60 +392,55 @@ def test_a_range_the_kept_histories_do_not_cover_is_downloaded(apple: FakeYahoo)
 
 
 def test_a_retried_run_is_served_from_the_disk_cache(
-    apple: FakeYahoo, quotes: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
+    apple: FakeYahoo, quotes: FakeYahoo, tmp_path: Path
 ) -> None:
-    first_bars = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH)
-    first_fundamentals = provider(cache=disk_cache(tmp_path)).fundamentals(["AAPL"])
-    downloads = len(apple.requests)
-    new_process(tz_cache)
+    first_bars = provider(apple, cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH)
+    first_fundamentals = provider(apple, cache=disk_cache(tmp_path)).fundamentals(["AAPL"])
+    downloads = len(apple.data_requests())
+    new_process(apple)
 
-    retried = provider(cache=disk_cache(tmp_path))
+    retried = provider(apple, cache=disk_cache(tmp_path))
     bars = retried.daily_bars(["AAPL"], *MARCH)
     fundamentals = retried.fundamentals(["AAPL"])
 
     assert downloads >= 3  # the timezone, the history, the quote summary
-    assert len(apple.requests) == downloads
+    assert len(apple.data_requests()) == downloads
     pd.testing.assert_frame_equal(bars.frame, first_bars.frame)
     pd.testing.assert_frame_equal(fundamentals.frame, first_fundamentals.frame)
 
 
-def test_expired_answers_are_downloaded_again(
-    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
-) -> None:
+def test_expired_answers_are_downloaded_again(apple: FakeYahoo, tmp_path: Path) -> None:
     clock = [1_700_000_000.0]
-    provider(cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(["AAPL"], *MARCH)
+    provider(apple, cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(["AAPL"], *MARCH)
     clock[0] += 4 * 3600 + 1
-    new_process(tz_cache)
+    new_process(apple)
 
-    result = provider(cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(["AAPL"], *MARCH)
+    result = provider(apple, cache=disk_cache(tmp_path, lambda: clock[0])).daily_bars(
+        ["AAPL"], *MARCH
+    )
 
     assert len(apple.chart_requests("AAPL")) == 2
     assert result.outcomes[0].rows == 3
 
 
-def test_rate_limited_answers_are_not_cached(
-    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
-) -> None:
+def test_rate_limited_answers_are_not_cached(apple: FakeYahoo, tmp_path: Path) -> None:
     apple.throttle("AAPL", 1000)
-    [throttled] = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
+    [throttled] = provider(apple, cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
     apple.throttled.clear()
-    new_process(tz_cache)
+    new_process(apple)
 
-    [retried] = provider(cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
+    [retried] = provider(apple, cache=disk_cache(tmp_path)).daily_bars(["AAPL"], *MARCH).outcomes
 
     assert throttled.status is TickerStatus.RATE_LIMITED
     assert (retried.status, retried.rows) == (TickerStatus.OK, 3)
 
 
-def test_not_found_answers_are_not_cached(
-    apple: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path
-) -> None:
-    tz_cache.known["NEW"] = "America/New_York"  # so the chart endpoint's own 404 answers
-    [unknown] = provider(cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
+def test_not_found_answers_are_not_cached(apple: FakeYahoo, tmp_path: Path) -> None:
+    [unknown] = provider(apple, cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
     apple.charts["NEW"] = apple.charts["AAPL"]
     YfData.cache_get.cache_clear()
 
-    [listed] = provider(cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
+    [listed] = provider(apple, cache=disk_cache(tmp_path)).daily_bars(["NEW"], *MARCH).outcomes
 
     assert unknown.status is TickerStatus.DELISTED
     assert (listed.status, listed.rows) == (TickerStatus.OK, 3)
@@ -468,11 +470,11 @@ def test_two_providers_wait_for_one_limiter(
     monkeypatch.setattr(ratelimit, "process_limiters", LimiterRegistry(lambda: 0.0, waits.append))
     apple.charts["MSFT"] = apple.charts["AAPL"]
 
-    provider(max_requests_per_second=2).daily_bars(["AAPL"], *MARCH)
-    provider(max_requests_per_second=2).daily_bars(["MSFT"], *MARCH)
+    provider(apple, max_requests_per_second=2).daily_bars(["AAPL"], *MARCH)
+    provider(apple, max_requests_per_second=2).daily_bars(["MSFT"], *MARCH)
 
-    assert len(apple.requests) == 4  # each: the timezone, then the history
-    assert waits == [0.5, 1.0, 1.5]
+    assert len(apple.data_requests()) == 4  # each: the timezone, then the history
+    assert waits == [0.5 * n for n in range(1, len(apple.requests))]  # the cookie's too
 
 
 def test_the_settings_place_and_size_the_cache(yfinance_state: None, tmp_path: Path) -> None:
@@ -501,7 +503,7 @@ def euro(yahoo: FakeYahoo) -> FakeYahoo:
 
 
 def test_fx_rates_are_the_pairs_closes_at_their_london_dates(euro: FakeYahoo) -> None:
-    result = provider().fx_rates(["EUR", "CHF"], *MARCH)
+    result = provider(euro).fx_rates(["EUR", "CHF"], *MARCH)
 
     assert result.frame.to_dict("list") == {
         "base_currency": ["EUR"] * 6,
@@ -520,7 +522,7 @@ def test_fx_rates_are_the_pairs_closes_at_their_london_dates(euro: FakeYahoo) ->
 def test_a_pair_is_downloaded_once_and_retried_when_rate_limited(euro: FakeYahoo) -> None:
     euro.throttle("EURUSD=X", 2)  # yfinance retries once itself, so this fails one attempt
     sleeps: list[float] = []
-    yfinance = provider(sleeps)
+    yfinance = provider(euro, sleeps)
 
     first = yfinance.fx_rates(["EUR"], *MARCH)
     again = yfinance.fx_rates(["EUR"], date(2024, 3, 4), date(2024, 3, 6))
@@ -531,16 +533,17 @@ def test_a_pair_is_downloaded_once_and_retried_when_rate_limited(euro: FakeYahoo
 
 
 def test_pair_downloads_wait_for_the_rate_limiter_and_use_the_disk_cache(
-    euro: FakeYahoo, tz_cache: MemoryTzCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    euro: FakeYahoo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[int] = []
     monkeypatch.setattr(RateLimiter, "acquire", lambda self: waits.append(1))
-    first = provider(cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
-    downloads = len(euro.requests)
-    new_process(tz_cache)
+    first = provider(euro, cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
+    downloads = len(euro.data_requests())
+    new_process(euro)
 
-    retried = provider(cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
+    retried = provider(euro, cache=disk_cache(tmp_path)).fx_rates(["EUR"], *MARCH)
 
-    assert len(waits) == downloads >= 2
-    assert len(euro.requests) == downloads
+    assert downloads >= 2  # the timezone, the history
+    assert len(euro.data_requests()) == downloads
+    assert len(waits) == len(euro.requests)  # the cookie fetches wait too; cached answers do not
     pd.testing.assert_frame_equal(retried.frame, first.frame)

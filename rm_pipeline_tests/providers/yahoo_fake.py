@@ -1,13 +1,15 @@
 """A stand-in for Yahoo's HTTP API, so yfinance's own request and parsing code runs offline.
 
-Payloads follow Yahoo's v8 chart and v10 quoteSummary JSON. `FakeYahoo.request` replaces
-`curl_cffi.requests.Session.request`, the one call through which yfinance reaches Yahoo.
+Payloads follow Yahoo's v8 chart and v10 quoteSummary JSON. `FakeYahoo.request` is a provider's
+`transport`: every request yfinance makes through the provider's session reaches it, the cookie
+and crumb fetches yfinance makes before its data requests as well as the data requests.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from http import HTTPStatus
@@ -147,6 +149,18 @@ def not_found_quote(symbol: str) -> dict[str, Any]:
     }
 
 
+CRUMB = "fake-crumb"
+"""The crumb the fake hands out: yfinance adds it to every data request's parameters."""
+
+DATA_PATHS = (
+    "/v8/finance/chart/",
+    "/v10/finance/quoteSummary/",
+    "/v7/finance/quote",
+    "/ws/fundamentals-timeseries/",
+)
+"""Yahoo's data endpoints; the fake's other routes are the cookie, consent and crumb pages."""
+
+
 def http_response(url: str, status: int, body: object) -> curl_requests.Response:
     """A curl_cffi response: a str body is sent as it is, anything else as JSON."""
     response = curl_requests.Response()
@@ -197,13 +211,27 @@ class FakeYahoo:
         path = f"/v8/finance/chart/{symbol}"
         return [p for u, p in self.requests if urlsplit(u).path == path and "period1" in p]
 
-    def request(self, method: str, url: str, params: dict[str, Any] | None = None, **_: Any):
+    def data_requests(self) -> list[tuple[str, dict[str, Any]]]:
+        """The requests to Yahoo's data endpoints, without the cookie and crumb fetches."""
+        return [(u, p) for u, p in self.requests if urlsplit(u).path.startswith(DATA_PATHS)]
+
+    def symbols(self) -> set[str]:
+        """Every symbol whose data was asked for."""
+        return {_symbol(u, p) for u, p in self.data_requests()}
+
+    def request(
+        self, method: str, url: str, params: dict[str, Any] | None = None, **_: Any
+    ) -> curl_requests.Response:
         params = dict(params or {})
         self.requests.append((url, params))
-        path = urlsplit(url).path
-        symbol = unquote(path.rsplit("/", 1)[-1]) if "/finance/" in path else ""
-        if "/v7/finance/quote" in path:
-            symbol = params.get("symbols", "")
+        host, path = urlsplit(url).hostname, urlsplit(url).path
+        if host == "fc.yahoo.com":  # Yahoo's cookie: none here, so yfinance asks every time
+            return http_response(url, 404, "")
+        if host == "guce.yahoo.com" and path == "/consent":  # no consent form to accept
+            return http_response(url, 200, "<html><body></body></html>")
+        if path == "/v1/test/getcrumb":
+            return http_response(url, 200, CRUMB)
+        symbol = _symbol(url, params)
         if self.throttled[symbol] > 0:
             self.throttled[symbol] -= 1
             return http_response(url, 429, "Too Many Requests")
@@ -227,7 +255,17 @@ class FakeYahoo:
         raise AssertionError(f"the fake Yahoo has no route for {method} {url}")
 
 
-def bars_between(first: date, prices: list[float], skip: set[date] = frozenset()) -> list[Bar]:
+def _symbol(url: str, params: dict[str, Any]) -> str:
+    """The symbol a data request asks about; "" for none."""
+    path = urlsplit(url).path
+    if "/v7/finance/quote" in path:
+        return str(params.get("symbols", ""))
+    return unquote(path.rsplit("/", 1)[-1]) if "/finance/" in path else ""
+
+
+def bars_between(
+    first: date, prices: list[float], skip: AbstractSet[date] = frozenset()
+) -> list[Bar]:
     """Weekday bars from `first`, one per price, with high/low 1 % around open and close."""
     bars, day = [], first
     for price in prices:

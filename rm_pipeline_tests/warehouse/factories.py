@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
-from rm_pipeline.providers.calendars import sessions
+from rm_pipeline.core.calendars import sessions
 
 Number = Decimal | int | str | None
 

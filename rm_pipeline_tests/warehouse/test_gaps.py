@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.ingest.prices import PriceLoadReport, ingest_prices
 from rm_pipeline.providers.base import ProviderResult
-from rm_pipeline.providers.calendars import sessions
 from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline.warehouse.gaps import (
     WHOLE_HISTORY,

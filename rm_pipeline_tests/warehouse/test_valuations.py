@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from rm_pipeline.providers.calendars import sessions
+from rm_pipeline.core.calendars import sessions
 from rm_pipeline.warehouse.valuations import (
     PortfolioValuationResult,
     PositionValuationResult,

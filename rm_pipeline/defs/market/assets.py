@@ -1,7 +1,6 @@
 """Assets of the market domain: `securities`, and the trading-day partitioned `price_history`
 and `fx_rates`."""
 
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
@@ -36,10 +35,6 @@ from rm_pipeline.ingest.securities import read_universe, select_universe, sync_s
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.settings import get_settings
 from rm_pipeline.warehouse.gaps import gap_lines, open_gaps
-
-# Range backfills (`backfill_policy`) are what keep a years-long backfill to one provider call per
-# batch of tickers; Dagster still labels the parameter beta.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 PRICE_LOADS_POOL = "price_loads"
 """The pool of the price load's steps (`load_batches`): dagster.yaml limits it to one, enforced per

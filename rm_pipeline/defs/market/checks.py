@@ -1,52 +1,48 @@
-"""Checks of `price_history`, evaluated together after each materialization (one step, one
-database connection, calendars built once), and each runnable on its own from the UI or the
-`check_prices` job. OHLC consistency and duplicates are blocking: a bad batch must not flow into
-the stats and valuations computed from it. Freshness follows each security's exchange calendar.
-Missing sessions are read from `price_gaps`, which every load keeps over the whole stored history
-(`rm_pipeline.warehouse.gaps`), so the check costs the same whatever the history's length.
+"""Checks of `price_history` and `fx_rates`, each a declared `Check` (name, description, whether
+it blocks, the function that finds its offenders), evaluated together after each materialization
+(one step, one database connection, calendars built once) and each runnable on its own from the UI
+or the `check_prices` job.
 
-Checks of `fx_rates` sit beside them, both warnings (the table's key and constraints already
-refuse duplicate and non-positive rates): every needed currency has a recent rate, and no rate
-jumps implausibly from one stored day to the next."""
+What a bar must satisfy (positive prices, open and close within [low, high], a volume of at least
+0) and that a security has one bar a day are the database's to enforce (CHECK constraints of
+revision 0017, the table's unique key), so no check scans the table for them. The price checks
+left ask what a constraint cannot: whether the latest bars are fresh (each security's exchange
+calendar), whether a load left sessions missing (`price_gaps`, kept by every load: the check
+costs the same whatever the history's length) and whether the latest day holds as many bars as its
+sessions call for. Each reads each security's latest bars through the (security_id, date) index or
+the stored gaps, never the whole table.
 
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+None of them blocks downstream: their failures are absences the analytics already state
+themselves (a valuation says how many sessions its price is behind; a return across missing
+sessions is NULL), and a catch-up load fills them on the next night; held back, the analytics of
+every security would go stale for a few securities' missing bars.
+
+The checks of `fx_rates` are warnings too (the table's key and constraints already refuse
+duplicate and non-positive rates): every needed currency has a recent rate, and no rate jumps
+implausibly from one stored day to the next."""
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from rm_pipeline.core.calendars import calendar_for, sessions
 from rm_pipeline.defs.market.assets import fx_rates, price_history
 from rm_pipeline.defs.partitions import last_partition_day, nearest_weekday, partitions_today
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.ingest.fx import needed_currencies
-from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.settings import get_settings
 from rm_pipeline.warehouse.gaps import Gap, gap_lines, open_gaps, unchecked_securities
 
-INCONSISTENT_BARS = text(
-    """
-    SELECT s.ticker, p.date, p.open, p.high, p.low, p.close, p.volume
-    FROM price_history p JOIN securities s ON s.id = p.security_id
-    WHERE p.close <= 0 OR p.high < p.low
-       OR p.open NOT BETWEEN p.low AND p.high OR p.close NOT BETWEEN p.low AND p.high
-       OR p.volume < 0
-    ORDER BY p.date DESC
-    """
-)
-DUPLICATE_BARS = text(
-    """
-    SELECT CAST(security_id AS text) AS security_id, date, count(*) AS copies
-    FROM price_history GROUP BY security_id, date HAVING count(*) > 1
-    """
-)
 # The freshness and row-count checks read each security's latest bars through the
 # (security_id, date) index, one lookup per security, so a night's checks cost the same with 2 or
 # 15 years stored; a scan of price_history grows with every day loaded.
 LAST_DATES = text(
     """
-    SELECT s.ticker,
+    SELECT s.ticker, s.exchange, s.security_type,
            (SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id) AS last_date
     FROM securities s WHERE s.is_active ORDER BY s.ticker
     """
@@ -62,37 +58,64 @@ LATEST_DAY_ROWS = text(
     GROUP BY latest.day
     """
 )
-ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active")
+ACTIVE_SECURITIES = text("SELECT exchange, security_type, ticker FROM securities WHERE is_active")
+ANY_ACTIVE_BAR = text(
+    """
+    SELECT EXISTS (
+        SELECT 1 FROM securities s
+        WHERE s.is_active AND EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id)
+    )
+    """
+)
 RECENT_DAYS = 90
 """The recent sessions built once per calendar and run for the freshness and row-count checks, in
 calendar days back from today."""
 GAPS_NAMED = 20
 """Gaps named in the missing-sessions check's description; the rest are counted."""
 
-CHECKS = {
-    "ohlc_consistent": "Every bar has a positive close, high >= low, open and close within "
-    "[low, high] and volume >= 0.",
-    "no_duplicate_bars": "At most one bar per security and date.",
-    "prices_fresh": "Every active security has a bar for its exchange's latest session, allowing "
-    "RM_FRESHNESS_LAG_DAYS sessions of lag.",
-    "no_missing_sessions": "No session of an active security's exchange is missing between its "
-    "first and last bar, over its whole history (the gaps every load keeps in price_gaps).",
-    "row_count_steady": "The latest day has bars for at least half the active securities whose "
-    "exchange held a session that day (a holiday of one market is no shrinking).",
-}
-BLOCKING = {"ohlc_consistent", "no_duplicate_bars"}
+
+@dataclass(frozen=True)
+class CheckRun:
+    """What the checks of one evaluation share: the connection, today, the run's last partition
+    day (today when it has none, never later) and the lag allowed (RM_FRESHNESS_LAG_DAYS)."""
+
+    conn: Connection
+    today: date
+    day: date
+    lag: int
 
 
-def recent_sessions(ticker: str, today: date) -> tuple[date, ...]:
-    """The ticker's exchange sessions over the last RECENT_DAYS up to today, oldest first;
-    built once per calendar for both the freshness and the row-count check."""
-    return ticker_sessions(ticker, today - timedelta(days=RECENT_DAYS), today)
+@dataclass(frozen=True)
+class Findings:
+    """What a check found: its offending rows (none: it passes), and what its result adds."""
+
+    offenders: pd.DataFrame
+    description: str | None = None
+    metadata: Mapping[str, dg.MetadataValue] = field(default_factory=dict)
 
 
-def expected_last_session(ticker: str, today: date, lag: int) -> date:
-    """The session `lag` sessions before the latest one on or before today."""
-    days = recent_sessions(ticker, today)
-    return days[-1 - lag] if len(days) > lag else days[0]
+@dataclass(frozen=True)
+class Check:
+    """One check as the UI shows it, and the function that finds its offenders."""
+
+    name: str
+    description: str
+    blocking: bool
+    find: Callable[[CheckRun], Findings]
+
+    def spec(self, asset: dg.AssetsDefinition) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            self.name, asset=asset, description=self.description, blocking=self.blocking
+        )
+
+    def result(self, run: CheckRun) -> dg.AssetCheckResult:
+        found = self.find(run)
+        return dg.AssetCheckResult(
+            check_name=self.name,
+            passed=found.offenders.empty,
+            description=found.description,
+            metadata={**_offenders_metadata(found.offenders), **found.metadata},
+        )
 
 
 def _offenders_metadata(offenders: pd.DataFrame) -> dict[str, dg.MetadataValue]:
@@ -105,24 +128,30 @@ def _offenders_metadata(offenders: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     }
 
 
-def _result(
-    name: str, offenders: pd.DataFrame, **metadata: dg.MetadataValue
-) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=offenders.empty,
-        metadata={**_offenders_metadata(offenders), **metadata},
-    )
+def check_run(context: dg.AssetCheckExecutionContext, conn: Connection) -> CheckRun:
+    today = partitions_today()
+    day = min(last_partition_day(context.run.tags) or today, today)
+    return CheckRun(conn, today, day, get_settings().freshness_lag_days)
 
 
-ANY_ACTIVE_BAR = text(
-    """
-    SELECT EXISTS (
-        SELECT 1 FROM securities s
-        WHERE s.is_active AND EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id)
-    )
-    """
-)
+def selected_checks(
+    context: dg.AssetCheckExecutionContext, checks: tuple[Check, ...]
+) -> list[Check]:
+    """The checks of `checks` the run selected, in their declared order."""
+    selected = {key.name for key in context.selected_asset_check_keys}
+    return [check for check in checks if check.name in selected]
+
+
+def recent_sessions(calendar: str, today: date) -> tuple[date, ...]:
+    """The calendar's sessions over the last RECENT_DAYS up to today, oldest first; built once
+    per calendar for both the freshness and the row-count check."""
+    return sessions(calendar, today - timedelta(days=RECENT_DAYS), today)
+
+
+def expected_last_session(calendar: str, today: date, lag: int) -> date:
+    """The session `lag` sessions before the latest one on or before today."""
+    days = recent_sessions(calendar, today)
+    return days[-1 - lag] if len(days) > lag else days[0]
 
 
 def _nothing_to_check(name: str) -> dg.AssetCheckResult:
@@ -136,10 +165,28 @@ def _nothing_to_check(name: str) -> dg.AssetCheckResult:
     )
 
 
+def _text(value: object) -> str | None:
+    """A text cell of a frame read from SQL: None for NULL (which pandas may read as NaN)."""
+    return value if isinstance(value, str) else None
+
+
 def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
     last = pd.read_sql_query(LAST_DATES, conn)
-    last["expected_by"] = [expected_last_session(t, today, lag) for t in last["ticker"]]
+    calendars = [
+        calendar_for(_text(exchange), _text(kind), ticker)
+        for exchange, kind, ticker in zip(
+            last["exchange"], last["security_type"], last["ticker"], strict=True
+        )
+    ]
+    last["expected_by"] = [expected_last_session(c, today, lag) for c in calendars]
     return last[last["last_date"].isna() | (last["last_date"] < last["expected_by"])]
+
+
+def stale_prices(run: CheckRun) -> Findings:
+    return Findings(
+        stale_securities(run.conn, run.today, run.lag),
+        metadata={"lag_sessions": dg.MetadataValue.int(run.lag)},
+    )
 
 
 def describe_gaps(gaps: list[Gap], unchecked: list[str]) -> str:
@@ -152,20 +199,18 @@ def describe_gaps(gaps: list[Gap], unchecked: list[str]) -> str:
     return "\n".join(lines) or "no session missing from any active security's history"
 
 
-def missing_sessions(conn: Connection) -> dg.AssetCheckResult:
+def missing_sessions(run: CheckRun) -> Findings:
     """Every stored gap of an active security, named in the description with its sessions; the
     securities whose gaps are not known (yet) are named too, without failing the check."""
-    gaps, unchecked = open_gaps(conn), unchecked_securities(conn)
+    gaps, unchecked = open_gaps(run.conn), unchecked_securities(run.conn)
     offenders = pd.DataFrame(
         [asdict(gap) for gap in gaps],
         columns=["ticker", "first_missing", "last_missing", "sessions"],
     )
-    return dg.AssetCheckResult(
-        check_name="no_missing_sessions",
-        passed=offenders.empty,
+    return Findings(
+        offenders,
         description=describe_gaps(gaps, unchecked),
         metadata={
-            **_offenders_metadata(offenders),
             "missing_sessions": dg.MetadataValue.int(int(offenders["sessions"].sum())),
             "securities_with_gaps": dg.MetadataValue.int(offenders["ticker"].nunique()),
             "securities_unchecked": dg.MetadataValue.int(len(unchecked)),
@@ -173,13 +218,13 @@ def missing_sessions(conn: Connection) -> dg.AssetCheckResult:
     )
 
 
-def trades_on(ticker: str, day: date, today: date) -> bool:
-    """Whether the ticker's exchange held a session on `day`: from the recent sessions the other
-    checks use when the day is among them (a calendar is built once per exchange and run), else
-    from the calendar around that day."""
+def trades_on(calendar: str, day: date, today: date) -> bool:
+    """Whether the calendar held a session on `day`: from the recent sessions the other checks
+    use when the day is among them (a calendar is built once per exchange and run), else from the
+    calendar around that day."""
     if today - timedelta(days=RECENT_DAYS) <= day <= today:
-        return day in recent_sessions(ticker, today)
-    return day in ticker_sessions(ticker, day, day)
+        return day in recent_sessions(calendar, today)
+    return day in sessions(calendar, day, day)
 
 
 def shrinking_day(conn: Connection, today: date) -> pd.DataFrame:
@@ -189,47 +234,52 @@ def shrinking_day(conn: Connection, today: date) -> pd.DataFrame:
     if latest.empty:
         return latest.assign(expected=[])
     day = pd.Timestamp(latest["date"].iloc[0]).date()
-    tickers = conn.execute(ACTIVE_TICKERS).scalars()
-    expected = sum(trades_on(ticker, day, today) for ticker in tickers)
+    calendars = [calendar_for(*row) for row in conn.execute(ACTIVE_SECURITIES)]
+    expected = sum(trades_on(calendar, day, today) for calendar in calendars)
     latest = latest.assign(expected=expected)
     return latest if latest["rows"].iloc[0] * 2 < expected else latest.iloc[0:0]
 
 
+PRICE_CHECKS = (
+    Check(
+        "prices_fresh",
+        "Every active security has a bar for its exchange's latest session, allowing "
+        "RM_FRESHNESS_LAG_DAYS sessions of lag.",
+        blocking=False,
+        find=stale_prices,
+    ),
+    Check(
+        "no_missing_sessions",
+        "No session of an active security's exchange is missing between its first and last bar, "
+        "over its whole history (the gaps every load keeps in price_gaps).",
+        blocking=False,
+        find=missing_sessions,
+    ),
+    Check(
+        "row_count_steady",
+        "The latest day has bars for at least half the active securities whose exchange held a "
+        "session that day (a holiday of one market is no shrinking).",
+        blocking=False,
+        find=lambda run: Findings(shrinking_day(run.conn, run.today)),
+    ),
+)
+
+
 @dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(name, asset=price_history, description=text_, blocking=name in BLOCKING)
-        for name, text_ in CHECKS.items()
-    ],
+    specs=[check.spec(price_history) for check in PRICE_CHECKS],
     can_subset=True,
 )
 def price_history_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
-    """Evaluate the selected checks of `price_history` against the whole table."""
-    selected = {key.name for key in context.selected_asset_check_keys}
-    today = partitions_today()
-    lag = get_settings().freshness_lag_days
+    """Evaluate the selected checks of `price_history`."""
+    selected = selected_checks(context, PRICE_CHECKS)
     with warehouse.engine().connect() as conn:
         if not conn.execute(ANY_ACTIVE_BAR).scalar():
-            yield from (_nothing_to_check(name) for name in CHECKS if name in selected)
+            yield from (_nothing_to_check(check.name) for check in selected)
             return
-        lag_metadata = {"lag_sessions": dg.MetadataValue.int(lag)}
-        results: dict[str, Callable[[], dg.AssetCheckResult]] = {
-            "ohlc_consistent": lambda: _result(
-                "ohlc_consistent", pd.read_sql_query(INCONSISTENT_BARS, conn)
-            ),
-            "no_duplicate_bars": lambda: _result(
-                "no_duplicate_bars", pd.read_sql_query(DUPLICATE_BARS, conn)
-            ),
-            "prices_fresh": lambda: _result(
-                "prices_fresh", stale_securities(conn, today, lag), **lag_metadata
-            ),
-            "no_missing_sessions": lambda: missing_sessions(conn),
-            "row_count_steady": lambda: _result("row_count_steady", shrinking_day(conn, today)),
-        }
-        for name in CHECKS:
-            if name in selected:
-                yield results[name]()
+        run = check_run(context, conn)
+        yield from (check.result(run) for check in selected)
 
 
 LAST_RATES = text(
@@ -253,13 +303,6 @@ RATE_JUMPS = text(
 MAX_DAILY_MOVE = 0.20
 """A day-over-day move of a major currency beyond 20 % is far more likely bad data than news."""
 
-FX_CHECKS = {
-    "rates_fresh": "Every currency that active securities, portfolios and trades need has a "
-    "rate for the latest weekday on or before the run's last partition (today when the run has "
-    "none), allowing RM_FRESHNESS_LAG_DAYS weekdays of lag.",
-    "no_implausible_rate_jumps": "No rate moves by more than 20 % from one stored day to the next.",
-}
-
 
 def expected_rate_day(day: date, lag: int) -> date:
     """The weekday `lag` weekdays before the latest weekday on or before `day`."""
@@ -281,34 +324,45 @@ def stale_rates(conn: Connection, day: date, lag: int) -> pd.DataFrame:
     return needed[last_date.isna() | (last_date < expected)]
 
 
+def rates_behind(run: CheckRun) -> Findings:
+    return Findings(
+        stale_rates(run.conn, run.day, run.lag),
+        metadata={
+            "as_of": dg.MetadataValue.text(run.day.isoformat()),
+            "lag_weekdays": dg.MetadataValue.int(run.lag),
+        },
+    )
+
+
+FX_CHECKS = (
+    Check(
+        "rates_fresh",
+        "Every currency that active securities, portfolios and trades need has a rate for the "
+        "latest weekday on or before the run's last partition (today when the run has none), "
+        "allowing RM_FRESHNESS_LAG_DAYS weekdays of lag.",
+        blocking=False,
+        find=rates_behind,
+    ),
+    Check(
+        "no_implausible_rate_jumps",
+        "No rate moves by more than 20 % from one stored day to the next.",
+        blocking=False,
+        find=lambda run: Findings(
+            pd.read_sql_query(RATE_JUMPS, run.conn, params={"limit": MAX_DAILY_MOVE})
+        ),
+    ),
+)
+
+
 @dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(name, asset=fx_rates, description=text_, blocking=False)
-        for name, text_ in FX_CHECKS.items()
-    ],
+    specs=[check.spec(fx_rates) for check in FX_CHECKS],
     can_subset=True,
 )
 def fx_rates_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
     """Evaluate the selected checks of `fx_rates` against the whole table."""
-    selected = {key.name for key in context.selected_asset_check_keys}
-    today = partitions_today()
-    day = min(last_partition_day(context.run.tags) or today, today)
-    lag = get_settings().freshness_lag_days
+    selected = selected_checks(context, FX_CHECKS)
     with warehouse.engine().connect() as conn:
-        offenders: dict[str, Callable[[], pd.DataFrame]] = {
-            "rates_fresh": lambda: stale_rates(conn, day, lag),
-            "no_implausible_rate_jumps": lambda: pd.read_sql_query(
-                RATE_JUMPS, conn, params={"limit": MAX_DAILY_MOVE}
-            ),
-        }
-        extra = {
-            "rates_fresh": {
-                "as_of": dg.MetadataValue.text(day.isoformat()),
-                "lag_weekdays": dg.MetadataValue.int(lag),
-            }
-        }
-        for name in FX_CHECKS:
-            if name in selected:
-                yield _result(name, offenders[name](), **extra.get(name, {}))
+        run = check_run(context, conn)
+        yield from (check.result(run) for check in selected)
