@@ -28,4 +28,4 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     )
 
 
-defs = build_definitions(default_resources())
+defs = build_definitions(default_resources(get_settings()))

@@ -71,6 +71,14 @@ PENDING_SQL = text(
     """
 )
 
+PENDING_STATE_SQL = text(
+    """
+    SELECT CAST(t.id AS text), f.fingerprint, CAST(t.updated_at AS text)
+    FROM trades t JOIN trade_input_fingerprints f ON f.trade_id = t.id
+    WHERE t.id = ANY(:ids) ORDER BY t.id
+    """
+)
+
 INPUTS_SQL = text(
     """
     SELECT t.id AS trade_id, t.trade_name, t.trade_description, f.fingerprint,
@@ -185,6 +193,12 @@ def trades_needing_analysis(conn: Connection) -> list[uuid.UUID]:
     """Ids of the trades that need analysis, oldest first."""
     params = {"statuses": ANALYZED_STATUSES, "max_age_days": MAX_ANALYSIS_AGE_DAYS}
     return list(conn.execute(PENDING_SQL, params).scalars())
+
+
+def pending_state(conn: Connection, trade_ids: Sequence[uuid.UUID]) -> list[tuple[str, str, str]]:
+    """What says whether pending trades changed: each one's id, input fingerprint and last
+    change, in order of id."""
+    return [(i, f, u) for i, f, u in conn.execute(PENDING_STATE_SQL, {"ids": list(trade_ids)})]
 
 
 def load_trade_inputs(

@@ -50,6 +50,34 @@ STORED_RATE_DAYS = text(
     "WHERE quote_currency = 'USD' AND date BETWEEN :since AND :day"
 )
 
+LATEST_RATES = text(
+    """
+    SELECT DISTINCT ON (base_currency) base_currency, quote_currency, date, rate
+    FROM fx_rates WHERE date <= :end ORDER BY base_currency, date DESC
+    """
+)
+STORED_RATES_PER_DAY = text(
+    "SELECT date, count(*) FROM fx_rates WHERE date BETWEEN :start AND :end GROUP BY date"
+)
+LAST_RATE_DATES = text(
+    """
+    SELECT base_currency AS currency, max(date) AS last_date FROM fx_rates
+    WHERE quote_currency = 'USD' AND date <= :day GROUP BY base_currency
+    """
+)
+RATE_JUMPS = text(
+    """
+    SELECT base_currency, quote_currency, previous_date, previous_rate, date, rate
+    FROM (
+        SELECT base_currency, quote_currency, date, rate,
+               lag(date) OVER pair AS previous_date, lag(rate) OVER pair AS previous_rate
+        FROM fx_rates WINDOW pair AS (PARTITION BY base_currency, quote_currency ORDER BY date)
+    ) AS moves
+    WHERE abs(rate / previous_rate - 1) > :limit
+    ORDER BY date DESC
+    """
+)
+
 
 @dataclass
 class FxLoadReport:
@@ -67,6 +95,29 @@ class FxLoadReport:
 def needed_currencies(conn: Connection) -> list[str]:
     """The major currencies, other than USD, of active securities, portfolios and trades."""
     return list(conn.execute(NEEDED_CURRENCIES).scalars())
+
+
+def latest_rates(conn: Connection, end: date) -> pd.DataFrame:
+    """Each base currency's latest stored rate on or before `end`."""
+    return pd.read_sql_query(LATEST_RATES, conn, params={"end": end})
+
+
+def stored_rates_per_day(conn: Connection, start: date, end: date) -> dict[date, int]:
+    """Rates stored per date over [start, end]."""
+    params = {"start": start, "end": end}
+    return {day: rows for day, rows in conn.execute(STORED_RATES_PER_DAY, params)}
+
+
+def last_rate_dates(conn: Connection, day: date) -> pd.DataFrame:
+    """The date of each currency's last rate in dollars on or before `day` (columns `currency`,
+    `last_date`); a currency without any is absent."""
+    return pd.read_sql_query(LAST_RATE_DATES, conn, params={"day": day})
+
+
+def rate_jumps(conn: Connection, limit: float) -> pd.DataFrame:
+    """Every stored rate that moved by more than `limit` (a fraction) from the pair's previous
+    stored day, latest first."""
+    return pd.read_sql_query(RATE_JUMPS, conn, params={"limit": limit})
 
 
 def first_missing_rate(conn: Connection, day: date, lookback_weekdays: int) -> date | None:

@@ -116,15 +116,25 @@ STORED_CLOSES = text(
     SELECT s.ticker, p.date, p.close FROM price_history p JOIN securities s ON s.id = p.security_id
     WHERE p.security_id = ANY(CAST(:ids AS uuid[])) AND p.date BETWEEN :start AND :end
     UNION ALL
-    SELECT s.ticker, last.date, last.close FROM securities s CROSS JOIN LATERAL (
-        SELECT date, close FROM price_history
-        WHERE security_id = s.id AND date < :start ORDER BY date DESC LIMIT 1) last
+    SELECT s.ticker, last.date, last.close
+    FROM securities s CROSS JOIN LATERAL latest_bar(s.id, CAST(:start AS date) - 1) last
     WHERE s.id = ANY(CAST(:ids AS uuid[]))
     """
 )
 ANCHOR_DAYS = 10
 """Calendar days before the window fetched too, only to compare with stored closes: a source
 that restated them has split-adjusted history the warehouse holds in the old scale."""
+LATEST_BARS = text(
+    """
+    SELECT s.ticker, p.date, p.open, p.high, p.low, p.close, p.volume
+    FROM securities AS s CROSS JOIN LATERAL latest_bar(s.id, CAST(:end AS date)) AS p
+    WHERE p.date = (SELECT valuation_date(CAST(:end AS date)))
+    ORDER BY s.ticker LIMIT 10
+    """
+)
+STORED_BARS_PER_DAY = text(
+    "SELECT date, count(*) FROM price_history WHERE date BETWEEN :start AND :end GROUP BY date"
+)
 STORED_HISTORY = text(
     "SELECT date, close FROM price_history WHERE security_id = CAST(:id AS uuid) ORDER BY date"
 )
@@ -488,6 +498,17 @@ def _keep_raw_of_repairs(
     quarantine(conn, raw, "price_history", source, run_id)
     settle_repairs(conn, sorted(raw["ticker"].unique()))
     return len(raw)
+
+
+def latest_bars(conn: Connection, end: date) -> pd.DataFrame:
+    """The first ten bars, by ticker, of the latest day with bars on or before `end`."""
+    return pd.read_sql_query(LATEST_BARS, conn, params={"end": end})
+
+
+def stored_bars_per_day(conn: Connection, start: date, end: date) -> dict[date, int]:
+    """Bars stored per date over [start, end]."""
+    params = {"start": start, "end": end}
+    return {day: rows for day, rows in conn.execute(STORED_BARS_PER_DAY, params)}
 
 
 def _stored_closes(

@@ -102,6 +102,7 @@ QUOTES_SPEC = UpsertSpec(
     on_change=LAST_UPDATED,
 )
 
+ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active ORDER BY ticker")
 MATCH_TICKERS = text(
     """
     SELECT s.ticker, s.id::text AS id,
@@ -138,6 +139,11 @@ class FundamentalsResult:
     unknown_tickers: tuple[str, ...]
     shared_tickers: tuple[str, ...]
     rejections: tuple[Rejection, ...]
+
+
+def active_tickers(conn: Connection) -> list[str]:
+    """The tickers of the active securities, whose fundamentals are fetched, sorted."""
+    return list(conn.execute(ACTIVE_TICKERS).scalars())
 
 
 def apply_fundamentals(

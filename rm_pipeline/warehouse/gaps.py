@@ -58,8 +58,8 @@ REFRESH_GAPS = text(
     ),
     touched AS (
         SELECT h.*,
-               coalesce((SELECT max(p.date) FROM price_history AS p
-                         WHERE p.security_id = h.id AND p.date < :start), h.first) AS lo,
+               coalesce((SELECT b.date FROM latest_bar(h.id, CAST(:start AS date) - 1) AS b),
+                        h.first) AS lo,
                coalesce((SELECT min(p.date) FROM price_history AS p
                          WHERE p.security_id = h.id AND p.date > :end), h.last) AS hi
         FROM histories AS h
@@ -162,8 +162,7 @@ GAPS_NEAR = text(
     """
     SELECT s.ticker, g.first_missing, g.last_missing, g.sessions
     FROM price_gaps AS g JOIN securities AS s ON s.id = g.security_id
-    WHERE (SELECT max(p.date) FROM price_history AS p
-           WHERE p.security_id = g.security_id AND p.date < g.first_missing) <= :end
+    WHERE (SELECT b.date FROM latest_bar(g.security_id, g.first_missing - 1) AS b) <= :end
       AND (SELECT min(p.date) FROM price_history AS p
            WHERE p.security_id = g.security_id AND p.date > g.last_missing) >= :start
     ORDER BY s.ticker, g.first_missing

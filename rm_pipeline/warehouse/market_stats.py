@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 from sqlalchemy import Connection, text
 
 from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
@@ -23,13 +24,7 @@ REFRESH_MARKET_STATS = text(
     WITH latest AS (
         SELECT s.id AS security_id, bar.date, bar.close, bar.volume
         FROM securities AS s
-        CROSS JOIN LATERAL (
-            SELECT p.date, p.close, p.volume
-            FROM price_history AS p
-            WHERE p.security_id = s.id
-            ORDER BY p.date DESC
-            LIMIT 1
-        ) AS bar
+        CROSS JOIN LATERAL latest_bar(s.id) AS bar
     ),
     stats AS (
         SELECT latest.security_id, latest.close AS current_price, latest.volume, trailing_year.*
@@ -66,6 +61,14 @@ REFRESH_MARKET_STATS = text(
     """
 )
 
+SECURITIES_PREVIEW = text(
+    """
+    SELECT ticker, current_price, volume, avg_volume, fifty_two_week_low, fifty_two_week_high,
+           market_cap, pe_ratio, dividend_yield
+    FROM securities WHERE is_active ORDER BY ticker LIMIT 10
+    """
+)
+
 WINDOW_DAYS = {
     "average_volume_days": AVERAGE_VOLUME_WINDOW.days,
     "trailing_year_days": TRAILING_YEAR.days,
@@ -85,3 +88,9 @@ def refresh_market_stats(conn: Connection) -> MarketStatsResult:
     """Recompute every security's cached market statistics from its price history."""
     priced, updated = conn.execute(REFRESH_MARKET_STATS, WINDOW_DAYS).one()
     return MarketStatsResult(priced=priced, updated=updated)
+
+
+def securities_preview(conn: Connection) -> pd.DataFrame:
+    """The first ten active securities by ticker, with their market statistics and
+    fundamentals."""
+    return pd.read_sql_query(SECURITIES_PREVIEW, conn)

@@ -18,8 +18,9 @@ its entry rate (below).
 Prices. A security's current price is the close of its latest bar in `price_history`, falling back
 to `securities.current_price` when it has no history; `price_date` is that close's date (NULL for
 the fallback). Its previous close is the close of its latest bar dated before the valuation date,
-the latest date in `price_history` over all securities: a security that did not trade on the
-valuation date thus shows no change that day.
+the latest bar's date over all securities: a security that did not trade on the valuation date
+thus shows no change that day. Both notions are the functions `latest_bar()` and
+`valuation_date()` of migration 0018.
 
 Staleness. A price is stale when its security's exchange held a session after the price's date and
 on or before the valuation date: `is_stale`, with `sessions_behind` the number of such sessions.
@@ -115,20 +116,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, text
 
 VALUATION_DATES = """
-    valuation_date AS (  -- the latest bar's date, one index step per security
-        SELECT max(bar.date) AS day
-        FROM securities AS s
-        CROSS JOIN LATERAL (
-            SELECT p.date FROM price_history AS p
-            WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
-        ) AS bar
-    ),
+    valuation_date AS MATERIALIZED (SELECT valuation_date() AS day),
     sessions_known AS (SELECT max(date) AS through FROM market_sessions)
 """
-"""Two one-row CTEs: the valuation date (`day`) and how far sessions are stored (`through`)."""
+"""Two one-row CTEs: the valuation date (`day`) and how far sessions are stored (`through`). The
+first is MATERIALIZED: inlined, `valuation_date()` would run again for every row reading it."""
 
 STALENESS = """
     LEFT JOIN LATERAL (
@@ -208,14 +204,8 @@ VALUE_PORTFOLIOS = text(
         FROM securities AS s
         CROSS JOIN valuation_date AS v
         CROSS JOIN sessions_known AS k
-        LEFT JOIN LATERAL (
-            SELECT p.date, p.close FROM price_history AS p
-            WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
-        ) AS latest ON true
-        LEFT JOIN LATERAL (
-            SELECT p.date, p.close FROM price_history AS p
-            WHERE p.security_id = s.id AND p.date < v.day ORDER BY p.date DESC LIMIT 1
-        ) AS previous ON true
+        LEFT JOIN LATERAL latest_bar(s.id) AS latest ON true
+        LEFT JOIN LATERAL latest_bar(s.id, v.day - 1) AS previous ON true
         {STALENESS.format(calendar="s.trading_calendar", price_date="latest.date")}
         WHERE s.id IN (SELECT security_id FROM portfolio_holdings)
     ),
@@ -409,10 +399,7 @@ POSITION_QUOTES = """
     FROM positions AS pos
     JOIN trades AS t ON t.id = pos.trade_id
     JOIN securities AS s ON s.id = pos.security_id
-    LEFT JOIN LATERAL (
-        SELECT p.date, p.close FROM price_history AS p
-        WHERE p.security_id = s.id ORDER BY p.date DESC LIMIT 1
-    ) AS bar ON true
+    LEFT JOIN LATERAL latest_bar(s.id) AS bar ON true
 """
 """Each position with its trade, its security's currency and calendar and its latest bar."""
 
@@ -612,6 +599,14 @@ VALUE_TRADE_POSITIONS = text(
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
+PORTFOLIOS_PREVIEW = text(
+    """
+    SELECT name, currency, cash_balance, equity_value, total_value, total_return, day_return,
+           holdings, unvalued_holdings, stale_holdings, last_synced_at
+    FROM v_portfolio_summary WHERE is_active ORDER BY name LIMIT 10
+    """
+)
+
 
 @dataclass(frozen=True)
 class PortfolioValuationResult:
@@ -685,6 +680,11 @@ def as_tuples(row: dict[str, Any]) -> dict[str, Any]:
 def value_portfolios(conn: Connection) -> PortfolioValuationResult:
     """Value every holding and every portfolio (see the module docstring for the conventions)."""
     return PortfolioValuationResult(**as_tuples(conn.execute(VALUE_PORTFOLIOS).one()._asdict()))
+
+
+def portfolios_preview(conn: Connection) -> pd.DataFrame:
+    """The first ten active portfolios by name, as `v_portfolio_summary` shows them."""
+    return pd.read_sql_query(PORTFOLIOS_PREVIEW, conn)
 
 
 def apply_splits(conn: Connection, trade_id: uuid.UUID | None = None) -> set[uuid.UUID]:

@@ -10,7 +10,14 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
+from rm_pipeline.defs.resources import (
+    AlertsResource,
+    BrokerResource,
+    MarketDataResource,
+    PriceChecksResource,
+    PriceLoadResource,
+    WarehouseResource,
+)
 from rm_pipeline.providers.base import (
     MarketDataProvider,
     ProviderResult,
@@ -19,19 +26,33 @@ from rm_pipeline.providers.base import (
 )
 from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline.run_summary import JobSummary, add_materialization
-from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.defs.webhook import Webhook, local_webhook
 
 
-class ProviderDouble(MarketDataResource):
-    """A market data resource serving the provider object the test handed to `materialize`
-    (resources hold configuration only, so the object waits in TEST_PROVIDER)."""
+def serving(provider: MarketDataProvider, **config: Any) -> MarketDataResource:
+    """A market data resource (configured with `config`) whose provider is the object given."""
 
-    def get_provider(self) -> MarketDataProvider:
-        return TEST_PROVIDER[0]
+    class Serving(MarketDataResource):
+        def get_provider(self) -> MarketDataProvider:
+            return provider
+
+    return Serving(**config)
 
 
-TEST_PROVIDER: list[MarketDataProvider] = []
+def all_resources(
+    provider: MarketDataProvider | None = None, **overrides: Any
+) -> dict[str, dg.ConfigurableResource]:
+    """Every resource the definitions use, at the settings' defaults, serving `provider` (the
+    synthetic one by default); `overrides` replace resources by key."""
+    return {
+        "warehouse": WarehouseResource(),
+        "market_data": serving(provider or SyntheticProvider(seed=7)),
+        "price_load": PriceLoadResource(),
+        "broker": BrokerResource(),
+        "price_checks": PriceChecksResource(),
+        "alerts": AlertsResource(),
+        **overrides,
+    }
 
 
 class FailingTicker:
@@ -74,17 +95,11 @@ def materialize(database_url: str) -> Materialize:
         instance: dg.DagsterInstance | None = None,
         **kwargs: Any,
     ) -> dg.ExecuteInProcessResult:
-        TEST_PROVIDER[:] = [provider or SyntheticProvider(seed=7)]
         with dg.DagsterInstance.ephemeral() as ephemeral:
             return dg.materialize(
                 assets,
                 instance=instance or ephemeral,
-                resources={
-                    "warehouse": WarehouseResource(),
-                    "market_data": ProviderDouble(),
-                    "alerts": AlertsResource(),
-                    **(resources or {}),
-                },
+                resources=all_resources(provider, **(resources or {})),
                 **kwargs,
             )
 
@@ -122,10 +137,6 @@ def webhook() -> Iterator[Webhook]:
         yield hook
 
 
-@pytest.fixture
-def alerting_to(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
-    """Alerts posted to the local webhook (RM_ALERT_WEBHOOK_URL set for the test)."""
-    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
-    get_settings.cache_clear()
-    yield webhook
-    get_settings.cache_clear()
+def alerting_to(webhook: Webhook) -> dict[str, AlertsResource]:
+    """The resources posting alerts to `webhook`."""
+    return {"alerts": AlertsResource(webhook_url=webhook.url)}

@@ -11,21 +11,25 @@ from rm_pipeline.alerts import post_alert
 from rm_pipeline.defs.alerting import alert_on_failed_runs
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.partitions import range_tags
-from rm_pipeline.defs.resources import AlertsResource
-from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize
+from rm_pipeline_tests.defs.conftest import FailingTicker, Materialize, alerting_to
 from rm_pipeline_tests.defs.webhook import Webhook
 
 WEEK = ("2025-03-03", "2025-03-07")
 
 
 def test_failed_tickers_are_posted_once_with_their_names(
-    db: Engine, materialize: Materialize, alerting_to: Webhook
+    db: Engine, materialize: Materialize, webhook: Webhook
 ) -> None:
-    materialize([securities])
-    assert alerting_to.received == []
-    materialize([price_history], provider=FailingTicker("MSFT"), tags=range_tags(*WEEK))
-    assert len(alerting_to.received) == 1
-    message = alerting_to.received[0]["text"]
+    materialize([securities], resources=alerting_to(webhook))
+    assert webhook.received == []
+    materialize(
+        [price_history],
+        provider=FailingTicker("MSFT"),
+        resources=alerting_to(webhook),
+        tags=range_tags(*WEEK),
+    )
+    assert len(webhook.received) == 1
+    message = webhook.received[0]["text"]
     assert "2025-03-03 to 2025-03-09" in message and "MSFT" in message and "HTTP 500" in message
 
 
@@ -35,7 +39,7 @@ def refuses_every_bar() -> dg.AssetCheckResult:
 
 
 def test_a_failed_blocking_check_fails_the_run_and_is_posted_naming_the_check(
-    db: Engine, materialize: Materialize, alerting_to: Webhook
+    db: Engine, materialize: Materialize, webhook: Webhook
 ) -> None:
     with dg.instance_for_test() as instance:
         failed = materialize(
@@ -55,10 +59,10 @@ def test_a_failed_blocking_check_fails_the_run_and_is_posted_naming_the_check(
             dagster_event=failure,
             dagster_instance=instance,
             dagster_run=run,
-            resources={"alerts": AlertsResource()},
+            resources=alerting_to(webhook),
         ).for_run_failure()
         alert_on_failed_runs(context)
-    [alert] = alerting_to.received
+    [alert] = webhook.received
     assert f"run {failed.run_id[:8]}" in alert["text"]
     assert "failed checks: refuses_every_bar (price_history)" in alert["text"]
 

@@ -28,6 +28,8 @@ from rm_pipeline.providers.synthetic import SyntheticProvider
 from rm_pipeline_tests.defs.conftest import (
     FailingTicker,
     Materialize,
+    alerting_to,
+    all_resources,
     metadata,
     partition_metadata,
 )
@@ -42,7 +44,7 @@ def count(db: Engine, query: str) -> int:
 
 
 def test_securities_upsert_and_deactivate_dropped_ones(
-    db: Engine, materialize: Materialize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Engine, materialize: Materialize, tmp_path: Path
 ) -> None:
     first = materialize([securities])
     loaded = metadata(first, "securities")
@@ -54,12 +56,8 @@ def test_securities_upsert_and_deactivate_dropped_ones(
 
     universe = tmp_path / "universe.yaml"
     universe.write_text("securities:\n  - ticker: aapl\n  - {ticker: MSFT, exchange: NASDAQ}\n")
-    monkeypatch.setenv("RM_UNIVERSE_FILE", str(universe))
-    from rm_pipeline.settings import get_settings
-
-    get_settings.cache_clear()
-    second = metadata(materialize([securities]), "securities")
-    get_settings.cache_clear()
+    universe_only = {"market_data": MarketDataResource(universe_file=str(universe))}
+    second = metadata(materialize([securities], resources=universe_only), "securities")
     assert (second["rows_inserted"], second["rows_updated"], second["rows_unchanged"]) == (0, 0, 2)
     assert second["deactivated"] == loaded["rows_inserted"] - 2
     active = count(
@@ -363,7 +361,7 @@ def test_a_ticker_with_no_readable_data_is_not_created(
 
 
 def test_a_new_ticker_with_every_row_refused_is_quarantined_reported_and_alerted(
-    db: Engine, materialize: Materialize, tmp_path: Path, alerting_to: Webhook
+    db: Engine, materialize: Materialize, tmp_path: Path, webhook: Webhook
 ) -> None:
     header = "Date,Open,High,Low,Close,Volume\n"
     (tmp_path / "GOOD.csv").write_text(header + "2025-03-03,1,2,1,1.5,10\n")
@@ -371,7 +369,10 @@ def test_a_new_ticker_with_every_row_refused_is_quarantined_reported_and_alerted
         header + "2025-03-03,10,9,11,10.5,100\n"  # high below low
         "2025-03-04,10,11,9,abc,100\n"
     )
-    files = {"market_data": MarketDataResource(provider="files", files_dir=str(tmp_path))}
+    files = {
+        "market_data": MarketDataResource(provider="files", files_dir=str(tmp_path)),
+        **alerting_to(webhook),
+    }
     quarantined = (
         "SELECT string_agg(concat_ws(' ', table_name, ticker, date, split_part(reason, ':', 1), "
         "run_id), ', ' ORDER BY date) FROM quarantine"
@@ -387,7 +388,7 @@ def test_a_new_ticker_with_every_row_refused_is_quarantined_reported_and_alerted
         f"price_history NEW 2025-03-03 high_below_low {first.run_id}, "
         f"price_history NEW 2025-03-04 unparseable {first.run_id}"
     )
-    [alert] = alerting_to.received
+    [alert] = webhook.received
     assert alert["text"].startswith(
         "securities: 1 of 2 tickers failed: NEW (first: error: every row rejected (2 rows)"
     )
@@ -401,7 +402,7 @@ def test_a_new_ticker_with_every_row_refused_is_quarantined_reported_and_alerted
         f"price_history NEW 2025-03-04 unparseable {again.run_id}"
     )
     assert count(db, "SELECT min(last_seen_at) FROM quarantine") > last_seen
-    assert len(alerting_to.received) == 2  # one alert a run
+    assert len(webhook.received) == 2  # one alert a run
 
 
 def test_bad_input_fails_at_once_without_retries(
@@ -550,11 +551,16 @@ class FailingPair(SyntheticProvider):
 
 
 def test_a_failing_pair_is_reported_and_alerted_and_the_others_load(
-    db: Engine, materialize: Materialize, alerting_to: Webhook
+    db: Engine, materialize: Materialize, webhook: Webhook
 ) -> None:
     materialize([securities])
 
-    result = materialize([fx_rates], provider=FailingPair("JPYUSD=X"), tags=range_tags(*WEEK))
+    result = materialize(
+        [fx_rates],
+        provider=FailingPair("JPYUSD=X"),
+        resources=alerting_to(webhook),
+        tags=range_tags(*WEEK),
+    )
 
     assert result.success
     loaded = metadata(result, "fx_rates")
@@ -562,7 +568,7 @@ def test_a_failing_pair_is_reported_and_alerted_and_the_others_load(
     assert "JPYUSD=X" in loaded["failures"] and "HTTP 500" in loaded["failures"]
     stored = count(db, "SELECT string_agg(DISTINCT base_currency, ', ') FROM fx_rates")
     assert stored == "CAD, CHF, EUR, GBP, HKD"
-    [alert] = alerting_to.received
+    [alert] = webhook.received
     assert alert["text"].startswith(
         "fx_rates 2025-03-03 to 2025-03-09: 1 of 6 pairs failed: JPYUSD=X"
     )
@@ -637,18 +643,10 @@ def test_refresh_analytics_checks_the_prices_first_and_their_warnings_hold_nothi
     db: Engine, materialize: Materialize
 ) -> None:
     from rm_pipeline.definitions import build_definitions
-    from rm_pipeline.defs.resources import AlertsResource, WarehouseResource
-    from rm_pipeline_tests.defs.conftest import ProviderDouble
 
     materialize([securities])
     materialize([price_history, fx_rates], tags=range_tags(*WEEK))
-    job = build_definitions(
-        {
-            "warehouse": WarehouseResource(),
-            "market_data": ProviderDouble(),
-            "alerts": AlertsResource(),
-        }
-    ).resolve_job_def("refresh_analytics")
+    job = build_definitions(all_resources()).resolve_job_def("refresh_analytics")
 
     def refresh() -> dg.ExecuteInProcessResult:
         with dg.DagsterInstance.ephemeral() as instance:

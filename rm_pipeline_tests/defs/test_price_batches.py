@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.partitions import range_tags
-from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
+from rm_pipeline.defs.resources import default_resources
 from rm_pipeline.settings import get_settings
 from rm_pipeline_tests.defs.conftest import Materialize, partition_metadata
 
@@ -30,15 +30,12 @@ RUN_SPECIFIC = {"quarantine"}
 
 
 def price_load(executor: dg.ExecutorDefinition) -> dg.JobDefinition:
-    """A job loading `price_history` alone with the synthetic provider and `executor`."""
+    """A job loading `price_history` alone with `executor` and the resources of the settings (the
+    environment, which the processes of its steps inherit)."""
     return dg.Definitions(
         assets=[securities, price_history],
         jobs=[dg.define_asset_job("price_load", selection=[price_history])],
-        resources={
-            "warehouse": WarehouseResource(),
-            "market_data": MarketDataResource(),
-            "alerts": AlertsResource(),
-        },
+        resources=default_resources(get_settings()),
         executor=executor,
     ).resolve_job_def("price_load")
 

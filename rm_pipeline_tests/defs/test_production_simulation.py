@@ -30,13 +30,13 @@ from rm_pipeline.definitions import build_definitions
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
 from rm_pipeline.defs.partitions import range_tags
-from rm_pipeline.defs.resources import AlertsResource, WarehouseResource
+from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.fx import first_missing_rate
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.calendars import ticker_sessions
 from rm_pipeline.providers.synthetic import SyntheticProvider
-from rm_pipeline_tests.defs.conftest import TEST_PROVIDER, Materialize, ProviderDouble
+from rm_pipeline_tests.defs.conftest import Materialize, alerting_to, all_resources
 from rm_pipeline_tests.defs.webhook import Webhook
 
 pytestmark = pytest.mark.slow
@@ -242,20 +242,9 @@ def test_a_month_of_nights_flows_through_to_analytics_and_equals_a_one_shot_load
     make_database: Callable[[], str],
     clock: list[date],
     webhook: Webhook,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     provider = SimulatedProvider(lambda: clock[0])
-    TEST_PROVIDER[:] = [provider]
-    monkeypatch.setenv("RM_ALERT_WEBHOOK_URL", webhook.url)
-    from rm_pipeline.settings import get_settings
-
-    get_settings.cache_clear()
-    resources = {
-        "warehouse": WarehouseResource(),
-        "market_data": ProviderDouble(),
-        "alerts": AlertsResource(),
-    }
-    defs = build_definitions(resources)
+    defs = build_definitions(all_resources(provider, **alerting_to(webhook)))
 
     with dg.instance_for_test() as instance:
         production = Production(defs, instance)

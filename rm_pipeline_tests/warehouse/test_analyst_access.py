@@ -53,6 +53,8 @@ READABLE = (
     "SELECT * FROM prices_as_of(LOCALTIMESTAMP)",
     "SELECT * FROM fx_rates_as_of(LOCALTIMESTAMP)",
     "SELECT * FROM corporate_actions_as_of(LOCALTIMESTAMP)",
+    "SELECT valuation_date(), valuation_date(CURRENT_DATE)",
+    "SELECT b.* FROM securities AS s CROSS JOIN LATERAL latest_bar(s.id, CURRENT_DATE) AS b",
     "SELECT * FROM portfolio_holdings",
     "SELECT * FROM trades",
     "SELECT * FROM positions",

@@ -3,7 +3,6 @@ disagreement beyond the tolerance named, none within it; the Dagster check says 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,10 +12,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.reconciliation import closes_agree_with_second_source
-from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.defs.resources import PriceChecksResource, WarehouseResource
 from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.providers.files_provider import FilesProvider
-from rm_pipeline.settings import get_settings
 from rm_pipeline.warehouse.reconciliation import describe, reconcile
 from rm_pipeline_tests.warehouse.factories import add_security
 
@@ -33,12 +31,11 @@ def write_closes(directory: Path, ticker: str, closes: dict[pd.Timestamp, float]
     (directory / f"{ticker}.csv").write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings() -> Iterator[None]:
-    """Each test reads the environment it sets."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def second_files(directory: Path) -> PriceChecksResource:
+    """The price checks comparing ten years of closes with the files in `directory`."""
+    return PriceChecksResource(
+        second_provider="files", second_provider_files_dir=str(directory), second_provider_days=3660
+    )
 
 
 @pytest.fixture
@@ -84,26 +81,26 @@ def test_every_disagreement_beyond_the_tolerance_is_named(
 
 
 def test_the_check_fails_naming_them_and_passes_on_agreeing_sources(
-    db: Engine, sources: tuple[Path, Path], loaded: None, monkeypatch: pytest.MonkeyPatch
+    db: Engine, sources: tuple[Path, Path], loaded: None
 ) -> None:
-    monkeypatch.setenv("RM_SECOND_PROVIDER", "files")
-    monkeypatch.setenv("RM_SECOND_PROVIDER_DAYS", "3660")
     warehouse = WarehouseResource()
     for directory, passed in ((sources[1], False), (sources[0], True)):
-        monkeypatch.setenv("RM_SECOND_PROVIDER_FILES_DIR", str(directory))
-        get_settings.cache_clear()
-        result = closes_agree_with_second_source(warehouse=warehouse)
+        result = closes_agree_with_second_source(
+            warehouse=warehouse, price_checks=second_files(directory)
+        )
         assert isinstance(result, dg.AssetCheckResult) and result.passed is passed
-    monkeypatch.setenv("RM_SECOND_PROVIDER_FILES_DIR", str(sources[1]))
-    get_settings.cache_clear()
-    failed = closes_agree_with_second_source(warehouse=warehouse)
+    failed = closes_agree_with_second_source(
+        warehouse=warehouse, price_checks=second_files(sources[1])
+    )
     assert failed.description is not None
     assert failed.description.startswith("2 of 20 closes disagree with files: SHEL.L 2024-05-14")
     assert failed.metadata["disagreements"] == dg.MetadataValue.int(2)
 
 
 def test_without_a_second_source_the_check_says_so(db: Engine) -> None:
-    result = closes_agree_with_second_source(warehouse=WarehouseResource())
+    result = closes_agree_with_second_source(
+        warehouse=WarehouseResource(), price_checks=PriceChecksResource()
+    )
     assert result.passed and result.metadata["second_source"] == dg.MetadataValue.text(
         "none configured"
     )
@@ -114,14 +111,11 @@ def test_a_second_source_with_nothing_in_common_fails_the_check(
     sources: tuple[Path, Path],
     loaded: None,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     write_closes(tmp_path / "other", "MSFT", {SESSIONS[0]: 400.0})
-    monkeypatch.setenv("RM_SECOND_PROVIDER", "files")
-    monkeypatch.setenv("RM_SECOND_PROVIDER_FILES_DIR", str(tmp_path / "other"))
-    monkeypatch.setenv("RM_SECOND_PROVIDER_DAYS", "3660")
-    get_settings.cache_clear()
-    result = closes_agree_with_second_source(warehouse=WarehouseResource())
+    result = closes_agree_with_second_source(
+        warehouse=WarehouseResource(), price_checks=second_files(tmp_path / "other")
+    )
     assert not result.passed and result.description is not None
     assert result.description.startswith("files has no close on any stored session from ")
     with db.connect() as conn:

@@ -4,7 +4,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import text
 
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.failures import no_retry_for_bad_input
@@ -16,17 +15,8 @@ from rm_pipeline.defs.metadata import (
     warehouse_asset,
 )
 from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
-from rm_pipeline.warehouse.fundamentals import apply_fundamentals
-from rm_pipeline.warehouse.market_stats import refresh_market_stats
-
-STATS_PREVIEW = text(
-    """
-    SELECT ticker, current_price, volume, avg_volume, fifty_two_week_low, fifty_two_week_high,
-           market_cap, pe_ratio, dividend_yield
-    FROM securities WHERE is_active ORDER BY ticker LIMIT 10
-    """
-)
-ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active ORDER BY ticker")
+from rm_pipeline.warehouse.fundamentals import active_tickers, apply_fundamentals
+from rm_pipeline.warehouse.market_stats import refresh_market_stats, securities_preview
 
 
 def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
@@ -34,7 +24,7 @@ def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
     with warehouse.engine().connect() as conn:
         return {
             **row_count(conn, "securities"),
-            "preview": preview(pd.read_sql_query(STATS_PREVIEW, conn)),
+            "preview": preview(securities_preview(conn)),
         }
 
 
@@ -72,7 +62,7 @@ def fundamentals(
     snapshot, with `data_source`. A value that does not fit its column is stored as NULL and
     reported, never truncated."""
     with warehouse.engine().connect() as conn:
-        tickers = list(conn.execute(ACTIVE_TICKERS).scalars())
+        tickers = active_tickers(conn)
     with no_retry_for_bad_input():
         provider = market_data.get_provider()
         snapshot = provider.fundamentals(tickers)

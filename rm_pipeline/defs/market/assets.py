@@ -8,7 +8,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import Connection, text
 
 from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.defs.failures import no_retry_for_bad_input
@@ -21,19 +20,25 @@ from rm_pipeline.defs.metadata import (
     warehouse_asset,
 )
 from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
-from rm_pipeline.defs.resources import AlertsResource, MarketDataResource, WarehouseResource
-from rm_pipeline.ingest.fx import ingest_fx_rates
+from rm_pipeline.defs.resources import (
+    AlertsResource,
+    MarketDataResource,
+    PriceLoadResource,
+    WarehouseResource,
+)
+from rm_pipeline.ingest.fx import ingest_fx_rates, latest_rates, stored_rates_per_day
 from rm_pipeline.ingest.prices import (
     PriceBatch,
     PriceLoadReport,
+    latest_bars,
     load_price_batches,
     plan_price_batches,
     share_batches,
+    stored_bars_per_day,
 )
 from rm_pipeline.ingest.quarantine import quarantine
 from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
-from rm_pipeline.settings import get_settings
 from rm_pipeline.warehouse.gaps import gap_lines, open_gaps
 
 PRICE_LOADS_POOL = "price_loads"
@@ -67,7 +72,7 @@ def securities(
     answering (a price file none of whose rows survive) are quarantined."""
     with no_retry_for_bad_input():
         provider = market_data.get_provider()
-        universe_file = get_settings().universe_file
+        universe_file = market_data.universe_path()
         universe = read_universe(universe_file) if universe_file else None
         tickers = [entry.ticker for entry in universe] if universe else None
         result = provider.securities(tickers)
@@ -112,14 +117,13 @@ def daily_load(table: str) -> dict[str, Any]:
 
 @dg.op(retry_policy=PROVIDER_RETRIES, ins={"securities": dg.In(dg.Nothing)}, out=dg.DynamicOut())
 def plan_batches(
-    context: dg.OpExecutionContext, warehouse: WarehouseResource
+    context: dg.OpExecutionContext, warehouse: WarehouseResource, price_load: PriceLoadResource
 ) -> Iterator[dg.DynamicOutput[list[PriceBatch]]]:
-    """The active securities of the run's range in batches (`RM_INGEST_BATCH_SIZE`, fewer over
-    long ranges), dealt among `RM_PRICE_LOAD_STEPS` shares, one output (one step) each."""
+    """The active securities of the run's range in batches (`batch_size`, fewer over long
+    ranges), dealt among `steps` shares, one output (one step) each."""
     start, end = partition_dates(context)
-    settings = get_settings()
-    plan = plan_price_batches(warehouse.engine(), start, end, settings.ingest_batch_size)
-    shares = share_batches(plan, settings.price_load_steps)
+    plan = plan_price_batches(warehouse.engine(), start, end, price_load.batch_size)
+    shares = share_batches(plan, price_load.steps)
     context.log.info(f"{start} to {end}: {len(plan)} batches in {len(shares)} steps")
     for number, share in enumerate(shares, start=1):
         yield dg.DynamicOutput(share, mapping_key=f"share_{number}")
@@ -130,11 +134,11 @@ def load_batches(
     context: dg.OpExecutionContext,
     warehouse: WarehouseResource,
     market_data: MarketDataResource,
+    price_load: PriceLoadResource,
     share: list[PriceBatch],
 ) -> PriceLoadReport:
     """A share of the batches: each batch's bars and corporate actions for the whole range in one
-    transaction, the next batch fetched while one is written and `RM_PRICE_LOAD_WRITERS` written
-    at once. A retry reloads the share, its committed batches idempotently."""
+    transaction, the next batch fetched while one is written and `writers` written at once. A retry reloads the share, its committed batches idempotently."""
     start, end = partition_dates(context)
     with no_retry_for_bad_input():
         return load_price_batches(
@@ -145,7 +149,7 @@ def load_batches(
             end,
             progress=context.log.info,
             run_id=context.run.run_id,
-            writers=get_settings().price_load_writers,
+            writers=price_load.writers,
         )
 
 
@@ -165,8 +169,8 @@ def record_load(
         report.add(loaded)
     rejected = report.rejected_rows
     with warehouse.engine().connect() as conn:
-        stored = stored_rows_per_day(conn, "price_history", start, end)
-        latest = _latest_bars(conn, end)
+        stored = stored_bars_per_day(conn, start, end)
+        latest = latest_bars(conn, end)
         gaps = open_gaps(conn)
     add_partition_metadata(
         context,
@@ -235,8 +239,8 @@ def fx_rates(
             warehouse.engine(), market_data.get_provider(), start, end, run_id=context.run.run_id
         )
     with warehouse.engine().connect() as conn:
-        stored = stored_rows_per_day(conn, "fx_rates", start, end)
-        latest = pd.read_sql_query(LATEST_RATES, conn, params={"end": end})
+        stored = stored_rates_per_day(conn, start, end)
+        latest = latest_rates(conn, end)
     add_partition_metadata(
         context,
         partition_metadata(context.partition_keys, report.rates, report.rejected, stored),
@@ -307,40 +311,6 @@ def failed_tickers_message(
         f"failed: {named}{f' and {more} more' if more > 0 else ''} "
         f"(first: {failed[0].status}: {failed[0].reason}); {then}"
     )
-
-
-LATEST_BARS = text(
-    """
-    SELECT s.ticker, p.date, p.open, p.high, p.low, p.close, p.volume
-    FROM price_history p JOIN securities s ON s.id = p.security_id
-    WHERE p.date = (SELECT max(date) FROM price_history WHERE date <= :end)
-    ORDER BY s.ticker LIMIT 10
-    """
-)
-LATEST_RATES = text(
-    """
-    SELECT DISTINCT ON (base_currency) base_currency, quote_currency, date, rate
-    FROM fx_rates WHERE date <= :end ORDER BY base_currency, date DESC
-    """
-)
-ROWS_PER_DAY = {
-    "price_history": text(
-        "SELECT date, count(*) FROM price_history WHERE date BETWEEN :start AND :end GROUP BY date"
-    ),
-    "fx_rates": text(
-        "SELECT date, count(*) FROM fx_rates WHERE date BETWEEN :start AND :end GROUP BY date"
-    ),
-}
-
-
-def _latest_bars(conn: Connection, end: date) -> pd.DataFrame:
-    return pd.read_sql_query(LATEST_BARS, conn, params={"end": end})
-
-
-def stored_rows_per_day(conn: Connection, table: str, start: date, end: date) -> dict[date, int]:
-    """Rows of `table` (price_history or fx_rates) stored per date over [start, end]."""
-    params = {"start": start, "end": end}
-    return {day: rows for day, rows in conn.execute(ROWS_PER_DAY[table], params)}
 
 
 def partition_metadata(

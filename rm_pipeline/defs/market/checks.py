@@ -27,46 +27,21 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from rm_pipeline.core.calendars import calendar_for, sessions
 from rm_pipeline.defs.market.assets import fx_rates, price_history
 from rm_pipeline.defs.partitions import last_partition_day, nearest_weekday, partitions_today
-from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.ingest.fx import needed_currencies
-from rm_pipeline.settings import get_settings
+from rm_pipeline.defs.resources import PriceChecksResource, WarehouseResource
+from rm_pipeline.ingest.fx import last_rate_dates, needed_currencies, rate_jumps
+from rm_pipeline.warehouse.freshness import (
+    active_listings,
+    any_active_bar,
+    last_bar_dates,
+    latest_day_bars,
+)
 from rm_pipeline.warehouse.gaps import Gap, gap_lines, open_gaps, unchecked_securities
 
-# The freshness and row-count checks read each security's latest bars through the
-# (security_id, date) index, one lookup per security, so a night's checks cost the same with 2 or
-# 15 years stored; a scan of price_history grows with every day loaded.
-LAST_DATES = text(
-    """
-    SELECT s.ticker, s.exchange, s.security_type,
-           (SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id) AS last_date
-    FROM securities s WHERE s.is_active ORDER BY s.ticker
-    """
-)
-LATEST_DAY_ROWS = text(
-    """
-    WITH latest AS (
-        SELECT max((SELECT max(p.date) FROM price_history p WHERE p.security_id = s.id)) AS day
-        FROM securities s
-    )
-    SELECT latest.day AS date, count(*) AS rows FROM latest CROSS JOIN securities s
-    WHERE EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id AND p.date = latest.day)
-    GROUP BY latest.day
-    """
-)
-ACTIVE_SECURITIES = text("SELECT exchange, security_type, ticker FROM securities WHERE is_active")
-ANY_ACTIVE_BAR = text(
-    """
-    SELECT EXISTS (
-        SELECT 1 FROM securities s
-        WHERE s.is_active AND EXISTS (SELECT 1 FROM price_history p WHERE p.security_id = s.id)
-    )
-    """
-)
 RECENT_DAYS = 90
 """The recent sessions built once per calendar and run for the freshness and row-count checks, in
 calendar days back from today."""
@@ -128,10 +103,10 @@ def _offenders_metadata(offenders: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     }
 
 
-def check_run(context: dg.AssetCheckExecutionContext, conn: Connection) -> CheckRun:
+def check_run(context: dg.AssetCheckExecutionContext, conn: Connection, lag_days: int) -> CheckRun:
     today = partitions_today()
     day = min(last_partition_day(context.run.tags) or today, today)
-    return CheckRun(conn, today, day, get_settings().freshness_lag_days)
+    return CheckRun(conn, today, day, lag_days)
 
 
 def selected_checks(
@@ -171,7 +146,7 @@ def _text(value: object) -> str | None:
 
 
 def stale_securities(conn: Connection, today: date, lag: int) -> pd.DataFrame:
-    last = pd.read_sql_query(LAST_DATES, conn)
+    last = last_bar_dates(conn)
     calendars = [
         calendar_for(_text(exchange), _text(kind), ticker)
         for exchange, kind, ticker in zip(
@@ -230,11 +205,11 @@ def trades_on(calendar: str, day: date, today: date) -> bool:
 def shrinking_day(conn: Connection, today: date) -> pd.DataFrame:
     """The latest day with its bars and the bars its sessions call for, when it has fewer than
     half of them; empty otherwise."""
-    latest = pd.read_sql_query(LATEST_DAY_ROWS, conn)
+    latest = latest_day_bars(conn)
     if latest.empty:
         return latest.assign(expected=[])
     day = pd.Timestamp(latest["date"].iloc[0]).date()
-    calendars = [calendar_for(*row) for row in conn.execute(ACTIVE_SECURITIES)]
+    calendars = [calendar_for(*listing) for listing in active_listings(conn)]
     expected = sum(trades_on(calendar, day, today) for calendar in calendars)
     latest = latest.assign(expected=expected)
     return latest if latest["rows"].iloc[0] * 2 < expected else latest.iloc[0:0]
@@ -270,36 +245,20 @@ PRICE_CHECKS = (
     can_subset=True,
 )
 def price_history_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    price_checks: PriceChecksResource,
 ) -> Iterator[dg.AssetCheckResult]:
     """Evaluate the selected checks of `price_history`."""
     selected = selected_checks(context, PRICE_CHECKS)
     with warehouse.engine().connect() as conn:
-        if not conn.execute(ANY_ACTIVE_BAR).scalar():
+        if not any_active_bar(conn):
             yield from (_nothing_to_check(check.name) for check in selected)
             return
-        run = check_run(context, conn)
+        run = check_run(context, conn, price_checks.freshness_lag_days)
         yield from (check.result(run) for check in selected)
 
 
-LAST_RATES = text(
-    """
-    SELECT base_currency AS currency, max(date) AS last_date FROM fx_rates
-    WHERE quote_currency = 'USD' AND date <= :day GROUP BY base_currency
-    """
-)
-RATE_JUMPS = text(
-    """
-    SELECT base_currency, quote_currency, previous_date, previous_rate, date, rate
-    FROM (
-        SELECT base_currency, quote_currency, date, rate,
-               lag(date) OVER pair AS previous_date, lag(rate) OVER pair AS previous_rate
-        FROM fx_rates WINDOW pair AS (PARTITION BY base_currency, quote_currency ORDER BY date)
-    ) AS moves
-    WHERE abs(rate / previous_rate - 1) > :limit
-    ORDER BY date DESC
-    """
-)
 MAX_DAILY_MOVE = 0.20
 """A day-over-day move of a major currency beyond 20 % is far more likely bad data than news."""
 
@@ -315,7 +274,7 @@ def expected_rate_day(day: date, lag: int) -> date:
 def stale_rates(conn: Connection, day: date, lag: int) -> pd.DataFrame:
     """Each needed currency whose last rate on or before `day` is older than expected, or which
     has none (last_date empty)."""
-    last = pd.read_sql_query(LAST_RATES, conn, params={"day": day}).set_index("currency")
+    last = last_rate_dates(conn, day).set_index("currency")
     needed = pd.DataFrame({"currency": needed_currencies(conn)})
     last_date = pd.to_datetime(needed["currency"].map(last["last_date"]))  # NaT: none at all
     expected = pd.Timestamp(expected_rate_day(day, lag))
@@ -347,9 +306,7 @@ FX_CHECKS = (
         "no_implausible_rate_jumps",
         "No rate moves by more than 20 % from one stored day to the next.",
         blocking=False,
-        find=lambda run: Findings(
-            pd.read_sql_query(RATE_JUMPS, run.conn, params={"limit": MAX_DAILY_MOVE})
-        ),
+        find=lambda run: Findings(rate_jumps(run.conn, MAX_DAILY_MOVE)),
     ),
 )
 
@@ -359,10 +316,12 @@ FX_CHECKS = (
     can_subset=True,
 )
 def fx_rates_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    price_checks: PriceChecksResource,
 ) -> Iterator[dg.AssetCheckResult]:
     """Evaluate the selected checks of `fx_rates` against the whole table."""
     selected = selected_checks(context, FX_CHECKS)
     with warehouse.engine().connect() as conn:
-        run = check_run(context, conn)
+        run = check_run(context, conn, price_checks.freshness_lag_days)
         yield from (check.result(run) for check in selected)

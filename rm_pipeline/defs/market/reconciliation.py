@@ -8,9 +8,7 @@ import dagster as dg
 
 from rm_pipeline.defs.market.assets import price_history
 from rm_pipeline.defs.partitions import partitions_today
-from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.providers.registry import build_second_provider
-from rm_pipeline.settings import get_settings
+from rm_pipeline.defs.resources import PriceChecksResource, WarehouseResource
 from rm_pipeline.warehouse.reconciliation import describe, reconcile
 
 SAMPLE_ROWS = 50
@@ -23,18 +21,19 @@ SAMPLE_ROWS = 50
     "RM_SECOND_PROVIDER_TOLERANCE, with RM_SECOND_PROVIDER's on every session both have; every "
     "disagreement is named. Passes, saying so, when no second source is configured.",
 )
-def closes_agree_with_second_source(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    settings = get_settings()
-    provider = build_second_provider(settings)
+def closes_agree_with_second_source(
+    warehouse: WarehouseResource, price_checks: PriceChecksResource
+) -> dg.AssetCheckResult:
+    provider = price_checks.second_source()
     if provider is None:
         return dg.AssetCheckResult(
             passed=True,
             metadata={"second_source": dg.MetadataValue.text("none configured")},
         )
     end = partitions_today()
-    start = end - timedelta(days=settings.second_provider_days - 1)
+    start = end - timedelta(days=price_checks.second_provider_days - 1)
     with warehouse.engine().connect() as conn:
-        found = reconcile(conn, provider, start, end, settings.second_provider_tolerance)
+        found = reconcile(conn, provider, start, end, price_checks.second_provider_tolerance)
     apart = found.disagreements
     named = describe(apart)
     return dg.AssetCheckResult(
@@ -48,7 +47,7 @@ def closes_agree_with_second_source(warehouse: WarehouseResource) -> dg.AssetChe
         metadata={
             "second_source": dg.MetadataValue.text(found.source),
             "range": dg.MetadataValue.text(f"{start} to {end}"),
-            "tolerance": dg.MetadataValue.float(settings.second_provider_tolerance),
+            "tolerance": dg.MetadataValue.float(price_checks.second_provider_tolerance),
             "compared": dg.MetadataValue.int(found.compared),
             "disagreements": dg.MetadataValue.int(len(apart)),
             "sample": dg.MetadataValue.md(

@@ -2,24 +2,17 @@
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import text
 
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import fx_rates, securities
 from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
-from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.holdings.manual import ManualCsvAdapter
+from rm_pipeline.defs.resources import BrokerResource, WarehouseResource
 from rm_pipeline.holdings.sync import sync_broker
-from rm_pipeline.settings import get_settings
-from rm_pipeline.warehouse.valuations import PortfolioValuationResult, value_portfolios
-
-PORTFOLIO_PREVIEW = text(
-    """
-    SELECT name, currency, cash_balance, equity_value, total_value, total_return, day_return,
-           holdings, unvalued_holdings, stale_holdings, last_synced_at
-    FROM v_portfolio_summary WHERE is_active ORDER BY name LIMIT 10
-    """
+from rm_pipeline.warehouse.valuations import (
+    PortfolioValuationResult,
+    portfolios_preview,
+    value_portfolios,
 )
 
 
@@ -28,12 +21,12 @@ PORTFOLIO_PREVIEW = text(
     deps=[securities],
 )
 def broker_holdings(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, broker: BrokerResource
 ) -> dg.MaterializeResult:
     """Holdings and cash of every active `manual` portfolio, from one CSV file per portfolio in
-    RM_HOLDINGS_DIR (default: the demo files shipped with the project). Holdings no longer held are
+    the broker's directory (RM_HOLDINGS_DIR; default: the demo files shipped with the project). Holdings no longer held are
     removed; a portfolio whose file is unusable is reported and left as it was."""
-    adapter = ManualCsvAdapter(get_settings().holdings_dir)
+    adapter = broker.adapter()
     with warehouse.begin() as conn:
         result = sync_broker(conn, adapter)
         rows = row_count(conn, "portfolio_holdings")
@@ -94,7 +87,7 @@ def portfolio_valuations(
         result = value_portfolios(conn)
     log_what_is_unknown(context.log, result)
     with warehouse.engine().connect() as conn:
-        summary = pd.read_sql_query(PORTFOLIO_PREVIEW, conn)
+        summary = portfolios_preview(conn)
         rows = row_count(conn, "portfolios")
     return dg.MaterializeResult(
         metadata={

@@ -3,19 +3,10 @@
 import hashlib
 
 import dagster as dg
-from sqlalchemy import text
 
-from rm_pipeline.app.analysis_store import trades_needing_analysis
+from rm_pipeline.app.analysis_store import pending_state, trades_needing_analysis
 from rm_pipeline.defs.resources import WarehouseResource
 from rm_pipeline.defs.trades.assets import trade_analysis
-
-PENDING_STATE = text(
-    """
-    SELECT CAST(t.id AS text), f.fingerprint, CAST(t.updated_at AS text)
-    FROM trades t JOIN trade_input_fingerprints f ON f.trade_id = t.id
-    WHERE t.id = ANY(:ids) ORDER BY t.id
-    """
-)
 
 analyze_trades = dg.define_asset_job(
     "analyze_trades",
@@ -44,7 +35,7 @@ def trades_needing_analysis_sensor(
         pending = trades_needing_analysis(conn)
         if not pending:
             return dg.SensorResult(skip_reason="no trade needs analysis")
-        state = conn.execute(PENDING_STATE, {"ids": pending}).all()
+        state = pending_state(conn, pending)
     key = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
     context.log.info(f"{len(pending)} trades need analysis")
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key)])
