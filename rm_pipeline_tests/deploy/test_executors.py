@@ -57,7 +57,8 @@ def test_the_documented_run_config_fits_the_price_job(
     monkeypatch.setenv("RM_EXECUTOR", executor)
     get_settings.cache_clear()
     try:
-        job = build_definitions(default_resources()).resolve_job_def("ingest_price_history")
+        resources = default_resources(get_settings())
+        job = build_definitions(resources).resolve_job_def("ingest_price_history")
     finally:
         get_settings.cache_clear()
     assert job.executor_def is executor_for(executor)
