@@ -14,7 +14,8 @@ import pandas as pd
 from rm_pipeline.providers import MarketDataProvider, ProviderResult, build_provider
 from rm_pipeline.settings import ProviderName, get_settings
 
-_DATE = click.DateTime(formats=["%Y-%m-%d"])
+ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
+"""A date option or argument written YYYY-MM-DD."""
 
 
 @click.group()
@@ -52,10 +53,10 @@ def _range_options(default_days: int) -> Callable[[Callable[..., Any]], Callable
             show_default=True,
             help="Calendar days before END to start from (ignored with --start).",
         )(command)
-        command = click.option("--end", type=_DATE, help="Last date, YYYY-MM-DD (default today).")(
-            command
-        )
-        return click.option("--start", type=_DATE, help="First date, YYYY-MM-DD.")(command)
+        command = click.option(
+            "--end", type=ISO_DATE, help="Last date, YYYY-MM-DD (default today)."
+        )(command)
+        return click.option("--start", type=ISO_DATE, help="First date, YYYY-MM-DD.")(command)
 
     return decorate
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rm_pipeline.cli.providers import ISO_DATE
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.defs.partitions import first_partition_key, partition_key_of, partitions_today
@@ -159,12 +160,12 @@ def dev(port: int) -> None:
 @click.option(
     "--start",
     required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=ISO_DATE,
     help="First day to load (YYYY-MM-DD); not before RM_HISTORY_START.",
 )
 @click.option(
     "--end",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=ISO_DATE,
     help="Last day to load (YYYY-MM-DD)  [default: today in New York]",
 )
 def backfill(start: datetime, end: datetime | None) -> None:

@@ -6,14 +6,13 @@ from datetime import datetime
 
 import click
 
+from rm_pipeline.cli.providers import ISO_DATE
 from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.warehouse.splits import (
     NoInferredSplit,
     stored_splits,
     withdraw_inferred_split,
 )
-
-_DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.group()
@@ -44,7 +43,7 @@ def list_splits(ticker: str | None, inferred: bool) -> None:
 
 @splits.command()
 @click.argument("ticker")
-@click.argument("day", metavar="DATE", type=_DATE)
+@click.argument("day", metavar="DATE", type=ISO_DATE)
 def withdraw(ticker: str, day: datetime) -> None:
     """Withdraw the inferred split of TICKER on DATE (YYYY-MM-DD): it is deleted (the deletion is
     kept in corporate_actions_superseded) and open paper positions go back to the scale without

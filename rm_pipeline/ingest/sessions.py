@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-import pandas as pd
 from sqlalchemy import Connection, text
 
-from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for, sessions
+from rm_pipeline.core.calendars import calendar_for, sessions
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +56,6 @@ def assign_calendars(conn: Connection) -> int:
     return len(missing)
 
 
-def calendar_sessions(calendar: str, start: date, end: date) -> list[date]:
-    """The calendar's sessions from start to end (every day for `24/7`)."""
-    if calendar == ALWAYS_OPEN:
-        return [d.date() for d in pd.date_range(start, end, freq="D")]
-    return list(sessions(calendar, start, end))
-
-
 def missing_spans(
     wanted: tuple[date, date], covered: tuple[date | None, date | None]
 ) -> list[tuple[date, date]]:
@@ -90,7 +82,7 @@ def store_sessions(conn: Connection, start: date, end: date) -> int:
         wanted = (min(start, first_bar or start), end)
         for span_start, span_end in missing_spans(wanted, (covered_first, covered_last)):
             try:
-                days = calendar_sessions(calendar, span_start, span_end)
+                days = sessions(calendar, span_start, span_end)
             except Exception as error:  # exchange_calendars raises several kinds
                 log.warning(
                     "sessions of %s from %s to %s unknown: %s",
