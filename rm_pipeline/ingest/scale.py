@@ -20,6 +20,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from rm_pipeline.warehouse.reconciliation import disagreements
+
 RESTATEMENT_TOLERANCE = 0.005
 """Closes for the same date that differ by more than this fraction mean a restated history."""
 
@@ -41,12 +43,8 @@ def restated_tickers(fetched: pd.DataFrame, stored: pd.DataFrame) -> list[str]:
 
     Both frames have ticker, date (datetime64) and close.
     """
-    both = fetched[["ticker", "date", "close"]].merge(
-        stored[["ticker", "date", "close"]], on=["ticker", "date"], suffixes=("", "_stored")
-    )
-    ratio = both["close"] / both["close_stored"]
-    changed = (ratio - 1).abs() > RESTATEMENT_TOLERANCE
-    return sorted(both.loc[changed, "ticker"].unique())
+    changed = disagreements(stored, fetched, RESTATEMENT_TOLERANCE)
+    return sorted(changed["ticker"].unique())
 
 
 def split_like(ratios: np.ndarray) -> np.ndarray:
