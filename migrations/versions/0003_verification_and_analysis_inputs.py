@@ -29,41 +29,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from rm_pipeline.db import migration_sql
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-FINGERPRINTS_VIEW = """
-CREATE VIEW trade_input_fingerprints AS
-SELECT
-    t.id AS trade_id,
-    encode(
-        sha256(convert_to(
-            jsonb_build_array(
-                t.trade_name,
-                t.trade_description,
-                (
-                    SELECT coalesce(
-                        jsonb_agg(
-                            jsonb_build_array(
-                                p.id, p.security_id, p.position_type, p.security_type,
-                                p.allocation_percent
-                            )
-                            ORDER BY p.id
-                        ),
-                        '[]'
-                    )
-                    FROM positions p
-                    WHERE p.trade_id = t.id
-                )
-            )::text,
-            'UTF8'
-        )),
-        'hex'
-    ) AS fingerprint
-FROM trades t
-"""
 
 
 def upgrade() -> None:
@@ -81,7 +52,7 @@ def upgrade() -> None:
         ),
     )
     op.add_column("trades", sa.Column("analysis_fingerprint", sa.String(length=64), nullable=True))
-    op.execute(FINGERPRINTS_VIEW)
+    migration_sql.create(["trade_input_fingerprints"], revision)
 
 
 def downgrade() -> None:

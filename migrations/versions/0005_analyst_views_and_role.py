@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from rm_pipeline.db import migration_sql
+
 log = logging.getLogger("rm_pipeline.migrations")
 
 revision: str = "0005"
@@ -45,84 +47,14 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-VIEWS = {
-    "v_latest_prices": """
-        SELECT
-            s.id AS security_id, s.ticker, s.exchange, s.name, s.security_type, s.currency,
-            bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume,
-            previous.close AS previous_close,
-            bar.close - previous.close AS day_change,
-            bar.close / nullif(previous.close, 0) - 1 AS day_return
-        FROM securities AS s
-        CROSS JOIN LATERAL (
-            SELECT p.date, p.open, p.high, p.low, p.close, p.volume
-            FROM price_history AS p
-            WHERE p.security_id = s.id
-            ORDER BY p.date DESC
-            LIMIT 1
-        ) AS bar
-        LEFT JOIN LATERAL (
-            SELECT p.close
-            FROM price_history AS p
-            WHERE p.security_id = s.id AND p.date < bar.date
-            ORDER BY p.date DESC
-            LIMIT 1
-        ) AS previous ON true
-    """,
-    "v_daily_returns": """
-        SELECT
-            p.security_id, s.ticker, s.exchange, p.date, p.close, p.volume,
-            lag(p.close) OVER bars AS previous_close,
-            p.close / nullif(lag(p.close) OVER bars, 0) - 1 AS daily_return
-        FROM price_history AS p
-        JOIN securities AS s ON s.id = p.security_id
-        WINDOW bars AS (PARTITION BY p.security_id, s.ticker, s.exchange ORDER BY p.date)
-    """,
-    "v_holding_valuations": """
-        SELECT
-            h.id AS holding_id, h.portfolio_id, p.name AS portfolio_name, p.user_id,
-            h.security_id, s.ticker, s.exchange, s.name AS security_name, s.sector,
-            h.side, h.quantity, h.average_entry_price, h.current_price, h.market_value,
-            h.cost_basis, h.unrealized_pnl, h.unrealized_pnl_percent,
-            h.market_value / nullif(p.total_value, 0) AS weight,
-            h.last_synced_at
-        FROM portfolio_holdings AS h
-        JOIN portfolios AS p ON p.id = h.portfolio_id
-        JOIN securities AS s ON s.id = h.security_id
-    """,
-    "v_portfolio_summary": """
-        SELECT
-            p.id AS portfolio_id, p.user_id, p.name, p.broker, p.currency, p.is_active,
-            p.cash_balance, p.equity_value, p.total_value, p.total_return, p.day_return,
-            coalesce(h.holdings, 0) AS holdings,
-            coalesce(h.long_value, 0) AS long_value,
-            coalesce(h.short_value, 0) AS short_value,
-            h.cost_basis, h.unrealized_pnl,
-            p.last_synced_at
-        FROM portfolios AS p
-        LEFT JOIN (
-            SELECT
-                portfolio_id,
-                count(*) AS holdings,
-                sum(market_value) FILTER (WHERE side = 'long') AS long_value,
-                sum(market_value) FILTER (WHERE side = 'short') AS short_value,
-                sum(cost_basis) AS cost_basis,
-                sum(unrealized_pnl) AS unrealized_pnl
-            FROM portfolio_holdings
-            GROUP BY portfolio_id
-        ) AS h ON h.portfolio_id = p.id
-    """,
-    "v_trade_positions": """
-        SELECT
-            pos.id AS position_id, pos.trade_id, t.trade_name, t.status AS trade_status, t.user_id,
-            pos.security_id, s.ticker, s.exchange, pos.position_type, pos.security_type,
-            pos.allocation_percent, pos.status, pos.quantity, pos.entry_price, pos.current_price,
-            pos.market_value, pos.unrealized_pnl, pos.opened_at, pos.closed_at
-        FROM positions AS pos
-        JOIN trades AS t ON t.id = pos.trade_id
-        JOIN securities AS s ON s.id = pos.security_id
-    """,
-}
+VIEWS = (
+    "v_latest_prices",
+    "v_daily_returns",
+    "v_holding_valuations",
+    "v_portfolio_summary",
+    "v_trade_positions",
+)
+"""The analyst views, in `migrations/sql/<name>/0005.sql`."""
 
 READABLE_TABLES = (
     "securities",
@@ -226,8 +158,7 @@ def grant_analyst() -> None:
 
 
 def upgrade() -> None:
-    for name, query in VIEWS.items():
-        op.execute(f"CREATE VIEW {name} WITH (security_invoker = true) AS {query}")
+    migration_sql.create(VIEWS, revision)
     if analyst_role_ready():
         grant_analyst()
 

@@ -31,13 +31,13 @@ Revises: 0014
 Create Date: 2026-12-02
 """
 
-import importlib.util
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from rm_pipeline.db import migration_sql
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -47,64 +47,7 @@ depends_on: str | Sequence[str] | None = None
 NOW = sa.text("CURRENT_TIMESTAMP")
 TABLES = ("price_gaps", "price_gap_coverage")
 
-VIEWS = {
-    "v_latest_prices": """
-        SELECT
-            s.id AS security_id, s.ticker, s.exchange, s.name, s.security_type, s.currency,
-            bar.date, bar.open, bar.high, bar.low, bar.close, bar.volume,
-            previous.close AS previous_close,
-            CASE WHEN spanned.sessions > 1 THEN NULL ELSE bar.close - previous.close END
-                AS day_change,
-            CASE WHEN spanned.sessions > 1 THEN NULL ELSE day_return(bar.close, previous.close) END
-                AS day_return,
-            spanned.sessions
-        FROM securities AS s
-        CROSS JOIN LATERAL (
-            SELECT p.date, p.open, p.high, p.low, p.close, p.volume
-            FROM price_history AS p
-            WHERE p.security_id = s.id
-            ORDER BY p.date DESC
-            LIMIT 1
-        ) AS bar
-        LEFT JOIN LATERAL (
-            SELECT p.date, p.close
-            FROM price_history AS p
-            WHERE p.security_id = s.id AND p.date < bar.date
-            ORDER BY p.date DESC
-            LIMIT 1
-        ) AS previous ON true
-        LEFT JOIN LATERAL (
-            SELECT CASE WHEN bool_or(m.date = previous.date) AND bool_or(m.date = bar.date)
-                        THEN CAST(count(*) - 1 AS integer) END AS sessions
-            FROM market_sessions AS m
-            WHERE m.calendar = s.trading_calendar AND m.date BETWEEN previous.date AND bar.date
-        ) AS spanned ON true
-    """,
-    "v_daily_returns": """
-        WITH numbered_sessions AS (
-            SELECT calendar, date, row_number() OVER (PARTITION BY calendar ORDER BY date) AS n
-            FROM market_sessions
-        )
-        SELECT
-            r.security_id, r.ticker, r.exchange, r.date, r.close, r.volume, r.previous_close,
-            CASE WHEN here.n - before.n > 1 THEN NULL ELSE day_return(r.close, r.previous_close) END
-                AS daily_return,
-            CAST(here.n - before.n AS integer) AS sessions
-        FROM (
-            SELECT
-                p.security_id, s.ticker, s.exchange, s.trading_calendar, p.date, p.close,
-                p.volume, lag(p.date) OVER bars AS previous_date,
-                lag(p.close) OVER bars AS previous_close
-            FROM price_history AS p
-            JOIN securities AS s ON s.id = p.security_id
-            WINDOW bars AS (PARTITION BY p.security_id, s.ticker, s.exchange ORDER BY p.date)
-        ) AS r
-        LEFT JOIN numbered_sessions AS here
-            ON here.calendar = r.trading_calendar AND here.date = r.date
-        LEFT JOIN numbered_sessions AS before
-            ON before.calendar = r.trading_calendar AND before.date = r.previous_date
-    """,
-}
+VIEWS = ("v_latest_prices", "v_daily_returns")
 """The views as of this revision. `v_daily_returns` numbers each calendar's sessions once and
 joins both dates of a return to their numbers (reading all 1.9 million returns of 500 securities
 over 15 years takes about a fifth longer than 0011's view); its window stays inside the subquery,
@@ -119,24 +62,6 @@ def grant_analyst() -> None:
         "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN "
         f"GRANT SELECT ON {', '.join((*TABLES, *VIEWS))} TO rm_analyst; END IF; END $$"
     )
-
-
-def replace_views(views: Mapping[str, str]) -> None:
-    for name in VIEWS:
-        op.execute(f"DROP VIEW {name}")
-    for name in VIEWS:
-        op.execute(f"CREATE VIEW {name} WITH (security_invoker = true) AS {views[name]}")
-
-
-def views_of_0011() -> Mapping[str, str]:
-    """The two views as revision 0011 defined them, from its file beside this one."""
-    path = Path(__file__).with_name("0011_statistics_views.py")
-    spec = importlib.util.spec_from_file_location("rm_pipeline_migration_0011", path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    views: Mapping[str, str] = module.views(module.through_function)
-    return views
 
 
 def upgrade() -> None:
@@ -175,12 +100,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("security_id", name="price_gap_coverage_pkey"),
     )
-    replace_views(VIEWS)
+    migration_sql.replace_views(VIEWS, revision)
     grant_analyst()
 
 
 def downgrade() -> None:
-    replace_views(views_of_0011())
+    migration_sql.replace_views(VIEWS, "0014")
     op.execute(
         "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN "
         f"GRANT SELECT ON {', '.join(VIEWS)} TO rm_analyst; END IF; END $$"

@@ -26,52 +26,30 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from rm_pipeline.db import migration_sql
+
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-FUNCTIONS = {
-    "latest_bar(uuid, date)": """
-        CREATE FUNCTION latest_bar(security_id uuid, on_or_before date DEFAULT NULL)
-        RETURNS SETOF price_history
-        LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
-        AS $$
-            SELECT * FROM price_history AS p
-            WHERE p.security_id = latest_bar.security_id
-              AND p.date <= coalesce(latest_bar.on_or_before, 'infinity')
-            ORDER BY p.date DESC
-            LIMIT 1
-        $$
-    """,
-    "valuation_date(date)": """
-        CREATE FUNCTION valuation_date(on_or_before date DEFAULT NULL)
-        RETURNS date
-        LANGUAGE sql STABLE PARALLEL SAFE
-        AS $$
-            SELECT max(bar.date)
-            FROM securities AS s
-            CROSS JOIN LATERAL latest_bar(s.id, valuation_date.on_or_before) AS bar
-        $$
-    """,
-}
-"""Each function's signature and definition, in the order they are created."""
+FUNCTIONS = {"latest_bar": "latest_bar(uuid, date)", "valuation_date": "valuation_date(date)"}
+"""Each function's name and signature, in the order they are created."""
 
 
 def grant_analyst() -> None:
     """rm_analyst may call the functions, once the role exists (see 0005)."""
     op.execute(
         "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rm_analyst') THEN "
-        f"GRANT EXECUTE ON FUNCTION {', '.join(FUNCTIONS)} TO rm_analyst; END IF; END $$"
+        f"GRANT EXECUTE ON FUNCTION {', '.join(FUNCTIONS.values())} TO rm_analyst; END IF; END $$"
     )
 
 
 def upgrade() -> None:
-    for definition in FUNCTIONS.values():
-        op.execute(definition)
+    migration_sql.create(list(FUNCTIONS), revision)
     grant_analyst()
 
 
 def downgrade() -> None:
-    for signature in reversed(FUNCTIONS):
+    for signature in reversed(FUNCTIONS.values()):
         op.execute(f"DROP FUNCTION {signature}")

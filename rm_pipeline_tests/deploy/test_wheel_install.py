@@ -118,9 +118,15 @@ def test_the_wheel_carries_the_migrations_and_the_dagster_files(wheel: Path) -> 
             name: archive.read(f"rm_pipeline/{name}")
             for name in ("dagster.yaml", "workspace.yaml", "migrations/env.py")
         }
-    revisions = sorted(path.name for path in (REPO / "migrations" / "versions").glob("*.py"))
-    assert revisions
-    assert {f"rm_pipeline/migrations/versions/{name}" for name in revisions} <= names
+    migrations = [
+        path.relative_to(REPO).as_posix()
+        for path in (
+            *(REPO / "migrations" / "versions").glob("*.py"),
+            *(REPO / "migrations" / "sql").glob("*/*.sql"),
+        )
+    ]
+    assert any(name.endswith(".sql") for name in migrations)
+    assert {f"rm_pipeline/{name}" for name in migrations} <= names
     assert shipped == {name: (REPO / name).read_bytes() for name in shipped}
 
 
