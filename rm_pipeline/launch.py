@@ -33,6 +33,7 @@ from typing import IO
 import dagster as dg
 import psycopg
 import yaml
+from pydantic import SecretStr
 
 from rm_pipeline.alerts import post_alert
 from rm_pipeline.db.engine import DATABASE_UNREACHABLE, dagster_url, with_driver
@@ -49,7 +50,7 @@ from rm_pipeline.recovery import (
     workers_gone,
 )
 from rm_pipeline.run_summary import JobSummary, summarize_run
-from rm_pipeline.settings import Settings, get_settings
+from rm_pipeline.settings import Settings
 
 Progress = Callable[[str], None]
 CONSOLE_AT_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -182,12 +183,14 @@ class RunSession:
         output: IO[bytes],
         progress: Progress,
         slot_wait_seconds: float,
+        alert_webhook: SecretStr | None = None,
     ) -> None:
         self.instance = instance
         self.workspace = workspace
         self.output = output
         self.progress = progress
         self.slot_wait_seconds = slot_wait_seconds
+        self.alert_webhook = alert_webhook
         self.launcher = Launcher.this_process()
         self.launched: list[str] = []
 
@@ -229,8 +232,8 @@ class RunSession:
         the run's failure is already on screen, so only the delivery is said."""
         failures = self.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         reason = failures[-1].message if failures else "the run failed"
-        webhook = get_settings().alert_webhook_url
         message = failed_run_message(self.instance, run, reason)
+        webhook = self.alert_webhook
         if webhook is not None and post_alert(webhook.get_secret_value(), message):
             self.progress(f"  the failure of run {run.run_id[:8]} was posted to the alert webhook")
 
@@ -349,7 +352,12 @@ def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
     try:
         with log.open("ab") as output, code_server(output) as workspace:
             session = RunSession(
-                instance, workspace, output, progress, settings.slot_wait_minutes * 60
+                instance,
+                workspace,
+                output,
+                progress,
+                slot_wait_seconds=settings.slot_wait_minutes * 60,
+                alert_webhook=settings.alert_webhook_url,
             )
             try:
                 yield session

@@ -67,8 +67,9 @@ def _build(provider: str | None, files_dir: Path | None) -> MarketDataProvider:
         updates |= {"provider": "files", "provider_files_dir": files_dir}
     if provider is not None:
         updates["provider"] = provider
+    settings = get_settings()  # outside the try: a bad setting (a ValueError too) is one line
     try:
-        return build_provider(get_settings().model_copy(update=updates))
+        return build_provider(settings.model_copy(update=updates))
     except (ValueError, FileNotFoundError) as err:
         raise click.UsageError(str(err)) from err
 

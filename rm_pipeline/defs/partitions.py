@@ -1,5 +1,5 @@
-"""Trading-day partitions: one key per weekday, New York time, from the declared history start
-(RM_HISTORY_START, a fixed date) to today's key; holidays are empty partitions. A Friday's
+"""Trading-day partitions and their keys: one key per weekday, New York time, from a declared
+history start (RM_HISTORY_START, a fixed date: `rm_pipeline.defs.market.partitions`) to today's key; holidays are empty partitions. A Friday's
 partition runs to Monday, so it holds the weekend's bars of 24/7 markets. The first key never
 depends on the day the definitions load; what `make run` loads is its own choice
 (`rm_pipeline.pipeline.history_range`).
@@ -13,8 +13,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-
-from rm_pipeline.settings import get_settings
 
 SATURDAY = 5
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -68,6 +66,3 @@ def last_partition_day(tags: Mapping[str, str]) -> date | None:
     None for a run of no partition."""
     key = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
     return date.fromisoformat(key) if key else None
-
-
-TRADING_DAYS = trading_days(get_settings().history_start)

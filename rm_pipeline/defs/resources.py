@@ -29,7 +29,7 @@ from rm_pipeline.holdings.manual import ManualCsvAdapter
 from rm_pipeline.providers import build_provider
 from rm_pipeline.providers.base import MarketDataProvider
 from rm_pipeline.providers.registry import build_second_provider
-from rm_pipeline.settings import ProviderName, Settings, get_settings
+from rm_pipeline.settings import ProviderName, Settings
 
 WEBHOOK_VARIABLE = "RM_ALERT_WEBHOOK_URL"
 
@@ -59,8 +59,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class MarketDataResource(dg.ConfigurableResource):
-    """The market data provider (`synthetic`, the offline default, `yfinance` or `files`) and the
-    universe of securities asked of it (a universe file, else the provider's default)."""
+    """The market data provider (`synthetic`, the offline default, `yfinance` or `files`), the
+    universe of securities asked of it (a universe file, else the provider's default), and where
+    yfinance keeps its response cache (`<data_dir>/yfinance-cache`)."""
 
     provider: ProviderName = setting_default("provider")
     files_dir: str | None = None
@@ -68,23 +69,29 @@ class MarketDataResource(dg.ConfigurableResource):
     yfinance_batch_size: int = setting_default("yfinance_batch_size")
     yfinance_threads: int = setting_default("yfinance_threads")
     yfinance_max_requests_per_second: float = setting_default("yfinance_max_requests_per_second")
+    yfinance_cache_ttl_minutes: float = setting_default("yfinance_cache_ttl_minutes")
+    yfinance_cache_max_mb: float = setting_default("yfinance_cache_max_mb")
+    data_dir: str = str(setting_default("data_dir"))
     universe_file: str | None = None
 
+    def provider_settings(self, **overrides: Any) -> Settings:
+        """These fields as the settings the providers are built from, nothing else read: the
+        environment was read once, when the fields were filled (`default_resources`)."""
+        fields = {
+            "provider": self.provider,
+            "provider_files_dir": Path(self.files_dir) if self.files_dir else None,
+            "synthetic_seed": self.synthetic_seed,
+            "yfinance_batch_size": self.yfinance_batch_size,
+            "yfinance_threads": self.yfinance_threads,
+            "yfinance_max_requests_per_second": self.yfinance_max_requests_per_second,
+            "yfinance_cache_ttl_minutes": self.yfinance_cache_ttl_minutes,
+            "yfinance_cache_max_mb": self.yfinance_cache_max_mb,
+            "data_dir": Path(self.data_dir),
+        }
+        return Settings.model_construct(**(fields | overrides))
+
     def get_provider(self) -> MarketDataProvider:
-        """The provider these fields describe; what they leave out (yfinance's response cache)
-        comes from the settings."""
-        return build_provider(
-            get_settings().model_copy(
-                update={
-                    "provider": self.provider,
-                    "provider_files_dir": Path(self.files_dir) if self.files_dir else None,
-                    "synthetic_seed": self.synthetic_seed,
-                    "yfinance_batch_size": self.yfinance_batch_size,
-                    "yfinance_threads": self.yfinance_threads,
-                    "yfinance_max_requests_per_second": self.yfinance_max_requests_per_second,
-                }
-            )
-        )
+        return build_provider(self.provider_settings())
 
     def universe_path(self) -> Path | None:
         return Path(self.universe_file) if self.universe_file else None
@@ -92,11 +99,13 @@ class MarketDataResource(dg.ConfigurableResource):
 
 class PriceLoadResource(dg.ConfigurableResource):
     """How a price load is cut: tickers per batch (over up to two years), steps the batches are
-    dealt among, and batches a step writes at once."""
+    dealt among, and batches a step writes at once; and how many recent sessions the nightly
+    schedule re-checks for missing bars and rates."""
 
     batch_size: int = setting_default("ingest_batch_size")
     steps: int = setting_default("price_load_steps")
     writers: int = setting_default("price_load_writers")
+    catchup_sessions: int = setting_default("catchup_sessions")
 
 
 class BrokerResource(dg.ConfigurableResource):
@@ -119,15 +128,14 @@ class PriceChecksResource(dg.ConfigurableResource):
     second_provider_days: int = setting_default("second_provider_days")
     second_provider_tolerance: float = setting_default("second_provider_tolerance")
 
-    def second_source(self) -> MarketDataProvider | None:
-        """The second provider, configured as the first would be; None when there is none."""
+    def second_source(self, market_data: MarketDataResource) -> MarketDataProvider | None:
+        """The second provider, configured as `market_data`'s would be; None when there is
+        none."""
         files_dir = self.second_provider_files_dir
         return build_second_provider(
-            get_settings().model_copy(
-                update={
-                    "second_provider": self.second_provider,
-                    "second_provider_files_dir": Path(files_dir) if files_dir else None,
-                }
+            market_data.provider_settings(
+                second_provider=self.second_provider,
+                second_provider_files_dir=Path(files_dir) if files_dir else None,
             )
         )
 
@@ -158,12 +166,16 @@ def default_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             yfinance_batch_size=settings.yfinance_batch_size,
             yfinance_threads=settings.yfinance_threads,
             yfinance_max_requests_per_second=settings.yfinance_max_requests_per_second,
+            yfinance_cache_ttl_minutes=settings.yfinance_cache_ttl_minutes,
+            yfinance_cache_max_mb=settings.yfinance_cache_max_mb,
+            data_dir=str(settings.data_dir.resolve()),
             universe_file=optional_path(settings.universe_file),
         ),
         "price_load": PriceLoadResource(
             batch_size=settings.ingest_batch_size,
             steps=settings.price_load_steps,
             writers=settings.price_load_writers,
+            catchup_sessions=settings.catchup_sessions,
         ),
         "broker": BrokerResource(holdings_dir=str(settings.holdings_dir)),
         "price_checks": PriceChecksResource(

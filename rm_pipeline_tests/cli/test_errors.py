@@ -49,8 +49,17 @@ def test_an_invalid_setting_names_its_variable(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["--help"], ["run", "--help"], ["backfill", "--help"]])
-def test_a_number_of_years_that_is_not_a_number_leaves_help_alone(command: list[str]) -> None:
-    result = run_cli(*command, env={**os.environ, "RM_HISTORY_YEARS": "nan"})
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"RM_HISTORY_YEARS": "nan"},
+        {"RM_HISTORY_START": "yesterday"},
+        {"RM_INGEST_BATCH_SIZE": "0", "RM_PROVIDER": "bogus"},
+    ],
+)
+def test_a_bad_setting_leaves_help_alone(command: list[str], setting: dict[str, str]) -> None:
+    """`--help` reads no setting: it explains the commands however the environment is set."""
+    result = run_cli(*command, env={**os.environ, **setting})
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
 

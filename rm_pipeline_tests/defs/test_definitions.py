@@ -3,10 +3,18 @@ each described, with Dagster's standard metadata, and downstream assets automate
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import dagster as dg
+import pytest
 
 from rm_pipeline.definitions import defs
 from rm_pipeline.defs.market import checks
+from rm_pipeline.defs.resources import MarketDataResource, PriceChecksResource
+from rm_pipeline.providers.synthetic import SyntheticProvider
+from rm_pipeline.providers.yfinance_provider import YFinanceProvider
+from rm_pipeline.settings import get_settings
 
 ASSETS = {
     "securities",
@@ -131,3 +139,30 @@ def test_blocking_checks_are_the_ones_that_guard_downstream() -> None:
 
 def test_each_price_check_can_run_without_the_others_or_the_asset() -> None:
     assert checks.price_history_checks.can_subset and checks.fx_rates_checks.can_subset
+
+
+def test_the_market_data_resource_builds_its_provider_from_its_fields_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every setting the provider takes is a field, so the launchpad shows it and a bad variable
+    in the run's environment is not read again."""
+    monkeypatch.setenv("RM_PROVIDER", "bogus")
+    monkeypatch.setenv("RM_DATA_DIR", str(tmp_path / "elsewhere"))
+    get_settings.cache_clear()
+    resource = MarketDataResource(
+        provider="yfinance",
+        yfinance_batch_size=7,
+        yfinance_cache_ttl_minutes=30,
+        yfinance_cache_max_mb=2,
+        data_dir=str(tmp_path),
+    )
+    provider = resource.get_provider()
+    assert isinstance(provider, YFinanceProvider) and provider.cache is not None
+    assert provider.batch_size == 7
+    assert (provider.cache.directory, provider.cache.ttl, provider.cache.max_bytes) == (
+        tmp_path / "yfinance-cache",
+        timedelta(minutes=30),
+        2 * 1024 * 1024,
+    )
+    second = PriceChecksResource(second_provider="synthetic").second_source(resource)
+    assert isinstance(second, SyntheticProvider)

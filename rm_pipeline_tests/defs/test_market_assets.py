@@ -261,16 +261,19 @@ def loaded_to_friday(db: Engine, materialize: Materialize) -> None:
     )
 
 
-def nightly_request(evening: str) -> dict[str, str]:
+def nightly_request(evening: str, catchup_sessions: int = 5) -> dict[str, str]:
     """The tags of the run the nightly schedule requests at 18:30 New York time that evening."""
     from rm_pipeline.defs.market.schedules import nightly_price_history
-    from rm_pipeline.defs.resources import WarehouseResource
+    from rm_pipeline.defs.resources import PriceLoadResource, WarehouseResource
 
     instance = dg.DagsterInstance.ephemeral()  # held: the context keeps only a weak reference
     context = dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=pd.Timestamp(f"{evening} 18:30", tz="America/New_York"),
-        resources={"warehouse": WarehouseResource()},
+        resources={
+            "warehouse": WarehouseResource(),
+            "price_load": PriceLoadResource(catchup_sessions=catchup_sessions),
+        },
     )
     return dict(nightly_price_history.evaluate_tick(context).run_requests[0].tags)
 
@@ -293,6 +296,10 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
             )
         )
     assert nightly_request("2025-03-07")["dagster/asset_partition_range_start"] == "2025-03-05"
+    # The price_load resource's catch-up reach decides: one session back misses Wednesday.
+    assert nightly_request("2025-03-07", catchup_sessions=1) == nightly_request("2025-03-07") | {
+        "dagster/asset_partition_range_start": "2025-03-07"
+    }
     # Beyond RM_CATCHUP_SESSIONS (5) sessions back, nothing is fetched again.
     assert nightly_request("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
 

@@ -30,7 +30,7 @@ from rm_pipeline.definitions import build_definitions
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
 from rm_pipeline.defs.partitions import range_tags
-from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.defs.resources import PriceLoadResource, WarehouseResource
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.fx import first_missing_rate
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
@@ -103,7 +103,7 @@ class Production:
         context = dg.build_schedule_context(
             instance=self.instance,
             scheduled_execution_time=when,
-            resources={"warehouse": WarehouseResource()},
+            resources={"warehouse": WarehouseResource(), "price_load": PriceLoadResource()},
         )
         data = schedule.evaluate_tick(context)
         for request in data.run_requests or []:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from rm_pipeline.defs.market.reconciliation import closes_agree_with_second_source
-from rm_pipeline.defs.resources import PriceChecksResource, WarehouseResource
+from rm_pipeline.defs.resources import MarketDataResource, PriceChecksResource, WarehouseResource
 from rm_pipeline.ingest.prices import ingest_prices
 from rm_pipeline.providers.files_provider import FilesProvider
 from rm_pipeline.warehouse.reconciliation import describe, reconcile
@@ -86,11 +86,13 @@ def test_the_check_fails_naming_them_and_passes_on_agreeing_sources(
     warehouse = WarehouseResource()
     for directory, passed in ((sources[1], False), (sources[0], True)):
         result = closes_agree_with_second_source(
-            warehouse=warehouse, price_checks=second_files(directory)
+            warehouse=warehouse,
+            market_data=MarketDataResource(),
+            price_checks=second_files(directory),
         )
         assert isinstance(result, dg.AssetCheckResult) and result.passed is passed
     failed = closes_agree_with_second_source(
-        warehouse=warehouse, price_checks=second_files(sources[1])
+        warehouse=warehouse, market_data=MarketDataResource(), price_checks=second_files(sources[1])
     )
     assert failed.description is not None
     assert failed.description.startswith("2 of 20 closes disagree with files: SHEL.L 2024-05-14")
@@ -99,7 +101,9 @@ def test_the_check_fails_naming_them_and_passes_on_agreeing_sources(
 
 def test_without_a_second_source_the_check_says_so(db: Engine) -> None:
     result = closes_agree_with_second_source(
-        warehouse=WarehouseResource(), price_checks=PriceChecksResource()
+        warehouse=WarehouseResource(),
+        market_data=MarketDataResource(),
+        price_checks=PriceChecksResource(),
     )
     assert result.passed and result.metadata["second_source"] == dg.MetadataValue.text(
         "none configured"
@@ -114,7 +118,9 @@ def test_a_second_source_with_nothing_in_common_fails_the_check(
 ) -> None:
     write_closes(tmp_path / "other", "MSFT", {SESSIONS[0]: 400.0})
     result = closes_agree_with_second_source(
-        warehouse=WarehouseResource(), price_checks=second_files(tmp_path / "other")
+        warehouse=WarehouseResource(),
+        market_data=MarketDataResource(),
+        price_checks=second_files(tmp_path / "other"),
     )
     assert not result.passed and result.description is not None
     assert result.description.startswith("files has no close on any stored session from ")

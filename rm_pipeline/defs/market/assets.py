@@ -11,6 +11,7 @@ import pandas as pd
 
 from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.defs.failures import no_retry_for_bad_input
+from rm_pipeline.defs.market.partitions import TRADING_DAYS
 from rm_pipeline.defs.metadata import (
     failed_count,
     failures_metadata,
@@ -19,7 +20,7 @@ from rm_pipeline.defs.metadata import (
     row_count,
     warehouse_asset,
 )
-from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of
+from rm_pipeline.defs.partitions import partition_key_of
 from rm_pipeline.defs.resources import (
     AlertsResource,
     MarketDataResource,

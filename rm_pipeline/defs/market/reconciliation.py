@@ -8,7 +8,11 @@ import dagster as dg
 
 from rm_pipeline.defs.market.assets import price_history
 from rm_pipeline.defs.partitions import partitions_today
-from rm_pipeline.defs.resources import PriceChecksResource, WarehouseResource
+from rm_pipeline.defs.resources import (
+    MarketDataResource,
+    PriceChecksResource,
+    WarehouseResource,
+)
 from rm_pipeline.warehouse.reconciliation import describe, reconcile
 
 SAMPLE_ROWS = 50
@@ -22,9 +26,11 @@ SAMPLE_ROWS = 50
     "disagreement is named. Passes, saying so, when no second source is configured.",
 )
 def closes_agree_with_second_source(
-    warehouse: WarehouseResource, price_checks: PriceChecksResource
+    warehouse: WarehouseResource,
+    market_data: MarketDataResource,
+    price_checks: PriceChecksResource,
 ) -> dg.AssetCheckResult:
-    provider = price_checks.second_source()
+    provider = price_checks.second_source(market_data)
     if provider is None:
         return dg.AssetCheckResult(
             passed=True,

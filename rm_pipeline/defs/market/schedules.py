@@ -6,11 +6,11 @@ from datetime import datetime
 import dagster as dg
 
 from rm_pipeline.defs.market.jobs import check_prices, ingest_price_history
-from rm_pipeline.defs.partitions import TRADING_DAYS, partition_key_of, range_tags
-from rm_pipeline.defs.resources import WarehouseResource
+from rm_pipeline.defs.market.partitions import TRADING_DAYS
+from rm_pipeline.defs.partitions import partition_key_of, range_tags
+from rm_pipeline.defs.resources import PriceLoadResource, WarehouseResource
 from rm_pipeline.ingest.catchup import first_missing_session
 from rm_pipeline.ingest.fx import first_missing_rate
-from rm_pipeline.settings import get_settings
 
 NEW_YORK = "America/New_York"
 
@@ -26,11 +26,13 @@ NEW_YORK = "America/New_York"
     "weekend), or the last as many weekdays of a needed currency lack rates.",
 )
 def nightly_price_history(
-    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+    context: dg.ScheduleEvaluationContext,
+    warehouse: WarehouseResource,
+    price_load: PriceLoadResource,
 ) -> dg.RunRequest:
     """The day's partition, or the range from the earliest incomplete recent session to it."""
     day = scheduled_day(context)
-    lookback = get_settings().catchup_sessions
+    lookback = price_load.catchup_sessions
     with warehouse.engine().connect() as conn:
         gaps = [
             first_missing_session(conn, day.date(), lookback),
