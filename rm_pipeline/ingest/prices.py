@@ -58,9 +58,9 @@ from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import (
     accepted_jumps,
     accepted_restatement,
+    keep_repaired,
     quarantine,
     resolve_scale_holds,
-    settle_repairs,
 )
 from rm_pipeline.ingest.repair import repair
 from rm_pipeline.ingest.scale import closes_before, held_spans, restated_tickers
@@ -495,8 +495,7 @@ def _keep_raw_of_repairs(
     """Quarantine, resolved, the values the source sent for each repaired bar; how many."""
     if raw.empty:
         return 0
-    quarantine(conn, raw, "price_history", source, run_id)
-    settle_repairs(conn, sorted(raw["ticker"].unique()))
+    keep_repaired(conn, raw, "price_history", source, run_id)
     return len(raw)
 
 

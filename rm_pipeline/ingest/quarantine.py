@@ -1,5 +1,6 @@
 """Rows a load set aside, written to the `quarantine` table (migration 0007) with their reason,
-the values the source sent, the source and the run, in the load's own transaction.
+the values the source sent, the source and the run, in the load's own transaction. The values of
+a repaired bar are kept the same way, resolved as they are written (`keep_repaired`).
 
 Held scale changes are settled in two ways. The load settles them itself when a security's
 history is replaced at one scale (`resolve_scale_holds`: resolved and seen at the same moment). An
@@ -9,6 +10,8 @@ operator settles them by setting `resolved_at` by hand: a resolved jump is an ac
 no split, and marks the acceptance used (`last_seen_at` moves past it)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, text
@@ -32,10 +35,15 @@ RESOLVE_SCALE_HOLDS = text(
     "AND (reason LIKE 'unexplained_jump%' OR reason LIKE 'unexplained_restatement%') "
     "AND (resolved_at IS NULL OR resolved_at > last_seen_at)"
 )
-SETTLE_REPAIRS = text(
-    "UPDATE quarantine SET resolved_at = CURRENT_TIMESTAMP WHERE ticker = ANY(:tickers) "
-    "AND reason LIKE 'repaired:%' AND resolved_at IS NULL"
+KEPT_REPAIRS = UpsertSpec(
+    table=QUARANTINE.table,
+    columns=QUARANTINE.columns,
+    key_columns=QUARANTINE.key_columns,
+    compare_columns=("raw_values",),
+    on_change=QUARANTINE.on_change,
 )
+"""The raw values of repaired bars: resolved when written, rewritten only when they change."""
+TRANSACTION_TIME = text("SELECT LOCALTIMESTAMP")
 ACCEPTED_RESTATEMENT = text(
     "SELECT EXISTS (SELECT FROM quarantine WHERE ticker = :ticker "
     "AND reason LIKE 'unexplained_restatement%' AND resolved_at > last_seen_at)"
@@ -53,26 +61,44 @@ def quarantine(
     refreshes its run and `last_seen_at` and is open again."""
     if rejected.empty:
         return LoadResult()
+    rows = _rows(rejected, table_name, source, run_id, resolved_at=None)
+    return upsert_frame(conn, rows, QUARANTINE)
+
+
+def keep_repaired(
+    conn: Connection, raw: pd.DataFrame, table_name: str, source: str, run_id: str | None
+) -> LoadResult:
+    """Keep the values the source sent for each repaired bar (a RejectedFrame), resolved at
+    once: a record, not a row waiting on anyone. A reload sending the same values writes
+    nothing."""
+    if raw.empty:
+        return LoadResult()
+    now = conn.execute(TRANSACTION_TIME).scalar_one()
+    return upsert_frame(conn, _rows(raw, table_name, source, run_id, resolved_at=now), KEPT_REPAIRS)
+
+
+def _rows(
+    rejected: pd.DataFrame,
+    table_name: str,
+    source: str,
+    run_id: str | None,
+    resolved_at: datetime | None,
+) -> pd.DataFrame:
     rows = rejected.drop_duplicates(["ticker", "date", "reason"]).assign(
         table_name=table_name,
         date=lambda f: pd.to_datetime(f["date"]).astype("date32[pyarrow]"),
         raw_values=lambda f: f["raw"],
         data_source=source,
         run_id=run_id,
-        resolved_at=None,
+        resolved_at=resolved_at,
     )
-    return upsert_frame(conn, rows.loc[:, list(QUARANTINE.columns)], QUARANTINE)
+    return rows.loc[:, list(QUARANTINE.columns)]
 
 
 def resolve_scale_holds(conn: Connection, ticker: str) -> None:
     """The ticker's history was re-fetched at one scale: its held jumps and restatements are
     settled, and an operator's acceptance is used up."""
     conn.execute(RESOLVE_SCALE_HOLDS, {"ticker": ticker})
-
-
-def settle_repairs(conn: Connection, tickers: list[str]) -> None:
-    """The raw values of repaired bars are kept for the record, not waiting on anyone."""
-    conn.execute(SETTLE_REPAIRS, {"tickers": tickers})
 
 
 def accepted_restatement(conn: Connection, ticker: str) -> bool:

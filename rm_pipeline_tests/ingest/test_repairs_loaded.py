@@ -116,11 +116,24 @@ def test_nine_sessions_quoted_in_pounds_are_repaired_to_pence_and_the_rest_store
             text("SELECT raw_values ->> 'close' FROM quarantine ORDER BY date LIMIT 1")
         ).scalar_one()
     assert float(raw) == pytest.approx(sent.iloc[2])
+    kept = quarantine_rows(db)
 
     again = ingest_prices(
         db, Series({"SHEL.L": sent}), date(2024, 3, 1), date(2024, 3, 28), batch_size=5
     )
     assert (again.prices.inserted, again.prices.updated) == (0, 0)
+    assert quarantine_rows(db) == kept  # the same raw values: not one quarantine row rewritten
+
+
+def quarantine_rows(db: Engine) -> list[tuple[object, ...]]:
+    """Every quarantine row with the tuple's physical version (xmin): a rewrite changes it."""
+    with db.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                text("SELECT xmin::text, * FROM quarantine ORDER BY ticker, date, reason")
+            )
+        ]
 
 
 def test_a_split_whose_drop_comes_a_session_early_is_applied_from_the_drop(db: Engine) -> None:
