@@ -14,7 +14,7 @@ finds no bar anyway). `valuation_date` is a scalar: called once per statement wh
 a CTE or a scalar subquery (`(SELECT valuation_date())`), but once per row where it stands in a
 WHERE clause as is, like any function that is not inlined.
 
-The views of 0009 to 0016 keep their own copies of the same SQL; they return what the functions
+The views of 0009 to 0016 keep their own copies of the same SQL (until 0019); they return what the functions
 return. `rm_analyst` may call both. The downgrade drops them.
 
 Revision ID: 0018

@@ -104,9 +104,7 @@ STORED_SPLITS = text(
     "SELECT CAST(security_id AS text), date FROM corporate_actions "
     "WHERE action = 'split' AND security_id = ANY(CAST(:ids AS uuid[]))"
 )
-STORED_RANGE = text(
-    "SELECT min(date), max(date) FROM price_history WHERE security_id = CAST(:id AS uuid)"
-)
+STORED_RANGE = text("SELECT first, last FROM bar_span(CAST(:id AS uuid))")
 HAS_STALE_PRICES = text(
     "SELECT EXISTS (SELECT 1 FROM price_history WHERE security_id = CAST(:id AS uuid) "
     "AND date < :split_date AND date < :start)"

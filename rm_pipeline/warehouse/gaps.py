@@ -49,10 +49,7 @@ REFRESH_GAPS = text(
                c.first_date AS covered_first, c.last_date AS covered_last,
                (CAST(:every AS boolean) OR s.id = ANY(CAST(:ids AS uuid[]))) AS loaded
         FROM securities AS s
-        CROSS JOIN LATERAL (
-            SELECT min(p.date) AS first, max(p.date) AS last
-            FROM price_history AS p WHERE p.security_id = s.id
-        ) AS bounds
+        CROSS JOIN LATERAL bar_span(s.id) AS bounds
         LEFT JOIN price_gap_coverage AS c ON c.security_id = s.id
         WHERE bounds.first IS NOT NULL
     ),
@@ -60,8 +57,7 @@ REFRESH_GAPS = text(
         SELECT h.*,
                coalesce((SELECT b.date FROM latest_bar(h.id, CAST(:start AS date) - 1) AS b),
                         h.first) AS lo,
-               coalesce((SELECT min(p.date) FROM price_history AS p
-                         WHERE p.security_id = h.id AND p.date > :end), h.last) AS hi
+               coalesce((SELECT b.date FROM next_bar(h.id, :end) AS b), h.last) AS hi
         FROM histories AS h
     ),
     judged AS (
@@ -163,8 +159,7 @@ GAPS_NEAR = text(
     SELECT s.ticker, g.first_missing, g.last_missing, g.sessions
     FROM price_gaps AS g JOIN securities AS s ON s.id = g.security_id
     WHERE (SELECT b.date FROM latest_bar(g.security_id, g.first_missing - 1) AS b) <= :end
-      AND (SELECT min(p.date) FROM price_history AS p
-           WHERE p.security_id = g.security_id AND p.date > g.last_missing) >= :start
+      AND (SELECT b.date FROM next_bar(g.security_id, g.last_missing) AS b) >= :start
     ORDER BY s.ticker, g.first_missing
     """
 )
@@ -173,10 +168,7 @@ UNCHECKED = text(
     """
     SELECT s.ticker
     FROM securities AS s
-    CROSS JOIN LATERAL (
-        SELECT min(p.date) AS first, max(p.date) AS last
-        FROM price_history AS p WHERE p.security_id = s.id
-    ) AS bounds
+    CROSS JOIN LATERAL bar_span(s.id) AS bounds
     LEFT JOIN price_gap_coverage AS c ON c.security_id = s.id
     WHERE s.is_active AND bounds.first IS NOT NULL
       AND (c.security_id IS NULL OR c.first_date > bounds.first OR c.last_date < bounds.last)
