@@ -127,6 +127,20 @@ CLOSES_SQL = text(
     """
 )
 
+ANALYSIS_COLUMNS = (
+    "ai_rationale",
+    "recommendation",
+    "risk_level",
+    "return_1m",
+    "return_3m",
+    "return_6m",
+    "return_1y",
+    "return_3y",
+    "analysis_fingerprint",
+    "analyzed_at",
+)
+"""The columns of `trades` that `WRITE_TRADES_SQL` sets."""
+
 WRITE_TRADES_SQL = text(
     """
     UPDATE trades t

@@ -1,6 +1,7 @@
 """Asset metadata shared by every domain: Dagster's standard table metadata, load counts, failures,
 previews."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -16,29 +17,38 @@ OWNERS = ["team:data-engineering"]
 WAREHOUSE_SCHEMA = "public"
 
 
-def table_definition_metadata(table_name: str) -> dict[str, Any]:
+def table_definition_metadata(
+    table_name: str, writes: Sequence[str] | None = None
+) -> dict[str, Any]:
     """`dagster/table_name` and `dagster/column_schema` of a warehouse table, from its model, so
-    the UI shows the columns the migrations create."""
+    the UI shows the columns the migrations create, with their descriptions: every column, or
+    only those the asset `writes` when it shares the table with other assets."""
     table = Base.metadata.tables[table_name]
     return {
         "dagster/table_name": f"{WAREHOUSE_SCHEMA}.{table_name}",
-        "dagster/column_schema": column_schema(table),
+        "dagster/column_schema": column_schema(table, writes),
     }
 
 
-def warehouse_asset(domain: str, table_name: str) -> dict[str, Any]:
+def warehouse_asset(
+    domain: str, table_name: str, writes: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The `@dg.asset` arguments every warehouse asset shares: its group and domain tag, owners,
-    the `postgres` kind and the table it writes."""
+    the `postgres` kind and the table (or the table's columns) it writes."""
     return {
         "group_name": domain,
         "kinds": {"postgres"},
         "owners": OWNERS,
         "tags": {"domain": domain},
-        "metadata": table_definition_metadata(table_name),
+        "metadata": table_definition_metadata(table_name, writes),
     }
 
 
-def column_schema(table: Table) -> dg.TableSchema:
+def column_schema(table: Table, writes: Sequence[str] | None = None) -> dg.TableSchema:
+    """The table's columns (those in `writes` only, in the table's order, when given); a name in
+    `writes` that is no column of the table is refused."""
+    if unknown := set(writes or ()) - set(table.columns.keys()):
+        raise KeyError(f"{table.name} has no column {', '.join(sorted(unknown))}")
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -50,8 +60,25 @@ def column_schema(table: Table) -> dg.TableSchema:
                 ),
             )
             for column in table.columns
+            if writes is None or column.name in writes
         ]
     )
+
+
+def column_lineage(derived: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, Any]:
+    """`dagster/column_lineage`: each written column and the (asset, column) pairs it derives
+    from."""
+    return {
+        "dagster/column_lineage": dg.TableColumnLineage(
+            deps_by_column={
+                column: [
+                    dg.TableColumnDep(asset_key=dg.AssetKey(asset), column_name=source)
+                    for asset, source in sources
+                ]
+                for column, sources in derived.items()
+            }
+        )
+    }
 
 
 def row_count(conn: Connection, table_name: str) -> dict[str, Any]:

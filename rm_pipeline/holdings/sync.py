@@ -62,6 +62,16 @@ MATCH_SECURITIES = text(
 
 # The `before` CTE reads the holdings as they were when the statement started, so comparing it
 # with what the upsert wrote tells changed rows from rewritten ones (PostgreSQL 15 and later).
+HOLDINGS_COLUMNS = (
+    "portfolio_id",
+    "security_id",
+    "side",
+    "quantity",
+    "average_entry_price",
+    "last_synced_at",
+)
+"""The columns of `portfolio_holdings` that `UPSERT_HOLDINGS` writes."""
+
 UPSERT_HOLDINGS = text(
     """
     WITH before AS (

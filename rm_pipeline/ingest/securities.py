@@ -61,6 +61,9 @@ SECURITIES = UpsertSpec(
     on_change={"last_updated": "CURRENT_TIMESTAMP"},
 )
 
+SECURITIES_COLUMNS = (*SECURITIES.columns, *SECURITIES.on_change)
+"""The columns of `securities` the master's sync writes."""
+
 DEACTIVATE_DROPPED = text(
     """
     UPDATE securities AS s SET is_active = false

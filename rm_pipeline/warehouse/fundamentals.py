@@ -102,6 +102,17 @@ QUOTES_SPEC = UpsertSpec(
     on_change=LAST_UPDATED,
 )
 
+FUNDAMENTALS_COLUMNS = tuple(
+    dict.fromkeys(
+        column
+        for spec in (FUNDAMENTALS_SPEC, QUOTES_SPEC)
+        for column in (*spec.columns, *spec.on_change)
+        if column not in spec.key_columns
+    )
+)
+"""The columns of `securities` the fundamentals write: the snapshot's, and the quotes of
+securities without a price history."""
+
 ACTIVE_TICKERS = text("SELECT ticker FROM securities WHERE is_active ORDER BY ticker")
 MATCH_TICKERS = text(
     """

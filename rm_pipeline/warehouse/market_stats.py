@@ -19,6 +19,16 @@ from sqlalchemy import Connection, text
 
 from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
 
+MARKET_STATS_COLUMNS = (
+    "current_price",
+    "volume",
+    "avg_volume",
+    "fifty_two_week_high",
+    "fifty_two_week_low",
+    "last_updated",
+)
+"""The columns of `securities` that `REFRESH_MARKET_STATS` sets."""
+
 REFRESH_MARKET_STATS = text(
     """
     WITH latest AS (

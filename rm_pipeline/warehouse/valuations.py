@@ -171,6 +171,20 @@ def names(rows: str) -> str:
     return f"(SELECT {distinct} FROM {rows})"  # noqa: S608 (this module's SQL only)
 
 
+PORTFOLIO_COLUMNS = ("equity_value", "total_value", "total_return", "day_return")
+"""The columns of `portfolios` that `VALUE_PORTFOLIOS` sets."""
+HOLDING_COLUMNS = (
+    "current_price",
+    "market_value",
+    "cost_basis",
+    "unrealized_pnl",
+    "unrealized_pnl_percent",
+    "price_date",
+    "is_stale",
+    "sessions_behind",
+)
+"""The columns of `portfolio_holdings` that `VALUE_PORTFOLIOS` sets."""
+
 VALUE_PORTFOLIOS = text(
     f"""
     WITH {VALUATION_DATES},
@@ -529,6 +543,21 @@ APPLY_SPLITS = text(
     RETURNING pos.id
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
+
+POSITION_COLUMNS = (
+    "current_price",
+    "market_value",
+    "unrealized_pnl",
+    "price_date",
+    "is_stale",
+    "sessions_behind",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "split_factor",
+)
+"""The columns of `positions` that `value_trade_positions` sets: the valuation
+(`VALUE_TRADE_POSITIONS`) and the splits since entry (`APPLY_SPLITS`)."""
 
 VALUE_TRADE_POSITIONS = text(
     f"""

@@ -9,14 +9,35 @@ from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.failures import no_retry_for_bad_input
 from rm_pipeline.defs.market.assets import price_history, securities
 from rm_pipeline.defs.metadata import (
+    column_lineage,
     failures_metadata,
     preview,
     row_count,
     warehouse_asset,
 )
 from rm_pipeline.defs.resources import MarketDataResource, WarehouseResource
-from rm_pipeline.warehouse.fundamentals import active_tickers, apply_fundamentals
-from rm_pipeline.warehouse.market_stats import refresh_market_stats, securities_preview
+from rm_pipeline.warehouse.fundamentals import (
+    FUNDAMENTALS_COLUMNS,
+    active_tickers,
+    apply_fundamentals,
+)
+from rm_pipeline.warehouse.market_stats import (
+    MARKET_STATS_COLUMNS,
+    refresh_market_stats,
+    securities_preview,
+)
+
+MARKET_STATS_LINEAGE = column_lineage(
+    {
+        "current_price": [("price_history", "close")],
+        "volume": [("price_history", "volume")],
+        "avg_volume": [("price_history", "volume")],
+        "fifty_two_week_high": [("price_history", "high"), ("price_history", "close")],
+        "fifty_two_week_low": [("price_history", "low"), ("price_history", "close")],
+    }
+)
+"""Where the market statistics come from: the latest bar, and the bars of the trailing windows
+(a bar without a high or low counts with its close)."""
 
 
 def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
@@ -29,7 +50,7 @@ def _securities_metadata(warehouse: WarehouseResource) -> dict[str, Any]:
 
 
 @dg.asset(
-    **warehouse_asset("analytics", "securities"),
+    **warehouse_asset("analytics", "securities", writes=MARKET_STATS_COLUMNS),
     deps=[price_history],
     automation_condition=FOLLOWS_NEW_PRICES,
 )
@@ -44,12 +65,13 @@ def security_market_stats(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "securities_priced": dg.MetadataValue.int(result.priced),
             "rows_updated": dg.MetadataValue.int(result.updated),
             **_securities_metadata(warehouse),
+            **MARKET_STATS_LINEAGE,
         }
     )
 
 
 @dg.asset(
-    **warehouse_asset("analytics", "securities"),
+    **warehouse_asset("analytics", "securities", writes=FUNDAMENTALS_COLUMNS),
     deps=[securities, security_market_stats],
     automation_condition=FOLLOWS_NEW_PRICES,
 )

@@ -38,7 +38,12 @@ from rm_pipeline.ingest.prices import (
     stored_bars_per_day,
 )
 from rm_pipeline.ingest.quarantine import quarantine
-from rm_pipeline.ingest.securities import read_universe, select_universe, sync_securities
+from rm_pipeline.ingest.securities import (
+    SECURITIES_COLUMNS,
+    read_universe,
+    select_universe,
+    sync_securities,
+)
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
 from rm_pipeline.warehouse.gaps import gap_lines, open_gaps
 
@@ -57,7 +62,7 @@ PROVIDER_RETRIES = dg.RetryPolicy(
 
 
 @dg.asset(
-    **warehouse_asset("market", "securities"),
+    **warehouse_asset("market", "securities", writes=SECURITIES_COLUMNS),
     retry_policy=PROVIDER_RETRIES,
 )
 def securities(

@@ -8,8 +8,9 @@ from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import fx_rates, securities
 from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import BrokerResource, WarehouseResource
-from rm_pipeline.holdings.sync import sync_broker
+from rm_pipeline.holdings.sync import HOLDINGS_COLUMNS, sync_broker
 from rm_pipeline.warehouse.valuations import (
+    PORTFOLIO_COLUMNS,
     PortfolioValuationResult,
     portfolios_preview,
     value_portfolios,
@@ -17,7 +18,7 @@ from rm_pipeline.warehouse.valuations import (
 
 
 @dg.asset(
-    **warehouse_asset("portfolios", "portfolio_holdings"),
+    **warehouse_asset("portfolios", "portfolio_holdings", writes=HOLDINGS_COLUMNS),
     deps=[securities],
 )
 def broker_holdings(
@@ -71,7 +72,7 @@ def log_what_is_unknown(log: dg.DagsterLogManager, result: PortfolioValuationRes
 
 
 @dg.asset(
-    **warehouse_asset("portfolios", "portfolios"),
+    **warehouse_asset("portfolios", "portfolios", writes=PORTFOLIO_COLUMNS),
     deps=[security_market_stats, broker_holdings, fx_rates],
     automation_condition=FOLLOWS_NEW_PRICES,
 )

@@ -3,17 +3,30 @@
 import dagster as dg
 import pandas as pd
 
-from rm_pipeline.app.analysis_store import analyze_pending
+from rm_pipeline.app.analysis_store import ANALYSIS_COLUMNS, analyze_pending
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import fx_rates, price_history
-from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
+from rm_pipeline.defs.metadata import column_lineage, preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import WarehouseResource
-from rm_pipeline.warehouse.valuations import PositionValuationResult, value_trade_positions
+from rm_pipeline.warehouse.valuations import (
+    POSITION_COLUMNS,
+    PositionValuationResult,
+    value_trade_positions,
+)
+
+ANALYSIS_LINEAGE = column_lineage(
+    {
+        column: [("price_history", "close")]
+        for column in ANALYSIS_COLUMNS
+        if column.startswith("return_") or column in ("recommendation", "risk_level")
+    }
+)
+"""The analysis's figures come from the closes of the trade's securities."""
 
 
 @dg.asset(
-    **warehouse_asset("trades", "trades"),
+    **warehouse_asset("trades", "trades", writes=ANALYSIS_COLUMNS),
     deps=[price_history],
     automation_condition=FOLLOWS_NEW_PRICES,
 )
@@ -42,6 +55,7 @@ def trade_analysis(
             "changed_meanwhile": dg.MetadataValue.int(len(summary.changed)),
             "invalid": dg.MetadataValue.int(len(summary.invalid)),
             "invalid_trades": preview(invalid, 50),
+            **ANALYSIS_LINEAGE,
         }
     )
 
@@ -62,7 +76,7 @@ def log_what_is_unknown(log: dg.DagsterLogManager, result: PositionValuationResu
 
 
 @dg.asset(
-    **warehouse_asset("trades", "positions"),
+    **warehouse_asset("trades", "positions", writes=POSITION_COLUMNS),
     deps=[security_market_stats, fx_rates],
     automation_condition=FOLLOWS_NEW_PRICES,
 )
