@@ -283,14 +283,16 @@ class TradeService:
         user_id: uuid.UUID,
         name: str,
         description: str,
-        positions: Sequence[PositionSpec] = (),
+        positions: Sequence[PositionSpec | str] = (),
         *,
         notional: Decimal | None = None,
         currency: str = DEFAULT_CURRENCY,
     ) -> TradeView:
-        """A new draft trade with the given positions (all of them valid, or none stored), in
+        """A new draft trade with the given positions (specs, or their text form
+        `TICKER[@EXCHANGE]:long|short:PERCENT`; all of them valid, or none stored), in
         `currency`, investing `notional` once active (None: `DEFAULT_NOTIONAL`). Every problem
-        of the request, its fields' and its positions', is reported at once."""
+        of the request, its fields' and its positions' (an unreadable one included), is reported
+        at once."""
         problems = [
             problem
             for problem in (
@@ -310,7 +312,16 @@ class TradeService:
             currency=currency.strip(),
             notional=notional,
         )
-        labelled = [(f"position {i} ({spec})", spec) for i, spec in enumerate(positions, 1)]
+        labelled: list[tuple[str, PositionSpec]] = []
+        for number, position in enumerate(positions, 1):
+            try:
+                spec = (
+                    position if isinstance(position, PositionSpec) else PositionSpec.parse(position)
+                )
+            except ValueError as error:
+                problems.append(f"position {number}: {error}")
+            else:
+                labelled.append((f"position {number} ({spec})", spec))
         with Session(self._engine) as session, session.begin():
             checked = self._checked_positions(session, trade.id, [], labelled, problems)
             session.add_all([trade, *checked])

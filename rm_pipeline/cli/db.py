@@ -7,7 +7,7 @@ import shutil
 
 import click
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from rm_pipeline.db import embedded, migrate
 from rm_pipeline.db.engine import analyst_url, dagster_url, get_engine, warehouse_url
@@ -39,21 +39,34 @@ def _require_analyst_role(db_url: str) -> None:
 @db.command()
 @click.option("--dagster", is_flag=True, help="Print the URL of Dagster's own storage instead.")
 @click.option("--analyst", is_flag=True, help="Print the read-only rm_analyst role's URL instead.")
-def url(dagster: bool, analyst: bool) -> None:
+@click.option(
+    "--show-password",
+    is_flag=True,
+    help="Print a password the URL holds (DATABASE_URL's) instead of ***.",
+)
+def url(dagster: bool, analyst: bool, show_password: bool) -> None:
     """Print the warehouse URL (last line), starting the embedded server if it is down.
 
     The URL works in psql as it is, and in SQLAlchemy with a driver suffix
     (postgresql+psycopg://...). On the embedded server it names the role's password file
-    (passfile=...), never the password itself. With DATABASE_URL, --dagster creates Dagster's
-    database beside the warehouse when missing, and --analyst first checks that rm_analyst exists.
+    (passfile=...), never the password itself. A password written in DATABASE_URL shows as ***
+    unless --show-password is given. With DATABASE_URL, --dagster creates Dagster's database
+    beside the warehouse when missing, and --analyst first checks that rm_analyst exists.
     """
     if dagster:
-        click.echo(dagster_url())
+        found = dagster_url()
     elif analyst:
         _require_analyst_role(warehouse_url())
-        click.echo(analyst_url())
+        found = analyst_url()
     else:
-        click.echo(warehouse_url())
+        found = warehouse_url()
+    click.echo(found if show_password else masked(found))
+
+
+def masked(url: str) -> str:
+    """The URL with its password, if it holds one, shown as ***."""
+    parsed = make_url(url)
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 @db.command()

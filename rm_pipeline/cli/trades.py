@@ -87,6 +87,14 @@ def staleness(p: PositionView) -> str:
     return f" (close of {p.price_date}, stale{count})"
 
 
+def position_status(status: str | None) -> str:
+    """A position's status in words: `recommended`, the seed schema's default for a position
+    never opened, reads as what it is, whatever the analysis says."""
+    if status == "recommended":
+        return "not opened"
+    return status or "unknown"
+
+
 def execution(p: PositionView, trade_currency: str) -> str:
     """A position's paper execution: prices in its security's currency, amounts in the trade's,
     the entry's conversion as a market rate (none when both currencies are one)."""
@@ -95,7 +103,7 @@ def execution(p: PositionView, trade_currency: str) -> str:
     if p.entry_fx_rate is not None and p.currency != trade_currency:
         entry += f" at {market_rate(p.currency, trade_currency, p.entry_fx_rate)}"
     parts = [
-        f"{p.status or 'unknown'}",
+        position_status(p.status),
         f"quantity {quantity}",
         f"entry {entry}",
         f"current {amount(p.current_price, p.currency)}{staleness(p)}",
@@ -152,7 +160,6 @@ def trades() -> None:
 @click.option(
     "--position",
     "positions",
-    type=PositionParam(),
     multiple=True,
     help=f"A position, repeatable: {POSITION_SYNTAX}, e.g. AAPL:long:60 or MSFT:short:40. "
     "Name the exchange (SAP@XETRA:long:10) when the ticker is listed on several. Allocations are "
@@ -175,11 +182,12 @@ def create(
     token: str,
     name: str,
     description: str,
-    positions: tuple[PositionSpec, ...],
+    positions: tuple[str, ...],
     notional: Decimal | None,
     currency: str,
 ) -> None:
-    """Create a draft trade with its positions."""
+    """Create a draft trade with its positions. Every problem of the request (its fields', each
+    position's) is reported at once, one line each, and nothing is stored."""
     user = authenticated(token)
     echo_trade(
         service().create(user, name, description, positions, notional=notional, currency=currency)

@@ -124,7 +124,7 @@ def test_create_show_list_and_activate_a_trade(token: str, listed: None) -> None
     assert re.search(r"MSFT@NASDAQ\s+short\s+40.00%\s+equity", created)
     assert "(100.00% allocated)" in created
     assert "notional: 100,000 USD (the default)" in created
-    assert "recommended, quantity n/a, entry n/a, current n/a, market value n/a" in created
+    assert "not opened, quantity n/a, entry n/a, current n/a, market value n/a" in created
     assert "analysis: pending" in created
 
     assert ok("trades", "show", trade_id.group(1), "--token", token) == created
@@ -250,13 +250,32 @@ def test_analyze_reports_what_it_did(token: str, listed: None) -> None:
         ("AAPL:long:sixty", "'sixty' is not a number"),
     ],
 )
-def test_a_malformed_position_is_a_usage_error(token: str, position: str, problem: str) -> None:
+def test_a_malformed_position_is_named(token: str, position: str, problem: str) -> None:
     result = run(
         "trades", "create", "--token", token, "--name", "n", "--description", "d",
         "--position", position,
     )  # fmt: skip
-    assert result.exit_code == 2
-    assert problem in result.output
+    assert result.exit_code == 1
+    assert f"position 1: {position!r}" in result.output and problem in result.output
+
+
+def test_every_problem_of_a_request_is_reported_at_once(token: str, listed: None) -> None:
+    result = run(
+        "trades", "create", "--token", token, "--name", " ", "--description", "d",
+        "--currency", "dollars", "--position", "AAPL:up:60", "--position", "TSLA:long:10",
+        "--position", "MSFT:long:sixty",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    lines = result.output.removeprefix("Error: ").splitlines()
+    # the fields first, then the positions: those unreadable, then those the warehouse refuses
+    assert [line.split(":")[0] for line in lines] == [
+        "the trade's name must not be empty",
+        "the trade's currency 'dollars' must be a 3-letter code of an ISO 4217 currency, in "
+        "capitals, e.g. USD, EUR or JPY",
+        "position 1",
+        "position 3",
+        "position 2 (TSLA long 10%)",
+    ], result.output
 
 
 def test_a_refused_position_names_it(token: str, listed: None) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from rm_pipeline.cli.commands import cli
 from rm_pipeline.db import migrate
+from rm_pipeline.settings import get_settings
 
 
 def test_db_url_prints_a_url_psql_and_psycopg_accept_as_its_last_line(database_url: str) -> None:
@@ -38,3 +40,20 @@ def test_status_reports_revision_and_exact_row_counts(db: Engine, database_url: 
     assert [line.split() for line in result.output.splitlines() if "securities" in line] == [
         ["securities", "1", "rows"]
     ]
+
+
+def test_db_url_masks_the_password_of_database_url_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db.example:5432/warehouse")
+    get_settings.cache_clear()
+    try:
+        hidden = CliRunner().invoke(cli, ["db", "url"])
+        shown = CliRunner().invoke(cli, ["db", "url", "--show-password"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert hidden.exit_code == 0, hidden.output
+    assert hidden.output.strip() == "postgresql://app:***@db.example:5432/warehouse"
+    assert "s3cret" not in hidden.output
+    assert shown.output.strip() == "postgresql://app:s3cret@db.example:5432/warehouse"
