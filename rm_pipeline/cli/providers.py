@@ -11,6 +11,7 @@ from typing import Any, get_args
 import click
 import pandas as pd
 
+from rm_pipeline.cli.words import counted
 from rm_pipeline.providers import MarketDataProvider, ProviderResult, build_provider
 from rm_pipeline.settings import ProviderName, get_settings
 
@@ -90,6 +91,11 @@ def _show(result: ProviderResult, per_ticker: int | None = None, key: str = "tic
         frame = frame.groupby(key, sort=False).tail(per_ticker)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
+        if len(frame) < len(result.frame):
+            click.echo(
+                f"(the last {per_ticker} of each {key.removeprefix('base_')}: {len(frame):,} of "
+                f"{counted(len(result.frame), 'row')}; --rows shows more)"
+            )
         click.echo("\nOutcomes:")
         outcomes = pd.DataFrame([asdict(o) for o in result.outcomes])
         click.echo(outcomes.to_string(index=False) if len(outcomes) else "(no tickers)")

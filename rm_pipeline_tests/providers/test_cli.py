@@ -110,3 +110,11 @@ def test_help(command: str) -> None:
     code, output = run(command, "--help")
     assert code == 0
     assert "--provider" in output and "--files-dir" in output
+
+
+def test_fx_says_when_it_shows_only_the_last_rows_of_each_currency() -> None:
+    code, output = run("fx", "EUR", "--start", "2024-06-03", "--end", "2024-06-14", "--rows", "3")
+    assert code == 0, output
+    assert "(the last 3 of each currency: 3 of 10 rows; --rows shows more)" in output
+    _, everything = run("fx", "EUR", "--start", "2024-06-03", "--end", "2024-06-07")
+    assert "--rows shows more" not in everything

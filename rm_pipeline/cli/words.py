@@ -1,0 +1,16 @@
+"""Counts in words, for the command's output: `1 trade`, `2 trades`, `1 security`."""
+
+from __future__ import annotations
+
+IRREGULAR = {"security": "securities", "currency": "currencies", "analysis": "analyses"}
+
+
+def plural(noun: str) -> str:
+    """The plural of a noun the commands count: an `s` added, or the irregular form."""
+    head, _, last = noun.rpartition(" ")
+    return f"{head} {IRREGULAR.get(last, last + 's')}".strip()
+
+
+def counted(number: int, noun: str) -> str:
+    """`number` and `noun`, singular for one: `counted(1, "broker connection")`."""
+    return f"{number:,} {noun if number == 1 else plural(noun)}"
