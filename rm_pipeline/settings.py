@@ -345,3 +345,22 @@ def describe_invalid_settings(error: ValidationError) -> str:
 def get_settings() -> Settings:
     """The process-wide settings (tests clear the cache to change them)."""
     return Settings()
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """Every setting that has a value, as the variable that sets it, with paths made absolute:
+    what a process started in another working directory needs to read the same settings (`.env`
+    and relative paths are read from the working directory)."""
+    environment = {}
+    for field in Settings.model_fields:
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, Path):
+            value = value.resolve()
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        environment[environment_variable(field)] = str(value)
+    return environment

@@ -13,6 +13,7 @@ from rm_pipeline.settings import (
     SETTINGS_FIELDS,
     RunSettings,
     Settings,
+    as_environment,
     describe_invalid_settings,
     environment_variable,
 )
@@ -187,3 +188,33 @@ def test_a_bad_url_is_one_line_without_its_password(
         settings_from(monkeypatch, **{variable: url})
     assert describe_invalid_settings(raised.value) == f"invalid setting {line}"
     assert "s3cret" not in str(raised.value)  # nor in the traceback --verbose shows
+
+
+def test_the_settings_as_variables_read_the_same_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `rm-pipeline dev` hands Dagster, which it starts in Dagster's home: `.env` and
+    relative paths of the project's directory, read the same there."""
+    (tmp_path / ".env").write_text(
+        "RM_PROVIDER=files\nRM_PROVIDER_FILES_DIR=prices\nRM_JWT_SECRET=not-for-logs\n"
+    )
+    monkeypatch.setenv("RM_DATA_DIR", "state")
+    monkeypatch.setenv("RM_INGEST_BATCH_SIZE", "7")
+    here = Settings()
+    variables = as_environment(here)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    there = Settings()
+    expected = here.model_copy(
+        update={
+            "data_dir": tmp_path / "state",
+            "provider_files_dir": tmp_path / "prices",
+            "holdings_dir": here.holdings_dir.resolve(),
+        }
+    )
+    assert {name: value for name, value in there if value != getattr(expected, name)} == {}
+    assert there.provider == "files" and there.ingest_batch_size == 7
+    assert there.jwt_secret is not None and there.jwt_secret.get_secret_value() == "not-for-logs"

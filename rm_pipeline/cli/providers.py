@@ -11,7 +11,7 @@ from typing import Any, get_args
 import click
 import pandas as pd
 
-from rm_pipeline.cli.words import counted
+from rm_pipeline.core.words import counted
 from rm_pipeline.providers import MarketDataProvider, ProviderResult, build_provider
 from rm_pipeline.settings import ProviderName, get_settings
 

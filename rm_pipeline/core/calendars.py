@@ -20,6 +20,7 @@ from typing import Final
 
 import exchange_calendars as xcals
 
+SATURDAY: Final = 5
 ALWAYS_OPEN: Final = "24/7"
 """The calendar of markets that trade every day (crypto)."""
 
@@ -143,3 +144,13 @@ def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
     span_end = max(end, start + timedelta(days=1))
     schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=span_end.isoformat())
     return tuple(day for day in schedule.sessions.date if day <= end)
+
+
+def days_label(start: date, end: date) -> str:
+    """A range of days as a person asked for it: a range that runs to a weekend (a Friday's
+    partition holds the weekend after it) reads as ending on that Friday, with its weekend."""
+    if end.weekday() < SATURDAY or end - start < timedelta(days=2):
+        return f"{start}" if start == end else f"{start} to {end}"
+    friday = end - timedelta(days=end.weekday() - SATURDAY + 1)
+    days = f"{start}" if start == friday else f"{start} to {friday}"
+    return f"{days} (with the weekend after)"

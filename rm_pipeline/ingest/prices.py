@@ -47,12 +47,14 @@ from decimal import Decimal
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from rm_pipeline.core.calendars import days_label
 from rm_pipeline.core.splits import (
     InferredSplit,
     UnexplainedRestatement,
     infer_split,
     split_label,
 )
+from rm_pipeline.core.words import counted
 from rm_pipeline.db.changes import declare_change
 from rm_pipeline.db.loader import LoadResult, UpsertSpec, upsert_frame
 from rm_pipeline.ingest.quarantine import (
@@ -241,8 +243,8 @@ class PriceBatch:
     def describe(self, report: PriceLoadReport) -> str:
         """One progress line: the batch, its range and what its load did."""
         return (
-            f"batch {self.number}/{self.of}: {len(self.ids)} tickers, {report.start} to "
-            f"{report.end}: {report.prices.inserted} inserted, {report.prices.updated} updated, "
+            f"batch {self.number}/{self.of}: {counted(len(self.ids), 'ticker')}, "
+            f"{days_label(report.start, report.end)}: {report.prices.inserted} inserted, {report.prices.updated} updated, "
             f"{report.prices.unchanged} unchanged, {len(report.failed)} failed"
         )
 

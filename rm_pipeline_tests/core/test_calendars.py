@@ -14,6 +14,7 @@ from rm_pipeline.core.calendars import (
     _INDEX_MARKETS,
     ALWAYS_OPEN,
     calendar_for,
+    days_label,
     market_for,
     sessions,
 )
@@ -97,3 +98,17 @@ def test_sessions_skip_holidays_and_keep_one_day_spans() -> None:
     assert sessions("XLON", date(2024, 12, 27), date(2024, 12, 27)) == (date(2024, 12, 27),)
     assert sessions("XNYS", date(2024, 12, 27), date(2024, 12, 26)) == ()
     assert len(sessions(ALWAYS_OPEN, date(2024, 12, 21), date(2024, 12, 27))) == 7
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "label"),
+    [
+        ("2024-11-18", "2024-11-29", "2024-11-18 to 2024-11-29"),
+        ("2024-11-18", "2024-12-01", "2024-11-18 to 2024-11-29 (with the weekend after)"),
+        ("2024-11-29", "2024-12-01", "2024-11-29 (with the weekend after)"),
+        ("2024-11-27", "2024-11-27", "2024-11-27"),
+        ("2024-11-30", "2024-12-01", "2024-11-30 to 2024-12-01"),
+    ],
+)
+def test_a_range_reads_as_the_days_asked_for(start: str, end: str, label: str) -> None:
+    assert days_label(date.fromisoformat(start), date.fromisoformat(end)) == label
