@@ -11,12 +11,25 @@ from typing import Any
 import dagster as dg
 
 from rm_pipeline.defs.alerting import check_evaluations
+from rm_pipeline.ingest.quarantine import list_command
 from rm_pipeline.warehouse.gaps import Gap, gap_lines
 
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
 """Per-partition counts: a range run's total is their sum over its partitions. Other values (the
 corporate actions, the failed tickers) are the run's own, recorded on its last partition (the
 count of failed tickers on every one)."""
+
+
+PER_TICKER_COUNTS = "quarantined_per_ticker"
+"""Rows refused into the quarantine per ticker (JSON: ticker to rows); summed over partitions."""
+
+
+def add_counts(counts: dict[str, int], more: Any) -> dict[str, int]:
+    """Per-ticker counts of refused rows, `more` (a materialization's JSON) added in."""
+    added = dict(counts)
+    for ticker, rows in (more or {}).items():
+        added[ticker] = added.get(ticker, 0) + int(rows)
+    return added
 
 
 @dataclass
@@ -70,7 +83,10 @@ def add_materialization(summary: JobSummary, materialization: dg.AssetMaterializ
     asset = materialization.asset_key.to_user_string()
     merged = summary.materialized.setdefault(asset, {})
     for key, value in materialization.metadata.items():
-        merged[key] = merged.get(key, 0) + value.value if key in COUNTERS else value.value
+        if key == PER_TICKER_COUNTS:
+            merged[key] = add_counts(merged.get(key, {}), value.value)
+        else:
+            merged[key] = merged.get(key, 0) + value.value if key in COUNTERS else value.value
     summary.partitions[asset] = summary.partitions.get(asset, 0) + 1
 
 
@@ -109,6 +125,19 @@ def outcome_line(summaries: list[JobSummary]) -> str:
         tickers = "ticker" if failed == 1 else "tickers"
         return f"{written}; {failed:,} {tickers} FAILED, so the warehouse may lack their bars"
     return written if changed else "nothing changed: the warehouse was already up to date"
+
+
+REFUSED_SHOWN = 10
+"""Tickers with refused rows a run's summary names; the rest are counted."""
+
+
+def refused_line(counts: dict[str, int], run_id: str, shown: int = REFUSED_SHOWN) -> str:
+    """The tickers with rows refused into the quarantine and how to list them, e.g.
+    `refused: AAPL 3, MSFT 4 — rm-pipeline quarantine list --run 1a2b3c4d`."""
+    named = [f"{ticker} {rows:,}" for ticker, rows in sorted(counts.items())]
+    if len(named) > shown:
+        named = [*named[:shown], f"and {len(named) - shown:,} more"]
+    return f"refused: {', '.join(named)} — {list_command(run_id)}"
 
 
 def gaps_left_lines(gaps: Sequence[Gap], first: date, last: date, shown: int) -> list[str]:

@@ -13,6 +13,7 @@ from rm_pipeline.app.errors import AppError
 from rm_pipeline.cli.brokers import brokers
 from rm_pipeline.cli.db import db
 from rm_pipeline.cli.providers import providers
+from rm_pipeline.cli.quarantine import quarantine
 from rm_pipeline.cli.run import backfill, dev, run
 from rm_pipeline.cli.splits import splits
 from rm_pipeline.cli.trades import trades
@@ -57,6 +58,7 @@ cli.add_command(backfill)
 cli.add_command(users)
 cli.add_command(trades)
 cli.add_command(splits)
+cli.add_command(quarantine)
 cli.add_command(brokers)
 cli.add_command(dev)
 
