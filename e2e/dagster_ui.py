@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rm_pipeline.db import embedded
+from rm_pipeline.db.engine import get_engine
+from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.settings import Settings
 
 RM_PIPELINE = Path(sys.executable).parent / "rm-pipeline"
@@ -153,6 +155,14 @@ class DagsterUI:
         """The libpq URI of the server's warehouse (its embedded PostgreSQL, already running)."""
         server = embedded.start(Settings(data_dir=self.data_dir).pgdata_dir)
         return embedded.database_uri(server, embedded.WAREHOUSE_DATABASE)
+
+    def seed_demo(self) -> None:
+        """The demo users, portfolios (their holdings synced) and trades in the server's
+        warehouse, as `rm-pipeline run` seeds them; the securities must be loaded already."""
+        engine = get_engine(self.warehouse_uri())
+        with engine.begin() as conn:
+            seed_demo(conn)
+        seed_demo_trades(engine)
 
 
 @contextmanager

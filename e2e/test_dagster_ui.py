@@ -125,6 +125,9 @@ def test_price_history_page_shows_partitions_columns_and_latest_load(
         )
         type_cell = row.get_by_role("cell").nth(1)
         expect(type_cell).to_contain_text(column.type)
+        assert column.description, f"{column.name} has no description"
+        shown = column.description.split(";")[0].split("(")[0].replace("`", "").strip()
+        expect(row).to_contain_text(shown)
         if column.constraints.nullable:
             expect(type_cell).not_to_contain_text("non-nullable")
         else:
@@ -177,3 +180,28 @@ def test_materialize_securities_from_the_ui_ends_in_a_successful_run(
     expect(page.get_by_text("Success", exact=True)).to_be_visible(timeout=RUN_SECONDS * 1000)
     expect(page.get_by_text("RUN_SUCCESS", exact=True)).to_be_visible()
     screenshots.save(page, "securities-run")
+
+
+def test_portfolio_valuations_page_shows_the_value_chart(
+    page: Page, dagster_ui: DagsterUI, screenshots: Screenshots, loaded_history: LoadedHistory
+) -> None:
+    """After the demo portfolios are seeded and the analytics run, the latest materialization's
+    `value_chart` metadata, opened from the metadata table, is a PNG the browser decodes and
+    draws."""
+    dagster_ui.seed_demo()
+    run_id = run_to_success(dagster_ui, "refresh_analytics", {})
+    page.goto(f"{dagster_ui.url}/assets/portfolio_valuations")
+    expect(page.locator(f'a[href^="/runs/{run_id}"]').first).to_be_visible()
+    metadata = page.get_by_role("table").filter(
+        has=page.get_by_role("cell", name="Key", exact=True)
+    )
+    value_chart = metadata.get_by_role("row").filter(
+        has=page.get_by_role("cell", name="value_chart", exact=True)
+    )
+    value_chart.get_by_text("[Show Markdown]").click()  # markdown opens in a dialog
+    chart = page.get_by_role("dialog").locator('img[src^="data:image/png"]').first
+    expect(chart).to_be_visible()
+    natural_width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert natural_width > 100, natural_width
+    chart.scroll_into_view_if_needed()
+    screenshots.save(page, "portfolio-valuations-chart")

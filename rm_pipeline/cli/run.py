@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from rm_pipeline.cli.providers import ISO_DATE
+from rm_pipeline.core.words import counted
 from rm_pipeline.db import migrate
 from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.defs.partitions import first_partition_key, partition_key_of, partitions_today
@@ -18,9 +19,17 @@ from rm_pipeline.ingest.securities import UniverseFileError, read_universe
 from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, run_session
 from rm_pipeline.pipeline import gaps_left, load_range, run_main_job, warehouse_summary
 from rm_pipeline.processes import interruptible
+from rm_pipeline.progress import ProgressDisplay
 from rm_pipeline.providers import build_provider
-from rm_pipeline.run_summary import JobSummary, failed_tickers, gaps_left_lines, outcome_line
-from rm_pipeline.settings import RunSettings, Settings, get_settings
+from rm_pipeline.run_summary import (
+    PER_TICKER_COUNTS,
+    JobSummary,
+    failed_tickers,
+    gaps_left_lines,
+    outcome_line,
+    refused_line,
+)
+from rm_pipeline.settings import RunSettings, Settings, as_environment, get_settings
 
 
 def _echo_job(summary: JobSummary) -> None:
@@ -41,10 +50,13 @@ def _echo_job(summary: JobSummary) -> None:
             if key in metadata
         )
         failed = metadata.get("failed_tickers")
-        suffix = f"; failed tickers {failed}" if failed is not None else ""
+        what = "exchange-rate pair" if asset == "fx_rates" else "ticker"
+        suffix = f"; {counted(failed, 'failed ' + what)}" if failed is not None else ""
         if (gaps := metadata.get("open_gaps")) is not None:
             suffix += f"; open gaps {gaps:,}"
         click.echo(f"  {asset}{scope}: {counts or 'done'}{suffix}")
+        if refused := metadata.get(PER_TICKER_COUNTS):
+            click.echo(f"    {refused_line(refused, summary.run_id)}")
     for check, passed in summary.checks.items():
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
 
@@ -90,10 +102,13 @@ def _seed_demo(db_url: str) -> str:
     with engine.begin() as conn:
         demo = seed_demo(conn)
     trades = seed_demo_trades(engine)
+    changed = sum(1 for sync in demo.synced if sync.inserted or sync.updated or sync.removed)
     line = (
-        f"demo: {demo.users_created} users, {demo.portfolios_created} portfolios and "
-        f"{trades.created} trades created; {len(demo.synced)} portfolios synced; "
-        f"{trades.activated} trades activated"
+        f"demo: {counted(demo.users_created, 'user')}, "
+        f"{counted(demo.portfolios_created, 'portfolio')} and "
+        f"{counted(trades.created, 'trade')} created; holdings of "
+        f"{counted(len(demo.synced), 'portfolio')} synced ({changed} changed); "
+        f"{counted(trades.activated, 'trade')} activated"
     )
     if skipped := demo.skipped + trades.skipped:
         line += f"; skipped, their securities not in the warehouse: {'; '.join(skipped)}"
@@ -128,8 +143,8 @@ def run(demo: bool) -> None:
     click.echo(migrate.upgrade_and_describe(db_url))
     click.echo(f"provider: {settings.provider}")
     seed = (lambda: _seed_demo(db_url)) if demo else None
-    with interruptible(), run_session(settings, click.echo) as session:
-        summaries = run_main_job(session, settings, years, progress=click.echo, seed=seed)
+    with interruptible(), ProgressDisplay() as shown, run_session(settings, shown) as session:
+        summaries = run_main_job(session, settings, years, progress=shown, seed=seed)
     for summary in summaries:
         _echo_job(summary)
     totals = _echo_warehouse(db_url)
@@ -141,7 +156,7 @@ def run(demo: bool) -> None:
             "and the provider (rm-pipeline providers bars TICKER)"
         )
     click.echo(outcome_line(summaries))
-    click.echo("Dagster UI: rm-pipeline dev (or make dev), then open http://127.0.0.1:3000")
+    click.echo("Dagster UI: rm-pipeline dev, then open http://127.0.0.1:3000")
     click.echo("psql: rm-pipeline db psql (analysts: see `rm-pipeline db url --analyst`)")
 
 
@@ -151,7 +166,14 @@ def dev(port: int) -> None:
     """Start the Dagster UI and daemon (schedules, sensors and automation fire) on 127.0.0.1."""
     settings = get_settings()
     migrate.upgrade(warehouse_url(settings))
-    os.environ.update(dagster_environment(settings))
+    environment = dagster_environment(settings)
+    # Dagster runs in its home, which holds the instance's dagster.yaml, so that it neither
+    # finds a checkout's own dagster.yaml in the working directory nor warns that it will not
+    # use it; the settings go with it as variables, since `.env` and relative paths are read
+    # from the working directory.
+    os.environ.update(as_environment(settings))
+    os.environ.update(environment)
+    os.chdir(environment["DAGSTER_HOME"])
     binary = dagster_command()
     os.execv(binary, [binary, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)])
 
@@ -178,7 +200,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
     RM_HISTORY_START (in the environment or .env) to that day or earlier first, for this command
     and for the UI.
     Loading is idempotent: days already stored are compared and only changed bars rewritten. Under
-    `make dev` the analytics follow the new prices by themselves; otherwise `rm-pipeline run`.
+    `rm-pipeline dev` the analytics follow the new prices by themselves; otherwise `rm-pipeline run`.
     """
     settings = get_settings()
     _check_configuration(settings)
@@ -205,7 +227,7 @@ def backfill(start: datetime, end: datetime | None) -> None:
         )
     click.echo(f"loading {first} to {last} with provider {settings.provider}")
     began = time.monotonic()
-    with interruptible(), run_session(settings, click.echo) as session:
+    with interruptible(), ProgressDisplay() as shown, run_session(settings, shown) as session:
         summaries = load_range(session, first, last)
     for summary in summaries:
         _echo_job(summary)

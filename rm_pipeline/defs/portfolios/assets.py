@@ -6,7 +6,7 @@ import pandas as pd
 from rm_pipeline.defs.analytics.assets import security_market_stats
 from rm_pipeline.defs.automation import FOLLOWS_NEW_PRICES
 from rm_pipeline.defs.market.assets import fx_rates, securities
-from rm_pipeline.defs.metadata import preview, row_count, warehouse_asset
+from rm_pipeline.defs.metadata import column_lineage, preview, row_count, warehouse_asset
 from rm_pipeline.defs.resources import BrokerResource, WarehouseResource
 from rm_pipeline.holdings.sync import HOLDINGS_COLUMNS, sync_broker
 from rm_pipeline.warehouse.valuations import (
@@ -71,6 +71,20 @@ def log_what_is_unknown(log: dg.DagsterLogManager, result: PortfolioValuationRes
         )
 
 
+VALUATION_LINEAGE = column_lineage(
+    {
+        column: [
+            ("broker_holdings", "quantity"),
+            ("broker_holdings", "average_entry_price"),
+            ("price_history", "close"),
+            ("fx_rates", "rate"),
+        ]
+        for column in PORTFOLIO_COLUMNS
+    }
+)
+"""A portfolio's values come from its holdings, their closes and the rates into its currency."""
+
+
 @dg.asset(
     **warehouse_asset("portfolios", "portfolios", writes=PORTFOLIO_COLUMNS),
     deps=[security_market_stats, broker_holdings, fx_rates],
@@ -83,13 +97,18 @@ def portfolio_valuations(
     (shorts negative), and every portfolio's equity, total value, total return and day return, in
     set-based SQL, in the portfolio's currency (prices stay in the security's). A holding without
     an exchange rate is left unvalued with its portfolio; every missing rate, every unknown day's
-    change and every stale price is counted, named and logged."""
+    change and every stale price is counted, named and logged. Charts of each active portfolio's
+    past year (the value of its current holdings) and of its holdings' weights are attached."""
+    # imported here: matplotlib (0.4 s) loads only in the step that draws
+    from rm_pipeline.charts.portfolios import portfolio_charts
+
     with warehouse.begin() as conn:
         result = value_portfolios(conn)
     log_what_is_unknown(context.log, result)
     with warehouse.engine().connect() as conn:
         summary = portfolios_preview(conn)
         rows = row_count(conn, "portfolios")
+        charts = portfolio_charts(conn)
     return dg.MaterializeResult(
         metadata={
             **rows,
@@ -109,5 +128,8 @@ def portfolio_valuations(
                 result.holdings_updated + result.portfolios_updated
             ),
             "preview": preview(summary),
+            "value_chart": dg.MetadataValue.md(charts.value),
+            "weights_chart": dg.MetadataValue.md(charts.weights),
+            **VALUATION_LINEAGE,
         }
     )

@@ -75,6 +75,17 @@ def log_what_is_unknown(log: dg.DagsterLogManager, result: PositionValuationResu
         )
 
 
+POSITION_LINEAGE = column_lineage(
+    {
+        "current_price": [("price_history", "close")],
+        "price_date": [("price_history", "date")],
+        "market_value": [("price_history", "close"), ("fx_rates", "rate")],
+        "unrealized_pnl": [("price_history", "close"), ("fx_rates", "rate")],
+    }
+)
+"""A position's valuation comes from its security's latest close and the rate of its day."""
+
+
 @dg.asset(
     **warehouse_asset("trades", "positions", writes=POSITION_COLUMNS),
     deps=[security_market_stats, fx_rates],
@@ -86,11 +97,17 @@ def trade_position_valuations(
     """Current price (the security's currency) with its date and staleness, market value and
     unrealized P&L (the trade's) of the open positions of active trades, after applying the
     splits since they opened. A position without an exchange rate is left unvalued; every missing
-    rate and every stale price is counted, named and logged."""
+    rate and every stale price is counted, named and logged. A chart of each active trade (its legs,
+    its realized return since it started against the analyzer's projection) is attached."""
+    # imported here: matplotlib (0.4 s) loads only in the step that draws
+    from rm_pipeline.charts.trades import trade_charts
+
     with warehouse.begin() as conn:
         result = value_trade_positions(conn)
         rows = row_count(conn, "positions")
     log_what_is_unknown(context.log, result)
+    with warehouse.engine().connect() as conn:
+        charts = trade_charts(conn)
     return dg.MaterializeResult(
         metadata={
             **rows,
@@ -102,5 +119,7 @@ def trade_position_valuations(
             "stale_positions": dg.MetadataValue.int(result.stale_positions),
             "positions_of_unknown_staleness": dg.MetadataValue.int(result.unknown_staleness),
             "stale_prices": dg.MetadataValue.text(", ".join(result.stale_prices) or "none"),
+            "trade_charts": dg.MetadataValue.md(charts),
+            **POSITION_LINEAGE,
         }
     )
