@@ -145,6 +145,13 @@ def test_price_history_page_shows_partitions_columns_and_latest_load(
     expected_rows = stored_bars_from(dagster_ui, loaded_history.partitions[-1])
     assert expected_rows > 0
     expect(rows_inserted.get_by_role("cell").last).to_have_text(str(expected_rows))
+    # The load's quarantine summary: how many rows it refused (none here), and how to look.
+    for key, shown in (
+        ("quarantined_by_run", "0"),
+        ("quarantine", f"rm-pipeline quarantine list --run {loaded_history.run_id[:8]}"),
+    ):
+        row = metadata.get_by_role("row").filter(has=page.get_by_role("cell", name=key, exact=True))
+        expect(row.get_by_role("cell").last).to_have_text(shown)
     screenshots.save(page, "price-history")
     rows_inserted.scroll_into_view_if_needed()
     screenshots.save(page, "price-history-metadata")

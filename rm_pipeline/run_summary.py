@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from rm_pipeline.core.words import counted
 from rm_pipeline.defs.alerting import check_evaluations
 from rm_pipeline.ingest.quarantine import list_command
 from rm_pipeline.warehouse.gaps import Gap, gap_lines
@@ -107,23 +108,24 @@ def changed_rows(summaries: list[JobSummary]) -> int:
     )
 
 
-def failed_tickers(summaries: list[JobSummary]) -> int:
-    """Tickers (and exchange-rate pairs) the runs' loads failed on."""
-    return sum(
-        int(metadata.get("failed_tickers", 0))
-        for summary in summaries
-        for metadata in summary.materialized.values()
-    )
+def failures(summaries: list[JobSummary]) -> str | None:
+    """The tickers and the exchange-rate pairs (`fx_rates`) the runs' loads failed on, in words
+    (`2 tickers and 1 exchange-rate pair`); None when nothing failed."""
+    failed = {"ticker": 0, "exchange-rate pair": 0}
+    for summary in summaries:
+        for asset, metadata in summary.materialized.items():
+            what = "exchange-rate pair" if asset == "fx_rates" else "ticker"
+            failed[what] += int(metadata.get("failed_tickers", 0))
+    return " and ".join(counted(count, what) for what, count in failed.items() if count) or None
 
 
 def outcome_line(summaries: list[JobSummary]) -> str:
     """What the run changed, never "up to date" when tickers failed: their missing rows are not
     known to be missing from the provider."""
-    changed, failed = changed_rows(summaries), failed_tickers(summaries)
-    written = f"{changed:,} rows written" if changed else "no rows written"
+    changed, failed = changed_rows(summaries), failures(summaries)
+    written = f"{counted(changed, 'row')} written" if changed else "no rows written"
     if failed:
-        tickers = "ticker" if failed == 1 else "tickers"
-        return f"{written}; {failed:,} {tickers} FAILED, so the warehouse may lack their bars"
+        return f"{written}; {failed} FAILED, so the warehouse may lack their bars or rates"
     return written if changed else "nothing changed: the warehouse was already up to date"
 
 

@@ -27,7 +27,9 @@ def test_nothing_written_because_tickers_failed_is_never_up_to_date() -> None:
     outage = summary(price_history={"rows_inserted": 0, "failed_tickers": 3})
     line = outcome_line([outage])
     assert "up to date" not in line
-    assert line == "no rows written; 3 tickers FAILED, so the warehouse may lack their bars"
+    assert line == (
+        "no rows written; 3 tickers FAILED, so the warehouse may lack their bars or rates"
+    )
 
 
 def test_rows_written_are_summed_over_assets_and_failures_still_said() -> None:
@@ -36,7 +38,18 @@ def test_rows_written_are_summed_over_assets_and_failures_still_said() -> None:
         summary(fx_rates={"rows_inserted": 4, "failed_tickers": 0}),
     ]
     assert outcome_line(runs) == (
-        "11 rows written; 1 ticker FAILED, so the warehouse may lack their bars"
+        "11 rows written; 1 ticker FAILED, so the warehouse may lack their bars or rates"
+    )
+
+
+def test_failed_exchange_rate_pairs_are_not_counted_as_tickers() -> None:
+    runs = [
+        summary(price_history={"rows_inserted": 1, "failed_tickers": 2}),
+        summary(fx_rates={"rows_inserted": 0, "failed_tickers": 1}),
+    ]
+    assert outcome_line(runs) == (
+        "1 row written; 2 tickers and 1 exchange-rate pair FAILED, so the warehouse may lack "
+        "their bars or rates"
     )
 
 

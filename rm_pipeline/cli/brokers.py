@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from rm_pipeline.app.brokers import BROKERS, BrokerCredentials, BrokerService
 from rm_pipeline.app.crypto import generate_key
 from rm_pipeline.cli.users import AppGroup, authenticated, token_option
+from rm_pipeline.core.words import counted
 from rm_pipeline.db.engine import get_engine
 
 API_KEY_VARIABLE = "RM_BROKER_API_KEY"
@@ -89,7 +90,9 @@ def rotate_keys() -> None:
     then remove the old keys.
     """
     count = service().rotate_keys()
-    click.echo(f"re-encrypted the credentials of {count} broker connections with the newest key")
+    click.echo(
+        f"re-encrypted the credentials of {counted(count, 'broker connection')} with the newest key"
+    )
 
 
 @brokers.command("generate-key")

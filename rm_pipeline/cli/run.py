@@ -24,7 +24,7 @@ from rm_pipeline.providers import build_provider
 from rm_pipeline.run_summary import (
     PER_TICKER_COUNTS,
     JobSummary,
-    failed_tickers,
+    failures,
     gaps_left_lines,
     outcome_line,
     refused_line,
@@ -236,6 +236,6 @@ def backfill(start: datetime, end: datetime | None) -> None:
         raise click.ClickException(
             "the backfill failed: open the run in the Dagster UI (rm-pipeline dev)"
         )
-    if failed := failed_tickers(summaries):
-        click.echo(f"{failed:,} tickers FAILED: their bars are not loaded; run this again to retry")
+    if failed := failures(summaries):
+        click.echo(f"{failed} FAILED: their bars or rates are not loaded; run this again to retry")
     _echo_gaps(db_url, first_day, last_day)
