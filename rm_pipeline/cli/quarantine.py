@@ -196,7 +196,8 @@ def _echo_resolved(rows: Sequence[QuarantinedRow], resolution: Resolution) -> No
     for row in rows:
         click.echo(f"{resolution} {row.id}: {row.ticker} {row.date or 'undated'} {row.kind}")
     if resolution == "rejected":
-        click.echo(f"{counted(len(rows), 'row')} kept out; a later load will not reopen it")
+        them = "it" if len(rows) == 1 else "them"
+        click.echo(f"{counted(len(rows), 'row')} kept out; a later load will not reopen {them}")
         return
     for ticker in dict.fromkeys(row.ticker for row in rows):
         kinds = {row.kind for row in rows if row.ticker == ticker}
@@ -206,8 +207,8 @@ def _echo_resolved(rows: Sequence[QuarantinedRow], resolution: Resolution) -> No
             click.echo(f"next: the next load replaces {ticker}'s history with the source's")
         if kinds - {"unexplained_jump", "unexplained_restatement"}:
             click.echo(
-                f"next: {ticker}'s other rows are closed; no load stores them (the source must "
-                "send them valid)"
+                f"next: nothing; {ticker}'s rows of an invalid value are closed, never stored "
+                "(the source must send them valid)"
             )
 
 

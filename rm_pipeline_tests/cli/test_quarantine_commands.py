@@ -180,7 +180,7 @@ def test_a_rejected_row_refused_again_stays_rejected_while_an_accepted_one_reope
     rejected, accepted = found["MSFT", date(2025, 3, 10)], found["AAPL", date(2025, 3, 4)]
     result = invoke("reject", "--ticker", "MSFT", "--reason", "high_below", "--note", "bad feed")
     assert result.exit_code == 0, result.output
-    assert "kept out; a later load will not reopen it" in result.output
+    assert "1 row kept out; a later load will not reopen it" in result.output
     assert invoke("resolve", str(accepted)).exit_code == 0
 
     refuse(db, [("MSFT", "2025-03-10", "high_below_low")], RUN_A)
