@@ -153,4 +153,4 @@ def days_label(start: date, end: date) -> str:
         return f"{start}" if start == end else f"{start} to {end}"
     friday = end - timedelta(days=end.weekday() - SATURDAY + 1)
     days = f"{start}" if start == friday else f"{start} to {friday}"
-    return f"{days} (with the weekend after)"
+    return f"{days} and the weekend after"

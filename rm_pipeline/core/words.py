@@ -8,7 +8,8 @@ IRREGULAR = {"security": "securities", "currency": "currencies", "analysis": "an
 def plural(noun: str) -> str:
     """The plural of a noun the commands count: an `s` added, or the irregular form."""
     head, _, last = noun.rpartition(" ")
-    return f"{head} {IRREGULAR.get(last, last + 's')}".strip()
+    regular = last + ("es" if last.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{head} {IRREGULAR.get(last, regular)}".strip()
 
 
 def counted(number: int, noun: str) -> str:

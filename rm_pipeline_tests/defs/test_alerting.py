@@ -31,7 +31,7 @@ def test_failed_tickers_are_posted_once_with_their_names(
     assert len(webhook.received) == 1
     message = webhook.received[0]["text"]
     assert (
-        "2025-03-03 to 2025-03-07 (with the weekend after)" in message
+        "2025-03-03 to 2025-03-07 and the weekend after" in message
         and "MSFT" in message
         and "HTTP 500" in message
     )

@@ -577,7 +577,7 @@ def test_a_failing_pair_is_reported_and_alerted_and_the_others_load(
     assert stored == "CAD, CHF, EUR, GBP, HKD"
     [alert] = webhook.received
     assert alert["text"].startswith(
-        "fx_rates 2025-03-03 to 2025-03-07 (with the weekend after): 1 of 6 pairs failed: JPYUSD=X"
+        "fx_rates 2025-03-03 to 2025-03-07 and the weekend after: 1 of 6 pairs failed: JPYUSD=X"
     )
 
 
