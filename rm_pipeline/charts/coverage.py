@@ -95,6 +95,7 @@ def coverage_figure(coverage: pd.DataFrame) -> Figure:
     missing_axes.bar(years, coverage["missing_sessions"].to_numpy(dtype=int), color=NEGATIVE_COLOR)
     for axes in (securities_axes, missing_axes):
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))  # counts: never below 0
     if len(years) <= LABELLED_YEARS:
         missing_axes.set_xticks(years, [str(year) for year in years])
     else:
