@@ -148,3 +148,12 @@ def test_markdown_embeds_the_png_itself() -> None:
     assert markdown.startswith(prefix)
     assert markdown.endswith(")")
     assert base64.b64decode(markdown[len(prefix) : -1]) == png
+
+
+def test_coverage_counts_never_go_below_zero_even_with_nothing_missing() -> None:
+    coverage = pd.DataFrame(
+        {"year": [2024, 2025], "securities": [5, 6], "missing_sessions": [0, 0]}
+    )
+    for axes in coverage_figure(coverage).axes:
+        bottom, top = axes.get_ylim()
+        assert bottom == 0 and top >= 1
