@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all e2e lint format dev bench lock clean help
+.PHONY: run test test-all e2e lint format dev bench cluster lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,10 +46,14 @@ dev: $(STAMP)  ## Dagster UI and daemon (schedules and sensors fire)
 
 bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/peer_dlt.py
 	$(BIN)/python bench/valuations.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/restatement.py
 	$(BIN)/python bench/yfinance_repair.py
+
+cluster: $(STAMP)  ## Redis and two Celery workers here: a 100 x 3-year backfill on them, equal to the in-process load
+	$(BIN)/python deploy/cluster.py
 
 lock: $(STAMP)  ## re-pin constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

@@ -7,6 +7,7 @@ variable before anything starts; errors never repeat a URL's password.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -25,8 +26,12 @@ DEMO_HOLDINGS_DIR = Path(__file__).resolve().parent / "demo" / "holdings"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 URL_FORM = "postgresql://user:password@host:port/database"
 MAX_PORT = 65_535
-URL_FIELDS = frozenset({"database_url", "dagster_database_url"})
+URL_FIELDS = frozenset({"database_url", "dagster_database_url", "celery_broker", "celery_backend"})
 """Fields holding a URL, and so maybe a password: errors show them masked."""
+CELERY_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+"""A Celery broker or result backend: any of Celery's schemes (`redis://`, `pyamqp://`,
+`sqla+postgresql://`, `rpc://`, ...), no whitespace."""
+MAX_URL_LENGTH = 2_000
 
 EARLIEST_HISTORY_START = date(1900, 1, 1)
 DEFAULT_HISTORY_START = date(2000, 1, 3)
@@ -87,6 +92,19 @@ class Settings(BaseSettings):
         default="in_process",
         description="How a run executes its steps: in its own process one after the other, a "
         "process per step, Celery workers or a Kubernetes job per step (docs/DEPLOYMENT.md).",
+    )
+
+    celery_broker: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        description="URL of the Celery broker that runs with RM_EXECUTOR=celery queue their steps "
+        "to, unless a run's config names another; unset: the run config's (docs/DEPLOYMENT.md).",
+    )
+    celery_backend: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        description="URL of the Celery result backend for RM_EXECUTOR=celery, unless a run's "
+        "config names another; unset: the run config's, else `rpc://`.",
     )
 
     provider: ProviderName = "synthetic"
@@ -236,6 +254,16 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return postgres_url(value)
+
+    @field_validator("celery_broker", "celery_backend")
+    @classmethod
+    def _celery_url(cls, value: str | None) -> str | None:
+        """A blank URL is unset; any other must be `scheme://...` without whitespace."""
+        if value is None or not value.strip():
+            return None
+        if not CELERY_URL.fullmatch(value.strip()):
+            raise ValueError("not a URL; expected scheme://..., e.g. redis://host:6379/0")
+        return value.strip()
 
     @field_validator("history_start")
     @classmethod

@@ -218,3 +218,22 @@ def test_the_settings_as_variables_read_the_same_from_another_directory(
     assert {name: value for name, value in there if value != getattr(expected, name)} == {}
     assert there.provider == "files" and there.ingest_batch_size == 7
     assert there.jwt_secret is not None and there.jwt_secret.get_secret_value() == "not-for-logs"
+
+
+def test_the_celery_broker_and_backend_are_urls_shown_without_their_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_from(
+        monkeypatch,
+        RM_CELERY_BROKER=" redis://:s3cret@127.0.0.1:6379/0 ",
+        RM_CELERY_BACKEND="rpc://",
+    )
+    assert settings.celery_broker == "redis://:s3cret@127.0.0.1:6379/0"
+    assert settings.celery_backend == "rpc://"
+    assert settings_from(monkeypatch, RM_CELERY_BROKER=" ").celery_broker is None
+    line = refusal(monkeypatch, RM_CELERY_BROKER="redis://:s3cret@host/0 and more")
+    assert line.startswith("invalid setting RM_CELERY_BROKER='redis://:***@host/0 and more': ")
+    assert "s3cret" not in line
+    assert "not a URL" in refusal(monkeypatch, RM_CELERY_BROKER="127.0.0.1:6379")
+    too_long = "redis://127.0.0.1/" + "0" * 2_000
+    assert "at most 2000 characters" in refusal(monkeypatch, RM_CELERY_BROKER=too_long)
