@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a scratch warehouse database and a peak-memory sampler."""
+"""Shared by the benchmarks: a scratch warehouse database, a peak-memory sampler, and synthetic
+bars of `price_history` on securities made for them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import psutil
 import psycopg
 from psycopg import sql
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import ProgrammingError
 
 from rm_pipeline.db import embedded, migrate
 from rm_pipeline.db.engine import to_libpq_url
@@ -74,3 +79,49 @@ def measured(
         timing.seconds = time.perf_counter() - start
         done.set()
         sampler.join()
+
+
+def create_securities(engine: Engine, count: int) -> list[str]:
+    """`count` new securities; their ids as text."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "INSERT INTO securities (ticker, name, security_type, exchange) "
+                "SELECT 'T' || g, 'Security ' || g, 'equity', 'BENCH' FROM generate_series(1, :n) g "
+                "RETURNING CAST(id AS text)"
+            ),
+            {"n": count},
+        )
+        return [row[0] for row in rows]
+
+
+def make_bars(security_ids: list[str], days: int) -> pd.DataFrame:
+    """`days` weekdays of bars for each security: every column the loader writes to
+    `price_history`, as the price loads frame them (`repair` None: no bar repaired)."""
+    rng = np.random.default_rng(7)
+    dates = pd.bdate_range("2023-01-02", periods=days)
+    n = len(security_ids) * days
+    close = np.round(50 + rng.random(n) * 100, 6)
+    spread = np.round(rng.random(n), 6)
+    return pd.DataFrame(
+        {
+            "security_id": np.repeat(security_ids, days),
+            "date": pd.Series(np.tile(dates.values, len(security_ids))).astype("date32[pyarrow]"),
+            "open": close,
+            "high": close + spread,
+            "low": close - spread,
+            "close": close,
+            "volume": rng.integers(1_000, 10_000_000, n),
+            "data_source": "bench",
+            "repair": pd.Series([None] * n, dtype=object),
+        }
+    )
+
+
+def checkpoint(engine: Engine) -> None:
+    """Flush dirty buffers first, so no phase pays for an earlier one's writes (superuser only)."""
+    with engine.connect() as conn:
+        try:
+            conn.execute(text("CHECKPOINT"))
+        except ProgrammingError:
+            conn.rollback()

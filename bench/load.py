@@ -25,16 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
-import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 from sqlalchemy import Engine, Uuid, text
-from sqlalchemy.exc import ProgrammingError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Timing, measured, scratch_database
+from _common import (
+    Timing,
+    checkpoint,
+    create_securities,
+    make_bars,
+    measured,
+    scratch_database,
+)
 
 from rm_pipeline.db.binary_copy import HEADER, TRAILER, describe, frame_encoder
 from rm_pipeline.db.engine import build_engine
@@ -73,39 +78,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def create_securities(engine: Engine, count: int) -> list[str]:
-    with engine.begin() as conn:
-        rows = conn.execute(
-            text(
-                "INSERT INTO securities (ticker, name, security_type, exchange) "
-                "SELECT 'T' || g, 'Security ' || g, 'equity', 'BENCH' FROM generate_series(1, :n) g "
-                "RETURNING CAST(id AS text)"
-            ),
-            {"n": count},
-        )
-        return [row[0] for row in rows]
-
-
-def make_bars(security_ids: list[str], days: int) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    dates = pd.bdate_range("2023-01-02", periods=days)
-    n = len(security_ids) * days
-    close = np.round(50 + rng.random(n) * 100, 6)
-    spread = np.round(rng.random(n), 6)
-    return pd.DataFrame(
-        {
-            "security_id": np.repeat(security_ids, days),
-            "date": pd.Series(np.tile(dates.values, len(security_ids))).astype("date32[pyarrow]"),
-            "open": close,
-            "high": close + spread,
-            "low": close - spread,
-            "close": close,
-            "volume": rng.integers(1_000, 10_000_000, n),
-            "data_source": "bench",
-        }
-    )
-
-
 def truncate(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE price_history"))
@@ -132,15 +104,6 @@ def raw_copy(engine: Engine, copy_format: str, payload: bytes) -> None:
         with raw.cursor() as cursor, cursor.copy(statement) as stream:
             for start in range(0, len(payload), CHUNK):
                 stream.write(payload[start : start + CHUNK])
-
-
-def checkpoint(engine: Engine) -> None:
-    """Flush dirty buffers first, so no phase pays for an earlier one's writes (superuser only)."""
-    with engine.connect() as conn:
-        try:
-            conn.execute(text("CHECKPOINT"))
-        except ProgrammingError:
-            conn.rollback()
 
 
 def timed_raw_copy(engine: Engine, copy_format: str, payload: bytes) -> Timing:
