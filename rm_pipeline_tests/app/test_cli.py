@@ -305,7 +305,9 @@ def test_broker_credentials_come_from_the_environment_and_are_never_shown(
 
     assert "stored alpaca connection" in added and "(read only)" in added
     assert re.search(r"alpaca\s+ACC-1\s+read\s+active", listed)
-    assert rotated.startswith("re-encrypted the credentials of 1 broker connections")
+    assert rotated.startswith(
+        "re-encrypted the credentials of 1 broker connection with the newest key"
+    )
     for output in (added, listed, rotated):
         assert API_KEY not in output and API_SECRET not in output
     with db.connect() as conn:

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +26,7 @@ import pytest
 from filelock import FileLock
 
 from rm_pipeline.db.engine import with_driver
+from rm_pipeline.defs.partitions import partitions_today
 from rm_pipeline.launch import INSTANCE_CONFIG
 from rm_pipeline_tests.defs.webhook import local_webhook
 from rm_pipeline_tests.providers.test_yfinance_outage import ClosingProxy
@@ -142,23 +144,33 @@ def warehouse() -> Iterator[Warehouse]:
         yield made
 
 
+CleanBars = Callable[[date], list[tuple[object, ...]]]
+"""The bars of a clean `rm-pipeline run` on a given day (New York's, as a run's range is)."""
+
+
 @pytest.fixture(scope="session")
-def clean_bars(
-    tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> list[tuple[object, ...]]:
-    """The bars of one clean `rm-pipeline run`, made once for all of the session's workers."""
+def clean_bars(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> CleanBars:
+    """The bars of one clean `rm-pipeline run` a day, made once for all of the session's workers:
+    a session running past midnight in New York compares a run of the new day with the new
+    day's (a run's range ends on its day, so the two days' clean runs differ)."""
     base = tmp_path_factory.getbasetemp()
-    kept = (base if worker_id == "master" else base.parent) / "clean-run-bars.pickle"
-    with FileLock(f"{kept}.lock"):
-        if kept.exists():
-            bars: list[tuple[object, ...]] = pickle.loads(kept.read_bytes())
+    root = base if worker_id == "master" else base.parent
+
+    def on(day: date) -> list[tuple[object, ...]]:
+        kept = root / f"clean-run-bars-{day}.pickle"
+        with FileLock(f"{kept}.lock"):
+            if kept.exists():
+                bars: list[tuple[object, ...]] = pickle.loads(kept.read_bytes())
+                return bars
+            with scratch_warehouse() as clean:
+                result = clean.run("run", "--no-demo")
+                assert result.returncode == 0, result.stdout + result.stderr
+                bars = clean.bars()
+            kept.write_bytes(pickle.dumps(bars))
             return bars
-        with scratch_warehouse() as clean:
-            result = clean.run("run", "--no-demo")
-            assert result.returncode == 0, result.stdout + result.stderr
-            bars = clean.bars()
-        kept.write_bytes(pickle.dumps(bars))
-        return bars
+
+    on(partitions_today())  # made before the faults, as a user's first run would be
+    return on
 
 
 def wait_for_line(process: subprocess.Popen[str], fragment: str) -> list[str]:
@@ -186,11 +198,13 @@ def assert_one_line(stderr: str, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-def assert_recovers(warehouse: Warehouse, clean_bars: list[tuple[object, ...]]) -> str:
-    """The next run finishes by itself and stores exactly the clean run's bars; its output."""
+def assert_recovers(warehouse: Warehouse, clean_bars: CleanBars) -> str:
+    """The next run finishes by itself and stores exactly a clean run's bars of its day; its
+    output."""
+    day = partitions_today()
     rerun = warehouse.run("run", "--no-demo")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert warehouse.bars() == clean_bars
+    assert warehouse.bars() == clean_bars(day)
     return rerun.stdout
 
 
@@ -199,7 +213,7 @@ def assert_recovers(warehouse: Warehouse, clean_bars: list[tuple[object, ...]]) 
     ["running ingest_price_history", "batch 2/", "running refresh_analytics"],
 )
 def test_the_server_killed_mid_run_ends_in_one_line_and_the_next_run_completes(
-    warehouse: Warehouse, clean_bars: list[tuple[object, ...]], strike_at: str
+    warehouse: Warehouse, clean_bars: CleanBars, strike_at: str
 ) -> None:
     first = warehouse.start("run", "--no-demo")
     wait_for_line(first, strike_at)
@@ -222,7 +236,7 @@ def test_the_server_killed_mid_run_ends_in_one_line_and_the_next_run_completes(
     [("spawn_main", "a job failed"), ("api grpc", "could not start refresh_analytics")],
 )
 def test_a_killed_run_worker_or_code_server_ends_the_command_and_the_next_run_completes(
-    warehouse: Warehouse, clean_bars: list[tuple[object, ...]], victim: str, said: str
+    warehouse: Warehouse, clean_bars: CleanBars, victim: str, said: str
 ) -> None:
     first = warehouse.start("run", "--no-demo")
     wait_for_line(first, "batch 1/")
@@ -235,7 +249,7 @@ def test_a_killed_run_worker_or_code_server_ends_the_command_and_the_next_run_co
 
 
 def test_ctrl_c_stops_every_process_cancels_the_run_and_the_next_run_resumes(
-    warehouse: Warehouse, clean_bars: list[tuple[object, ...]]
+    warehouse: Warehouse, clean_bars: CleanBars
 ) -> None:
     first = warehouse.start("run", "--no-demo")
     wait_for_line(first, "batch 1/")
@@ -258,7 +272,7 @@ def test_sigterm_stops_the_command_as_ctrl_c_does(warehouse: Warehouse) -> None:
 
 
 def test_a_run_left_by_a_killed_command_is_ended_by_the_next_run(
-    warehouse: Warehouse, clean_bars: list[tuple[object, ...]]
+    warehouse: Warehouse, clean_bars: CleanBars
 ) -> None:
     first = warehouse.start("run", "--no-demo")
     wait_for_line(first, "batch 1/")
@@ -273,9 +287,7 @@ def test_a_run_left_by_a_killed_command_is_ended_by_the_next_run(
     assert warehouse.processes() == []
 
 
-def test_two_first_runs_at_once_both_succeed(
-    warehouse: Warehouse, clean_bars: list[tuple[object, ...]]
-) -> None:
+def test_two_first_runs_at_once_both_succeed(warehouse: Warehouse, clean_bars: CleanBars) -> None:
     runs = [warehouse.start("run", "--no-demo") for _ in range(2)]
     results = [finish(run) for run in runs]
     assert [code for code, _ in results] == [0, 0], results
