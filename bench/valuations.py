@@ -13,6 +13,12 @@ into staging, one UPDATE), the fastest way in and out there is. The output colum
 before every timed run, so each side writes every row; the pandas results are then compared with
 the SQL ones. Full size (the default) is 5,000 securities x 10 years (12.6M bars) and 10,000
 portfolios x 10 holdings; use --securities / --years / --portfolios for a quick run.
+
+Target: the valuation's SQL at least 8x pandas. At full size on two quiet cores it measured 1.57 to
+1.62 s against pandas' 11.5 to 11.8 s (7.1x to 7.5x): each rate is looked up once per currency
+pair and date (8.2 s when `fx_rate` ran for every holding), and about 0.85 s of the SQL is the
+UPDATE of the 100,000 holdings itself, the write pandas pays as well (no HOT update: the cleared
+rows fill their pages, so every new version goes to another page and into all four indexes).
 """
 
 from __future__ import annotations

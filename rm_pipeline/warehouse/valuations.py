@@ -6,7 +6,9 @@ as London's pence `GBp` included); a NULL security currency counts as USD, the s
 default, and so does a NULL portfolio currency. Every conversion is `fx_rate(from, to, date)` of
 migration 0008, which knows the minor units; a missing rate (none within 7 days of the date) is
 never guessed: whatever it would convert stays NULL, and the run names it, with its date
-(`7203.T (JPY to USD on 2024-05-03)`).
+(`7203.T (JPY to USD on 2024-05-03)`). `fx_rate` is a SQL function the planner cannot inline (it
+reads tables), so a valuation calls it once per conversion it needs (currencies and date), in a
+small set joined to the rows, never once per holding or position.
 
 One FX convention, for holdings and positions alike: a value is converted at the rate of its
 price's date, the date of the close it is computed from, so a price and its rate are always of
@@ -188,6 +190,11 @@ HOLDING_COLUMNS = (
 VALUE_PORTFOLIOS = text(
     f"""
     WITH {VALUATION_DATES},
+    held AS MATERIALIZED (  -- each security once per currency it is valued in
+        SELECT DISTINCT h.security_id, coalesce(p.currency, 'USD') AS portfolio_currency
+        FROM portfolio_holdings AS h
+        JOIN portfolios AS p ON p.id = h.portfolio_id
+    ),
     quotes AS MATERIALIZED (  -- once per security, not once per holding
         SELECT
             s.id AS security_id,
@@ -196,6 +203,7 @@ VALUE_PORTFOLIOS = text(
             coalesce(s.currency, 'USD') AS currency,
             coalesce(latest.close, s.current_price) AS current_price,
             latest.date AS price_date,
+            coalesce(latest.date, CURRENT_DATE) AS rate_date,
             previous.close AS previous_close,
             previous.date AS previous_date,
             staleness.sessions_behind,
@@ -221,43 +229,60 @@ VALUE_PORTFOLIOS = text(
         LEFT JOIN LATERAL latest_bar(s.id) AS latest ON true
         LEFT JOIN LATERAL latest_bar(s.id, v.day - 1) AS previous ON true
         {STALENESS.format(calendar="s.trading_calendar", price_date="latest.date")}
-        WHERE s.id IN (SELECT security_id FROM portfolio_holdings)
+        WHERE s.id IN (SELECT security_id FROM held)
     ),
-    converted AS (
-        SELECT
-            h.id,
-            h.portfolio_id,
-            h.quantity,
-            h.average_entry_price,
-            q.*,
-            coalesce(q.price_date, CURRENT_DATE) AS rate_date,
-            coalesce(p.currency, 'USD') AS portfolio_currency,
-            CASE h.side WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
-            fx_rate(q.currency, coalesce(p.currency, 'USD'), coalesce(q.price_date, CURRENT_DATE))
-                AS rate,
-            fx_rate(q.currency, coalesce(p.currency, 'USD'), q.previous_date) AS previous_rate
-        FROM portfolio_holdings AS h
-        JOIN portfolios AS p ON p.id = h.portfolio_id
-        JOIN quotes AS q ON q.security_id = h.security_id
+    rates AS MATERIALIZED (  -- each rate looked up once, not once per holding
+        SELECT needed.*, fx_rate(needed.currency, needed.target, needed.day) AS rate
+        FROM (
+            SELECT DISTINCT q.currency, held.portfolio_currency AS target, d.day
+            FROM held
+            JOIN quotes AS q ON q.security_id = held.security_id
+            CROSS JOIN LATERAL (VALUES (q.rate_date), (q.previous_date)) AS d (day)
+            WHERE d.day IS NOT NULL  -- no previous close: nothing to convert
+        ) AS needed
+    ),
+    conversions AS MATERIALIZED (  -- each quote in each currency it is valued in, at its rates
+        SELECT q.*, held.portfolio_currency, r.rate, previous.rate AS previous_rate
+        FROM held
+        JOIN quotes AS q ON q.security_id = held.security_id
+        LEFT JOIN rates AS r
+            ON r.currency = q.currency AND r.target = held.portfolio_currency
+            AND r.day = q.rate_date
+        LEFT JOIN rates AS previous
+            ON previous.currency = q.currency AND previous.target = held.portfolio_currency
+            AND previous.day = q.previous_date
     ),
     amounts AS (
         SELECT
-            *,
-            round(quantity * current_price * rate, 2) AS gross_value,
-            round(quantity * previous_close * previous_rate, 2) AS previous_gross_value,
-            round(quantity * average_entry_price * rate, 2) AS cost_basis
-        FROM converted
+            h.id,
+            h.portfolio_id,
+            c.current_price,
+            c.price_date,
+            c.is_stale,
+            c.sessions_behind,
+            c.consecutive,
+            c.rate IS NULL OR (c.previous_close IS NOT NULL AND c.previous_rate IS NULL)
+                AS without_rate,
+            CASE h.side WHEN 'long' THEN 1 WHEN 'short' THEN -1 END AS direction,
+            round(h.quantity * c.current_price * c.rate, 2) AS gross_value,
+            round(h.quantity * c.previous_close * c.previous_rate, 2) AS previous_gross_value,
+            round(h.quantity * h.average_entry_price * c.rate, 2) AS cost_basis
+        FROM portfolio_holdings AS h
+        JOIN portfolios AS p ON p.id = h.portfolio_id
+        LEFT JOIN conversions AS c  -- one each; LEFT, or the planner expects few
+            ON c.security_id = h.security_id AND c.portfolio_currency = coalesce(p.currency, 'USD')
+        OFFSET 0  -- each amount computed once, not again in every expression below that uses it
     ),
-    holding_values AS (
+    holding_values AS MATERIALIZED (
         SELECT
             id,
             portfolio_id,
-            ticker,
             current_price,
             price_date,
             is_stale,
             sessions_behind,
             consecutive,
+            without_rate,
             cost_basis,
             direction * gross_value AS market_value,
             direction * previous_gross_value AS previous_market_value,
@@ -349,12 +374,12 @@ VALUE_PORTFOLIOS = text(
               IS DISTINCT FROM (v.equity_value, v.total_value, v.total_return, v.day_return)
         RETURNING 1
     ),
-    missing_rates AS (
+    missing_rates AS (  -- named once per conversion, however many holdings it concerns
         SELECT {conversion("portfolio_currency", "rate_date")} AS name
-        FROM amounts WHERE rate IS NULL
+        FROM conversions WHERE rate IS NULL
         UNION ALL
         SELECT {conversion("portfolio_currency", "previous_date")}
-        FROM amounts WHERE previous_close IS NOT NULL AND previous_rate IS NULL
+        FROM conversions WHERE previous_close IS NOT NULL AND previous_rate IS NULL
     ),
     unknown_day_changes AS (
         SELECT ticker || CASE
@@ -367,24 +392,32 @@ VALUE_PORTFOLIOS = text(
                 || ' is not the session before ' || {ISO_DAY.format("price_date")} || ')'
         END AS name
         FROM quotes WHERE consecutive IS NOT TRUE
+    ),
+    holding_counts AS (  -- one pass over the holdings
+        SELECT
+            count(*) AS holdings,
+            count(*) FILTER (WHERE market_value IS NULL) AS unpriced_holdings,
+            count(*) FILTER (WHERE without_rate) AS holdings_without_rate,
+            count(*) FILTER (WHERE is_stale) AS stale_holdings,
+            count(*) FILTER (WHERE is_stale IS NULL) AS unknown_staleness,
+            count(*) FILTER (WHERE consecutive IS NOT TRUE) AS holdings_without_day_change
+        FROM holding_values
     )
     SELECT
-        (SELECT count(*) FROM holding_values) AS holdings,
+        c.holdings,
         (SELECT count(*) FROM updated_holdings) AS holdings_updated,
-        (SELECT count(*) FROM holding_values WHERE market_value IS NULL) AS unpriced_holdings,
+        c.unpriced_holdings,
         (SELECT count(*) FROM portfolio_values) AS portfolios,
         (SELECT count(*) FROM updated_portfolios) AS portfolios_updated,
-        (SELECT count(*) FROM amounts
-         WHERE rate IS NULL OR (previous_close IS NOT NULL AND previous_rate IS NULL))
-            AS holdings_without_rate,
+        c.holdings_without_rate,
         {names("missing_rates")} AS missing_rates,
-        (SELECT count(*) FROM holding_values WHERE is_stale) AS stale_holdings,
-        (SELECT count(*) FROM holding_values WHERE is_stale IS NULL) AS unknown_staleness,
-        {names(f"(SELECT {STALE_PRICE} AS name FROM holding_values WHERE is_stale) AS stale")}
-            AS stale_prices,
-        (SELECT count(*) FROM holding_values WHERE consecutive IS NOT TRUE)
-            AS holdings_without_day_change,
+        c.stale_holdings,
+        c.unknown_staleness,
+        {names(f"(SELECT {STALE_PRICE} AS name FROM quotes WHERE is_stale) AS stale")}
+            AS stale_prices,  -- every quote is of a held security
+        c.holdings_without_day_change,
         {names("unknown_day_changes")} AS unknown_day_changes
+    FROM holding_counts AS c
     """  # noqa: S608 (composed of this module's SQL constants only)
 )
 
@@ -562,34 +595,40 @@ POSITION_COLUMNS = (
 VALUE_TRADE_POSITIONS = text(
     f"""
     WITH {VALUATION_DATES},
-    quotes AS MATERIALIZED (  -- each price and rate looked up once
+    quotes AS MATERIALIZED (  -- each price looked up once
         SELECT
             q.*,
             coalesce(q.close, q.cached_price) AS price,
             coalesce(q.date, CURRENT_DATE) AS rate_date,
-            fx_rate(q.currency, q.trade_currency, coalesce(q.date, CURRENT_DATE)) AS rate,
             staleness.sessions_behind,
             staleness.is_stale
         FROM ({POSITION_QUOTES}) AS q
         {POSITION_STALENESS}
         WHERE q.status = 'open' AND q.trade_status = 'active'
     ),
+    rates AS MATERIALIZED (  -- each rate looked up once, not once per position
+        SELECT needed.*, fx_rate(needed.currency, needed.trade_currency, needed.rate_date) AS rate
+        FROM (SELECT DISTINCT currency, trade_currency, rate_date FROM quotes) AS needed
+    ),
     position_values AS (
         SELECT
-            id,
-            ticker,
-            currency,
-            trade_currency,
-            rate,
-            rate_date,
-            entry_fx_rate,
-            date AS price_date,
-            is_stale,
-            sessions_behind,
-            price AS current_price,
+            q.id,
+            q.ticker,
+            q.currency,
+            q.trade_currency,
+            r.rate,
+            q.rate_date,
+            q.entry_fx_rate,
+            q.date AS price_date,
+            q.is_stale,
+            q.sessions_behind,
+            q.price AS current_price,
             {MARKET_VALUE} AS market_value,
             {PNL} AS unrealized_pnl
-        FROM quotes
+        FROM quotes AS q
+        LEFT JOIN rates AS r  -- LEFT: every position has its rate, known or NULL
+            ON r.currency = q.currency AND r.trade_currency = q.trade_currency
+            AND r.rate_date = q.rate_date
     ),
     updated AS (
         UPDATE positions AS pos

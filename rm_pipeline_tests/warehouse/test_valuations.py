@@ -537,6 +537,79 @@ def test_a_missing_rate_of_the_previous_close_is_named_with_its_date(db: Engine)
         )
 
 
+def test_a_security_held_in_several_currencies_converts_into_each(db: Engine) -> None:
+    """Shell, in pence, held in a dollar, a pound and a euro portfolio (no euro rate), and traded
+    in dollars and in pounds: each value converts into its own portfolio's or trade's currency at
+    the rate of its close's date; a conversion without a rate is named once (with each date it
+    lacks), however many holdings it leaves unvalued."""
+    with db.begin() as conn:
+        shell = two_day_prices(conn, "SHEL.L", 2500, 2600, currency="GBp")
+        add_fx_rate(conn, "GBP", DAY_1, "1.25")
+        add_fx_rate(conn, "GBP", DAY_2, "1.30")
+        user = add_user(conn)
+        portfolios = {}
+        for currency in ("USD", "GBP", "EUR"):
+            portfolios[currency] = add_portfolio(conn, user, cash_balance=0)
+            set_currency(conn, "portfolios", portfolios[currency], currency)
+        in_dollars = add_holding(conn, portfolios["USD"], shell, "long", 100, 2400)
+        in_pounds = add_holding(conn, portfolios["GBP"], shell, "long", 100, 2400)
+        add_holding(conn, portfolios["EUR"], shell, "long", 10, 2400)
+        add_holding(conn, portfolios["EUR"], shell, "short", 10, 2400)
+        dollar_trade, pound_trade = add_trade(conn, user, "active"), add_trade(conn, user, "active")
+        set_currency(conn, "trades", pound_trade, "GBP")
+        dollar_position = add_position(
+            conn, dollar_trade, shell, "long", "open", 100, 2400, "0.0125"
+        )
+        pound_position = add_position(conn, pound_trade, shell, "long", "open", 100, 2400, "0.01")
+
+        result = value_portfolios(conn)
+        assert (result.holdings, result.unpriced_holdings, result.holdings_without_rate) == (
+            4,
+            2,
+            2,
+        )
+        assert result.missing_rates == (
+            "SHEL.L (GBp to EUR on 2024-01-02)",
+            "SHEL.L (GBp to EUR on 2024-01-03)",
+        )
+        # 100 x 2600 pence: $3,380 at $1.30 a pound, or 2,600.00 pounds; yesterday $3,125 and
+        # 2,500.00 pounds.
+        value = "market_value, cost_basis"
+        assert row(conn, "portfolio_holdings", in_dollars, value) == (
+            Decimal("3380.00"),
+            Decimal("3120.00"),
+        )
+        assert row(conn, "portfolio_holdings", in_pounds, value) == (
+            Decimal("2600.00"),
+            Decimal("2400.00"),
+        )
+        assert row(conn, "portfolios", portfolios["USD"], PORTFOLIO) == (
+            Decimal("3380.00"),
+            Decimal("3380.00"),
+            Decimal("0.0833"),
+            Decimal("0.0816"),
+        )
+        assert row(conn, "portfolios", portfolios["GBP"], PORTFOLIO) == (
+            Decimal("2600.00"),
+            Decimal("2600.00"),
+            Decimal("0.0833"),
+            Decimal("0.0400"),
+        )
+        assert row(conn, "portfolios", portfolios["EUR"], PORTFOLIO) == (None, None, None, None)
+
+        assert value_trade_positions(conn).without_rate == 0
+        # Entered at 100 x 2400 pence: $3,000 at $1.25 a pound, or 2,400 pounds.
+        value = "market_value, unrealized_pnl"
+        assert row(conn, "positions", dollar_position, value) == (
+            Decimal("3380.00"),
+            Decimal("380.00"),
+        )
+        assert row(conn, "positions", pound_position, value) == (
+            Decimal("2600.00"),
+            Decimal("200.00"),
+        )
+
+
 def test_unvalued_exposure_is_null_not_zero(db: Engine) -> None:
     """SAP has no euro rate: a portfolio holding only SAP long has no known long exposure (and
     no short one: 0); one short SAP and long a dollar listing knows its long exposure only."""
