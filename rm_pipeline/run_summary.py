@@ -108,14 +108,19 @@ def changed_rows(summaries: list[JobSummary]) -> int:
     )
 
 
+def failed_unit(asset: str) -> str:
+    """What an asset's `failed_tickers` counts: exchange-rate pairs for `fx_rates`, else
+    tickers."""
+    return "exchange-rate pair" if asset == "fx_rates" else "ticker"
+
+
 def failures(summaries: list[JobSummary]) -> str | None:
     """The tickers and the exchange-rate pairs (`fx_rates`) the runs' loads failed on, in words
     (`2 tickers and 1 exchange-rate pair`); None when nothing failed."""
     failed = {"ticker": 0, "exchange-rate pair": 0}
     for summary in summaries:
         for asset, metadata in summary.materialized.items():
-            what = "exchange-rate pair" if asset == "fx_rates" else "ticker"
-            failed[what] += int(metadata.get("failed_tickers", 0))
+            failed[failed_unit(asset)] += int(metadata.get("failed_tickers", 0))
     return " and ".join(counted(count, what) for what, count in failed.items() if count) or None
 
 

@@ -24,6 +24,7 @@ from rm_pipeline.providers import build_provider
 from rm_pipeline.run_summary import (
     PER_TICKER_COUNTS,
     JobSummary,
+    failed_unit,
     failures,
     gaps_left_lines,
     outcome_line,
@@ -50,8 +51,8 @@ def _echo_job(summary: JobSummary) -> None:
             if key in metadata
         )
         failed = metadata.get("failed_tickers")
-        what = "exchange-rate pair" if asset == "fx_rates" else "ticker"
-        suffix = f"; {counted(failed, 'failed ' + what)}" if failed is not None else ""
+        unit = f"failed {failed_unit(asset)}"
+        suffix = f"; {counted(failed, unit)}" if failed is not None else ""
         if (gaps := metadata.get("open_gaps")) is not None:
             suffix += f"; open gaps {gaps:,}"
         click.echo(f"  {asset}{scope}: {counts or 'done'}{suffix}")
