@@ -41,6 +41,7 @@ from rm_pipeline.ingest.prices import (
     stored_bars_per_day,
 )
 from rm_pipeline.ingest.quarantine import (
+    RefusedTicker,
     list_command,
     quarantine,
     refused_per_ticker,
@@ -113,11 +114,7 @@ def securities(
             "universe": dg.MetadataValue.text(str(universe_file or f"{provider.name} default")),
             **failures_metadata(failed),
             "quarantined_by_run": dg.MetadataValue.int(refused.rows),
-            "quarantined_tickers": dg.MetadataValue.md(refused_table(by_ticker)),
-            "quarantined_per_ticker": dg.MetadataValue.json(
-                {refused_ticker.ticker: refused_ticker.rows for refused_ticker in by_ticker}
-            ),
-            "quarantine": dg.MetadataValue.text(list_command(context.run.run_id)),
+            **refused_metadata(by_ticker, context.run.run_id),
             "preview": preview(
                 reference[["ticker", "exchange", "name", "security_type", "sector"]]
             ),
@@ -209,11 +206,7 @@ def record_load(
                 "\n".join(f"- {line}" for line in report.inferred) or "none"
             ),
             "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
-            "quarantined_tickers": dg.MetadataValue.md(refused_table(by_ticker)),
-            "quarantined_per_ticker": dg.MetadataValue.json(
-                {refused_ticker.ticker: refused_ticker.rows for refused_ticker in by_ticker}
-            ),
-            "quarantine": dg.MetadataValue.text(list_command(context.run.run_id)),
+            **refused_metadata(by_ticker, context.run.run_id),
             "securities": dg.MetadataValue.int(report.tickers),
             "open_gaps": dg.MetadataValue.int(len(gaps)),
             "table_row_count": table_rows,
@@ -312,6 +305,18 @@ def add_partition_metadata(
     context.add_asset_metadata(
         {"preview": preview(latest), **of_the_run}, partition_key=context.partition_keys[-1]
     )
+
+
+def refused_metadata(by_ticker: list[RefusedTicker], run_id: str) -> dict[str, Any]:
+    """What a load refused into the quarantine: the tickers (a table, and their counts for the
+    run summary) and the command listing the rows."""
+    return {
+        "quarantined_tickers": dg.MetadataValue.md(refused_table(by_ticker)),
+        "quarantined_per_ticker": dg.MetadataValue.json(
+            {refused.ticker: refused.rows for refused in by_ticker}
+        ),
+        "quarantine": dg.MetadataValue.text(list_command(run_id)),
+    }
 
 
 def price_history_coverage(conn: Connection) -> str:
