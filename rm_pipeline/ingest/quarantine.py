@@ -64,16 +64,17 @@ KEPT_REPAIRS = UpsertSpec(
 )
 """The raw values of repaired bars: resolved when written, rewritten only when they change."""
 TRANSACTION_TIME = text("SELECT LOCALTIMESTAMP")
-# Accepted: resolution 'accepted', or resolved by hand in SQL before resolutions were recorded.
+ACCEPTED = "(resolution = 'accepted' OR (resolution IS NULL AND resolved_at IS NOT NULL))"
+"""An accepted row: resolution 'accepted', or resolved by hand in SQL before resolutions were
+recorded."""
 ACCEPTED_RESTATEMENT = text(
-    "SELECT EXISTS (SELECT FROM quarantine WHERE ticker = :ticker "
+    "SELECT EXISTS (SELECT FROM quarantine WHERE ticker = :ticker "  # noqa: S608 (module SQL)
     "AND reason LIKE 'unexplained_restatement%' AND resolved_at > last_seen_at "
-    "AND (resolution = 'accepted' OR (resolution IS NULL AND resolved_at IS NOT NULL)))"
+    f"AND {ACCEPTED})"
 )
 ACCEPTED_JUMPS = text(
-    "SELECT ticker, date FROM quarantine WHERE ticker = ANY(:tickers) "
-    "AND reason LIKE 'unexplained_jump%' "
-    "AND (resolution = 'accepted' OR (resolution IS NULL AND resolved_at IS NOT NULL))"
+    "SELECT ticker, date FROM quarantine WHERE ticker = ANY(:tickers) "  # noqa: S608 (module SQL)
+    f"AND reason LIKE 'unexplained_jump%' AND {ACCEPTED}"
 )
 
 
