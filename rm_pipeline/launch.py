@@ -139,10 +139,32 @@ def log_path(settings: Settings) -> Path:
     return settings.data_dir.resolve() / "logs" / "dagster.log"
 
 
+class CodeServer:
+    """The command's code server, started and not yet necessarily serving: `workspace()` waits
+    until it serves, so what a command does meanwhile (migrating, preparing the instance) runs
+    while the server loads the definitions."""
+
+    def __init__(self, process: subprocess.Popen[bytes], scratch: Path, log: str) -> None:
+        self.process = process
+        self.socket = scratch / "grpc.sock"
+        self.workspace_file = scratch / "workspace.yaml"
+        self.log = log
+
+    def workspace(self) -> Path:
+        """A workspace file naming the server, once it serves; `JobLaunchError` when it died or
+        did not start in time."""
+        deadline = time.monotonic() + CODE_SERVER_START_SECONDS
+        while not self.socket.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise JobLaunchError(f"the code server did not start: see {self.log}")
+            time.sleep(0.1)
+        return self.workspace_file
+
+
 @contextmanager
-def code_server(output: IO[bytes]) -> Iterator[Path]:
+def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
     """One code server for the runs launched inside the block, named as the workspace's
-    `rm_pipeline` location; yields a workspace file naming it.
+    `rm_pipeline` location.
 
     Launched against the packaged workspace, each `dagster job launch` would start a server of
     its own (loading the definitions again) and wait for it to stop after the run; against this
@@ -150,26 +172,16 @@ def code_server(output: IO[bytes]) -> Iterator[Path]:
     process group) write to `output` and are stopped when the block ends, however it ends."""
     with tempfile.TemporaryDirectory(prefix="rm-pipeline-code-") as scratch:
         socket = Path(scratch) / "grpc.sock"
-        workspace = Path(scratch) / "workspace.yaml"
         entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
-        workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
+        (Path(scratch) / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [entry]}))
         target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
         where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
         server = start_child([dagster_command(), "api", "grpc", *target, *where], output)
         try:
-            _wait_for_socket(server, socket, output.name)
-            yield workspace
+            yield CodeServer(server, Path(scratch), output.name)
         finally:
             with signals_ignored():
                 stop_group(server)
-
-
-def _wait_for_socket(server: subprocess.Popen[bytes], socket: Path, log: str) -> None:
-    deadline = time.monotonic() + CODE_SERVER_START_SECONDS
-    while not socket.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise JobLaunchError(f"the code server did not start: see {log}")
-        time.sleep(0.1)
 
 
 class RunSession:
@@ -179,14 +191,14 @@ class RunSession:
     def __init__(
         self,
         instance: dg.DagsterInstance,
-        workspace: Path,
+        server: CodeServer,
         output: IO[bytes],
         progress: Progress,
         slot_wait_seconds: float,
         alert_webhook: SecretStr | None = None,
     ) -> None:
         self.instance = instance
-        self.workspace = workspace
+        self.server = server
         self.output = output
         self.progress = progress
         self.slot_wait_seconds = slot_wait_seconds
@@ -205,7 +217,8 @@ class RunSession:
             LAUNCHER_TAG: self.launcher.tag(),
             ALERTED_BY_LAUNCHER_TAG: "true",
         }
-        command = [dagster_command(), "job", "launch", "-w", str(self.workspace), "-j", name]
+        workspace = self.server.workspace()
+        command = [dagster_command(), "job", "launch", "-w", str(workspace), "-j", name]
         command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
         command += ["--tags", json.dumps(all_tags)]
         if steps:
@@ -341,19 +354,21 @@ def progress_line(entry: dg.EventLogEntry) -> str | None:
 @contextmanager
 def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
     """The project's Dagster instance, runs of dead commands ended, pools set up, one code
-    server; when the block ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs
+    server, started first: it loads the definitions while the instance is prepared and while
+    the block does what comes before its first launch (migrating the warehouse); when the block ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs
     are stopped and marked canceled, and an interruption becomes `Interrupted` saying so."""
-    check_dagster_storage(settings)
-    instance = prepare_instance(settings, progress)
+    os.environ.update(dagster_environment(settings))
     log = log_path(settings)
     log.parent.mkdir(parents=True, exist_ok=True)
     canceling: list[str] = []
     session: RunSession | None = None
     try:
-        with log.open("ab") as output, code_server(output) as workspace:
+        with log.open("ab") as output, code_server(output) as server:
+            check_dagster_storage(settings)
+            instance = prepare_instance(settings, progress)
             session = RunSession(
                 instance,
-                workspace,
+                server,
                 output,
                 progress,
                 slot_wait_seconds=settings.slot_wait_minutes * 60,

@@ -141,10 +141,10 @@ def run(demo: bool) -> None:
     _check_configuration(settings)
     click.echo(f"database: {'embedded PostgreSQL' if settings.embedded else 'DATABASE_URL'}")
     db_url = warehouse_url(settings)
-    click.echo(migrate.upgrade_and_describe(db_url))
     click.echo(f"provider: {settings.provider}")
     seed = (lambda: _seed_demo(db_url)) if demo else None
     with interruptible(), ProgressDisplay() as shown, run_session(settings, shown) as session:
+        shown(migrate.upgrade_and_describe(db_url))
         summaries = run_main_job(session, settings, years, progress=shown, seed=seed)
     for summary in summaries:
         _echo_job(summary)
