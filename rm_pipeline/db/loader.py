@@ -24,6 +24,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,20 +367,36 @@ def _payloads(
     frame: pd.DataFrame, encoder: FrameEncoder | None, batch_rows: int
 ) -> Iterator[bytes | pa.Buffer]:
     """COPY's data for `frame`, `batch_rows` rows at a time; an `EncodingError` names the row of
-    `frame`."""
+    `frame`. In the binary format the next slice is encoded in a thread while the caller sends
+    the one before (Arrow and NumPy let go of the GIL, and so does the socket), so the server's
+    work on one slice and the encoding of the next overlap; two slices are in memory at most."""
     starts = range(0, len(frame), batch_rows)
     if encoder is None:
         for start in starts:
             yield to_csv_bytes(frame.iloc[start : start + batch_rows], list(frame.columns))
         return
     yield HEADER
-    for start in starts:
-        try:
-            payload = encoder.encode(frame.iloc[start : start + batch_rows])
-        except EncodingError as error:
-            raise EncodingError(start + error.row, error.column, error.reason) from error
-        yield payload
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rm-loader-encode") as encoding:
+        next_payload: Future[pa.Buffer] | None = None
+        for start in starts:
+            payload = next_payload
+            next_payload = encoding.submit(_encode_slice, encoder, frame, start, batch_rows)
+            if payload is not None:
+                yield payload.result()
+        if next_payload is not None:
+            yield next_payload.result()
     yield TRAILER
+
+
+def _encode_slice(
+    encoder: FrameEncoder, frame: pd.DataFrame, start: int, batch_rows: int
+) -> pa.Buffer:
+    """The binary COPY data of `batch_rows` rows from `start`; an `EncodingError` names the row of
+    the whole frame."""
+    try:
+        return encoder.encode(frame.iloc[start : start + batch_rows])
+    except EncodingError as error:
+        raise EncodingError(start + error.row, error.column, error.reason) from error
 
 
 def _describe_copy_error(error: psycopg.Error, frame: pd.DataFrame, spec: UpsertSpec) -> str:

@@ -819,7 +819,15 @@ class PriceHistory(Base):
 
     __tablename__ = "price_history"
 
-    id: Mapped[uuid.UUID] = _id()
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        server_default=text("time_ordered_uuid()"),
+        doc=(
+            "The row's identifier: a version 7 UUID assigned on insert, its first 48 bits the "
+            "insertion time in milliseconds (revision 0022), so new bars' ids sort last."
+        ),
+    )
     security_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("securities.id", ondelete="CASCADE"),
         doc="The security the bar is of (securities.id).",

@@ -139,6 +139,34 @@ def test_concurrent_first_migrations_both_succeed(empty_database: str) -> None:
     assert sum("nothing to migrate" in outcome for outcome in outcomes) == 2
 
 
+STORAGE_PARAMETERS = """
+    SELECT relname, reloptions FROM pg_class
+    WHERE relname IN ('portfolio_holdings', 'portfolios', 'positions')
+"""
+"""The storage parameters of the tables the valuations rewrite (None: the defaults)."""
+
+
+def storage_parameters(url: str) -> dict[str, list[str] | None]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute(STORAGE_PARAMETERS).fetchall())
+
+
+def test_0021_leaves_room_on_the_pages_of_holdings_and_portfolios_and_downgrades_to_full_pages(
+    empty_database: str,
+) -> None:
+    defaults = {"portfolio_holdings": None, "portfolios": None, "positions": None}
+    migrate.upgrade(empty_database, "0020")
+    assert storage_parameters(empty_database) == defaults
+    migrate.upgrade(empty_database, "0021")
+    assert storage_parameters(empty_database) == {
+        "portfolio_holdings": ["fillfactor=40"],
+        "portfolios": ["fillfactor=40"],
+        "positions": None,
+    }
+    migrate.downgrade(empty_database, "0020")
+    assert storage_parameters(empty_database) == defaults
+
+
 ANALYST_WRITES = """
 SELECT has_database_privilege('rm_analyst', current_database(), 'TEMPORARY'),
        has_function_privilege('rm_analyst', 'lo_create(oid)', 'EXECUTE'),
