@@ -1,12 +1,13 @@
-"""Shared by the benchmarks: a scratch warehouse database, a peak-memory sampler, and synthetic
-bars of `price_history` on securities made for them."""
+"""Shared by the benchmarks: a scratch warehouse database, a peak-memory sampler, synthetic bars of
+`price_history` on securities made for them, and bulk loads of bars (binary COPY with the loader's
+encoder) and of other rows (CSV COPY), with a table's keys and indexes rebuilt afterwards."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -15,12 +16,35 @@ import pandas as pd
 import psutil
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from rm_pipeline.db import embedded, migrate
+from rm_pipeline.db.binary_copy import HEADER, TRAILER, TargetColumn, describe, frame_encoder
 from rm_pipeline.db.engine import to_libpq_url
+from rm_pipeline.db.loader import to_csv_bytes
+from rm_pipeline.ingest.prices import PRICES
 from rm_pipeline.settings import get_settings
+
+BAR_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, PRICES.columns))
+"""Every column of `price_history` the loader writes, in its order."""
+
+KEYS_AND_INDEXES = text(
+    """
+    SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', rel.relname, con.conname),
+           format('ALTER TABLE %I ADD CONSTRAINT %I %s', rel.relname, con.conname,
+                  pg_get_constraintdef(con.oid))
+    FROM pg_constraint AS con JOIN pg_class AS rel ON rel.oid = con.conrelid
+    WHERE rel.relname = :table AND con.contype IN ('p', 'u', 'f')
+    UNION ALL
+    SELECT format('DROP INDEX %I', ix.relname), pg_get_indexdef(i.indexrelid)
+    FROM pg_index AS i
+    JOIN pg_class AS ix ON ix.oid = i.indexrelid
+    JOIN pg_class AS rel ON rel.oid = i.indrelid
+    WHERE rel.relname = :table
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)
+    """
+)
 
 
 @contextmanager
@@ -125,3 +149,76 @@ def checkpoint(engine: Engine) -> None:
             conn.execute(text("CHECKPOINT"))
         except ProgrammingError:
             conn.rollback()
+
+
+def raw_connection(conn: Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one."""
+    raw = conn.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
+def bar_columns(conn: Connection) -> list[TargetColumn]:
+    """The loaded columns of `price_history` as the server describes them, for `encode_bars`."""
+    with raw_connection(conn).cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT {} FROM price_history LIMIT 0").format(BAR_COLUMNS))
+        return describe(cursor)
+
+
+def encode_bars(frame: pd.DataFrame, columns: Sequence[TargetColumn]) -> bytes:
+    """The frame's bars (the columns of `PRICES`) as binary COPY tuples, by the loader's encoder;
+    without the header and trailer."""
+    bars = frame[list(PRICES.columns)]
+    encoder = frame_encoder(bars, columns)
+    assert encoder is not None, "every price column has a binary encoder"
+    return bytes(encoder.encode(bars))
+
+
+def copy_bars(engine: Engine, frames: Iterable[pd.DataFrame]) -> int:
+    """COPY every frame's bars into `price_history` in binary, in one transaction; how many."""
+    statement = sql.SQL("COPY price_history ({}) FROM STDIN (FORMAT binary)").format(BAR_COLUMNS)
+    rows = 0
+    with engine.begin() as conn:
+        columns = bar_columns(conn)
+        with raw_connection(conn).cursor() as cursor, cursor.copy(statement) as stream:
+            stream.write(HEADER)
+            for frame in frames:
+                stream.write(encode_bars(frame, columns))
+                rows += len(frame)
+            stream.write(TRAILER)
+    return rows
+
+
+def copy_rows(
+    engine: Engine, table: str, columns: Sequence[str], frames: Iterable[pd.DataFrame]
+) -> None:
+    """COPY the `columns` of every frame into `table` as CSV, in one transaction."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with (
+        engine.begin() as conn,
+        raw_connection(conn).cursor() as cursor,
+        cursor.copy(statement) as stream,
+    ):
+        for frame in frames:
+            stream.write(to_csv_bytes(frame, columns))
+
+
+@contextmanager
+def keys_rebuilt_afterwards(engine: Engine, table: str) -> Iterator[None]:
+    """Drop the table's keys, foreign keys and indexes for a bulk load and add them back after it.
+
+    Building an index once is much faster than maintaining it row by row, and one join checks a
+    foreign key faster than a trigger per row; the definitions come from the catalog, so the
+    rebuilt table is exactly the migrated one.
+    """
+    with engine.begin() as conn:
+        definitions = conn.execute(KEYS_AND_INDEXES, {"table": table}).all()
+        for drop, _ in definitions:
+            conn.exec_driver_sql(drop)
+    yield
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+        for _, create in definitions:
+            conn.exec_driver_sql(create)

@@ -26,27 +26,29 @@ from pathlib import Path
 from statistics import median
 
 import pandas as pd
-import psycopg
 from psycopg import sql
 from sqlalchemy import Engine, Uuid, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    BAR_COLUMNS,
     Timing,
+    bar_columns,
     checkpoint,
     create_securities,
+    encode_bars,
     make_bars,
     measured,
+    raw_connection,
     scratch_database,
 )
 
-from rm_pipeline.db.binary_copy import HEADER, TRAILER, describe, frame_encoder
+from rm_pipeline.db.binary_copy import HEADER, TRAILER
 from rm_pipeline.db.engine import build_engine
 from rm_pipeline.db.loader import DEFAULT_BATCH_ROWS, to_csv_bytes, upsert_frame
 from rm_pipeline.ingest.prices import PRICES
 
-COLUMNS = sql.SQL(", ").join(map(sql.Identifier, PRICES.columns))
 COPY = "COPY price_history ({}) FROM STDIN (FORMAT {})"
 CHUNK = 8 * 2**20
 
@@ -86,24 +88,20 @@ def truncate(engine: Engine) -> None:
 def binary_payload(engine: Engine, frame: pd.DataFrame) -> bytes:
     """The frame as the loader's binary COPY data for `price_history`, header and trailer included."""
     with engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert isinstance(raw, psycopg.Connection)
-        with raw.cursor() as cursor:
-            cursor.execute(sql.SQL("SELECT {} FROM price_history LIMIT 0").format(COLUMNS))
-            encoder = frame_encoder(frame[list(PRICES.columns)], describe(cursor))
-    assert encoder is not None, "every price column has a binary encoder"
-    return HEADER + bytes(encoder.encode(frame[list(PRICES.columns)])) + TRAILER
+        columns = bar_columns(conn)
+    return HEADER + encode_bars(frame, columns) + TRAILER
 
 
 def raw_copy(engine: Engine, copy_format: str, payload: bytes) -> None:
     """COPY the payload straight into price_history, in chunks as a client streams it."""
-    statement = sql.SQL(COPY).format(COLUMNS, sql.SQL(copy_format))
-    with engine.begin() as conn:
-        raw = conn.connection.dbapi_connection
-        assert isinstance(raw, psycopg.Connection)
-        with raw.cursor() as cursor, cursor.copy(statement) as stream:
-            for start in range(0, len(payload), CHUNK):
-                stream.write(payload[start : start + CHUNK])
+    statement = sql.SQL(COPY).format(BAR_COLUMNS, sql.SQL(copy_format))
+    with (
+        engine.begin() as conn,
+        raw_connection(conn).cursor() as cursor,
+        cursor.copy(statement) as stream,
+    ):
+        for start in range(0, len(payload), CHUNK):
+            stream.write(payload[start : start + CHUNK])
 
 
 def timed_raw_copy(engine: Engine, copy_format: str, payload: bytes) -> Timing:

@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 
 from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.db.models import Base
@@ -85,6 +85,20 @@ def row_count(conn: Connection, table_name: str) -> dict[str, Any]:
     """`dagster/row_count`: the table's rows now."""
     rows = conn.execute(select(func.count()).select_from(Base.metadata.tables[table_name]))
     return {"dagster/row_count": dg.MetadataValue.int(rows.scalar_one())}
+
+
+LIVE_ROWS = text(
+    "SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = CAST(:table AS regclass)"
+)
+
+
+def estimated_row_count(conn: Connection, table_name: str) -> dg.MetadataValue:
+    """The table's rows as PostgreSQL's cumulative statistics count them (`n_live_tup`: every
+    insert and delete counted as it commits, reset to ANALYZE's estimate when it runs), read
+    without touching the table. For tables that grow without end: an exact count reads all of
+    it, 2.1 s a night at 25 million bars (`bench/large_warehouse.py`)."""
+    rows = conn.execute(LIVE_ROWS, {"table": table_name}).scalar_one_or_none()
+    return dg.MetadataValue.int(int(rows or 0))
 
 
 def load_metadata(result: LoadResult, prefix: str = "rows") -> dict[str, Any]:

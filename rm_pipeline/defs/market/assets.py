@@ -3,6 +3,7 @@ and `fx_rates`."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from rm_pipeline.db.loader import LoadResult
 from rm_pipeline.defs.failures import no_retry_for_bad_input
 from rm_pipeline.defs.market.partitions import TRADING_DAYS
 from rm_pipeline.defs.metadata import (
+    estimated_row_count,
     failed_count,
     failures_metadata,
     load_metadata,
@@ -54,7 +56,7 @@ from rm_pipeline.ingest.securities import (
     sync_securities,
 )
 from rm_pipeline.providers.base import TickerOutcome, TickerStatus
-from rm_pipeline.warehouse.gaps import gap_lines, open_gaps
+from rm_pipeline.warehouse.gaps import Gap, gap_lines, open_gaps
 
 PRICE_LOADS_POOL = "price_loads"
 """The pool of the price load's steps (`load_batches`): dagster.yaml limits it to one, enforced per
@@ -189,15 +191,11 @@ def record_load(
     rejected = report.rejected_rows
     by_ticker = refused_per_ticker(report.rejected)
     with warehouse.engine().connect() as conn:
-        stored = stored_bars_per_day(conn, start, end)
-        latest = latest_bars(conn, end)
-        gaps = open_gaps(conn)
-        table_rows = row_count(conn, "price_history")["dagster/row_count"]
-        coverage = price_history_coverage(conn)
+        stored = read_stored_history(conn, start, end)
     add_partition_metadata(
         context,
-        partition_metadata(context.partition_keys, report.prices, rejected, stored),
-        latest,
+        partition_metadata(context.partition_keys, report.prices, rejected, stored.bars_per_day),
+        stored.latest,
         {
             **failures_metadata(report.failed),
             **load_metadata(report.actions, prefix="corporate_actions"),
@@ -208,9 +206,9 @@ def record_load(
             "quarantined_by_run": dg.MetadataValue.int(report.quarantined.rows),
             **refused_metadata(by_ticker, context.run.run_id),
             "securities": dg.MetadataValue.int(report.tickers),
-            "open_gaps": dg.MetadataValue.int(len(gaps)),
-            "table_row_count": table_rows,
-            "coverage_chart": dg.MetadataValue.md(coverage),
+            "open_gaps": dg.MetadataValue.int(len(stored.gaps)),
+            "table_rows_estimated": stored.table_rows,
+            "coverage_chart": dg.MetadataValue.md(stored.coverage),
         },
     )
     context.log.info(
@@ -317,6 +315,29 @@ def refused_metadata(by_ticker: list[RefusedTicker], run_id: str) -> dict[str, A
         ),
         "quarantine": dg.MetadataValue.text(list_command(run_id)),
     }
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """What a price load's record reads of the stored history once the load committed."""
+
+    bars_per_day: Mapping[date, int]
+    latest: pd.DataFrame
+    gaps: Sequence[Gap]
+    table_rows: dg.MetadataValue
+    coverage: str
+
+
+def read_stored_history(conn: Connection, start: date, end: date) -> StoredHistory:
+    """The bars stored per day of [start, end], the latest bars on `end`, the open gaps, the
+    table's estimated rows and the coverage chart."""
+    return StoredHistory(
+        bars_per_day=stored_bars_per_day(conn, start, end),
+        latest=latest_bars(conn, end),
+        gaps=open_gaps(conn),
+        table_rows=estimated_row_count(conn, "price_history"),
+        coverage=price_history_coverage(conn),
+    )
 
 
 def price_history_coverage(conn: Connection) -> str:
