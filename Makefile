@@ -51,6 +51,7 @@ bench: $(STAMP)  ## benchmarks: ratios against baselines measured in the same ru
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/restatement.py
 	$(BIN)/python bench/yfinance_repair.py
+	$(BIN)/python bench/large_warehouse.py
 
 cluster: $(STAMP)  ## Redis and two Celery workers here: a 100 x 3-year backfill on them, equal to the in-process load
 	$(BIN)/python deploy/cluster.py
