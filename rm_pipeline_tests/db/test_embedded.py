@@ -1,6 +1,7 @@
 """The embedded server: two processes starting it at once share one working server; stop works;
 `rm_analyst` reaches the warehouse only, on a new data directory and on one an older version
-wrote; a database kept to its owner lets no one else in."""
+wrote; a database kept to its owner lets no one else in; the server gets its buffer cache without
+cutting off a connected client."""
 
 from __future__ import annotations
 
@@ -123,3 +124,33 @@ def test_a_database_kept_to_its_owner_lets_no_other_role_connect(
 
     embedded.keep_to_owner(url, name)
     assert database_access(url, name) == kept
+
+
+def shared_buffers_mb(uri: str) -> int:
+    with psycopg.connect(uri) as conn:
+        row = conn.execute(
+            "SELECT pg_size_bytes(current_setting('shared_buffers')) / 1048576"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_new_server_gets_its_buffer_cache_and_a_connected_client_is_never_cut_off(
+    tmp_path: Path,
+) -> None:
+    pgdata = tmp_path / "pgdata"
+    uri = embedded.start(pgdata)
+    try:
+        assert shared_buffers_mb(uri) == embedded.shared_buffers_mb() > 128
+        with psycopg.connect(uri, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET shared_buffers = '128MB'")
+        embedded.pg_ctl(pgdata, "restart", "-m", "fast")
+        assert shared_buffers_mb(uri) == 128
+        with psycopg.connect(uri) as client:
+            embedded.apply_server_settings(uri, pgdata)
+            assert client.execute("SELECT 1").fetchone() == (1,)
+            assert shared_buffers_mb(uri) == 128
+        embedded.apply_server_settings(uri, pgdata)
+        assert shared_buffers_mb(uri) == embedded.shared_buffers_mb()
+    finally:
+        embedded.stop(pgdata)
