@@ -41,16 +41,14 @@ Targets: large/small per security (each step's seconds divided by its warehouse'
 within 1.5x; large (5,000 x 20 years) / 5,000 x 2 years, raw seconds (history depth alone), within
 1.5x. Use --scale for a quick run (0.1: a tenth of the securities).
 
-At full size, on two cores shared with other jobs (load average 3.3 to 4.0) and the embedded
-server's 128MB of shared_buffers, the price load met both (1.41x and 1.34x) once `refresh_gaps`
-looked each session's bar up in the index instead of hashing the whole table (0.7 to 0.9 s of a
-night at 2.5 million bars, 0.03 to 0.04 s looked up). The load record fails on depth: `record_load`'s row count
-of price_history is a count(*) that reads the whole table (2.1 s at 25.2 million bars, 0.23 s at
-2.5 million). Market statistics and the price checks read the same heap pages at either depth
-(one more index level: 14% and 25% more buffers) and ran within 1.2x warm; their depth ratios
-(2.1x, 1.9x) and market statistics' 3.9x per security are the cache's: 5,000 securities'
-trailing years (36,500 pages) overflow shared_buffers, 500 securities' do not (1.9x per security
-between 5,000 and 500 securities on 2 years already).
+At full size on a quiet machine (load average 1.2 to 1.6: this benchmark alone), every step met
+both targets (per security 0.92x, 0.25x, 0.13x, 1.01x, 1.08x; depth 0.91x, 1.35x, 0.96x, 0.99x,
+0.99x) once three things were fixed: `refresh_gaps` hashed the whole table for a night's two
+sessions a security (0.7 to 0.9 s of a night at 2.5 million bars; 0.03 to 0.04 s looked up in the
+index); `record_load` counted the whole table (2.1 s at 25.2 million bars; the statistics' live
+row count now); and the embedded server's 128MB of shared_buffers held 500 securities' trailing
+year but not 5,000's, so market statistics read them through the operating system's cache, 3.9
+to 4.7x slower per security (1GB now: 1.01x).
 """
 
 from __future__ import annotations
