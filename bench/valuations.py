@@ -24,10 +24,9 @@ into all four indexes). Migration 0021 leaves room on the pages of `portfolio_ho
 10,000 portfolios each). With the holdings and portfolios reloaded at each fillfactor in one run
 (full size, load average about 4 on two cores from other work): SQL 1.99 and 3.43 s at 100,
 1.23 and 2.00 s at 40, pandas 20 to 29 s throughout; the holdings' UPDATE wrote 200,000 WAL
-records instead of 701,000 (EXPLAIN ANALYZE). Two full-size runs of this benchmark on that
-busy machine (load average 3.8 to 5.4) then measured SQL 2.54 s against pandas' 35.3 s (13.9x)
-and 2.32 s against 34.7 s (15.0x), the results identical. pandas took three times its quiet-core
-time there, so these are no quiet-core ratios: those remain to be measured.
+records instead of 701,000 (EXPLAIN ANALYZE). At full size on two quiet cores (load
+average about 1, this benchmark alone) it measured 1.02 s against pandas' 12.49 s (12.2x), market
+statistics 1.42 s against 16.02 s (11.3x), the results identical.
 """
 
 from __future__ import annotations
@@ -35,8 +34,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +47,11 @@ from sqlalchemy import Connection, Engine, TextClause, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import measured, scratch_database
+from _common import copy_rows, keys_rebuilt_afterwards, measured, scratch_database
 
 from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
 from rm_pipeline.db.engine import build_engine
-from rm_pipeline.db.loader import UpsertSpec, to_csv_bytes, update_frame
+from rm_pipeline.db.loader import UpsertSpec, update_frame
 from rm_pipeline.warehouse.market_stats import refresh_market_stats
 from rm_pipeline.warehouse.valuations import value_portfolios
 
@@ -77,22 +75,6 @@ STATS_SPEC = UpsertSpec("securities", ("id", *STATS), ("id",), on_change=LAST_UP
 HOLDINGS_SPEC = UpsertSpec("portfolio_holdings", ("id", *HOLDING_VALUES), ("id",))
 PORTFOLIOS_SPEC = UpsertSpec("portfolios", ("id", *PORTFOLIO_VALUES), ("id",))
 
-INDEX_DEFINITIONS = text(
-    """
-    SELECT format('ALTER TABLE %I DROP CONSTRAINT %I', rel.relname, con.conname),
-           format('ALTER TABLE %I ADD CONSTRAINT %I %s', rel.relname, con.conname,
-                  pg_get_constraintdef(con.oid))
-    FROM pg_constraint AS con JOIN pg_class AS rel ON rel.oid = con.conrelid
-    WHERE rel.relname = :table AND con.contype IN ('p', 'u')
-    UNION ALL
-    SELECT format('DROP INDEX %I', ix.relname), pg_get_indexdef(i.indexrelid)
-    FROM pg_index AS i
-    JOIN pg_class AS ix ON ix.oid = i.indexrelid
-    JOIN pg_class AS rel ON rel.oid = i.indrelid
-    WHERE rel.relname = :table
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)
-    """
-)
 CLEAR_STATS = text(
     "UPDATE securities SET current_price = NULL, volume = NULL, avg_volume = NULL, "
     "fifty_two_week_high = NULL, fifty_two_week_low = NULL"
@@ -161,39 +143,6 @@ def bars(
     )
 
 
-def copy_frames(
-    engine: Engine, table: str, columns: Sequence[str], frames: Iterable[pd.DataFrame]
-) -> None:
-    """COPY the `columns` of every frame into `table`, in one transaction."""
-    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with engine.begin() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(copy) as stream:
-            for frame in frames:
-                stream.write(to_csv_bytes(frame, columns))
-
-
-@contextmanager
-def indexes_rebuilt_afterwards(engine: Engine, table: str) -> Iterator[None]:
-    """Drop the table's keys and indexes for a bulk load and rebuild them after it.
-
-    Building an index once from sorted data is much faster than maintaining it row by row; the
-    definitions come from the catalog, so the rebuilt table is exactly the migrated one.
-    """
-    with engine.begin() as conn:
-        definitions = conn.execute(INDEX_DEFINITIONS, {"table": table}).all()
-        for drop, _ in definitions:
-            conn.exec_driver_sql(drop)
-    yield
-    with engine.begin() as conn:
-        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
-        for _, create in definitions:
-            conn.exec_driver_sql(create)
-
-
 def load_prices(
     engine: Engine, security_ids: list[str], days: int, rng: np.random.Generator
 ) -> int:
@@ -202,8 +151,8 @@ def load_prices(
         bars(security_ids[start : start + SECURITIES_PER_COPY_BATCH], dates, rng)
         for start in range(0, len(security_ids), SECURITIES_PER_COPY_BATCH)
     )
-    with indexes_rebuilt_afterwards(engine, "price_history"):
-        copy_frames(engine, "price_history", BAR_COLUMNS, batches)
+    with keys_rebuilt_afterwards(engine, "price_history"):
+        copy_rows(engine, "price_history", BAR_COLUMNS, batches)
     with engine.begin() as conn:  # every weekday a session: each bar follows the one before
         conn.execute(
             text("INSERT INTO market_sessions (calendar, date) SELECT 'BENCH', unnest(:dates)"),
@@ -256,7 +205,7 @@ def load_holdings(
             "average_entry_price": rng.uniform(10, 500, size).round(6),
         }
     )
-    copy_frames(engine, "portfolio_holdings", list(frame.columns), [frame])
+    copy_rows(engine, "portfolio_holdings", list(frame.columns), [frame])
     return size
 
 
