@@ -355,8 +355,9 @@ def progress_line(entry: dg.EventLogEntry) -> str | None:
 def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
     """The project's Dagster instance, runs of dead commands ended, pools set up, one code
     server, started first: it loads the definitions while the instance is prepared and while
-    the block does what comes before its first launch (migrating the warehouse); when the block ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs
-    are stopped and marked canceled, and an interruption becomes `Interrupted` saying so."""
+    the block does what comes before its first launch (migrating the warehouse). When the block
+    ends early (an error, Ctrl-C, SIGTERM) the session's unfinished runs are stopped and marked
+    canceled, and an interruption becomes `Interrupted` saying so."""
     os.environ.update(dagster_environment(settings))
     log = log_path(settings)
     log.parent.mkdir(parents=True, exist_ok=True)
