@@ -222,3 +222,59 @@ def keys_rebuilt_afterwards(engine: Engine, table: str) -> Iterator[None]:
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
         for _, create in definitions:
             conn.exec_driver_sql(create)
+
+
+PORTFOLIOS_PER_USER = 5
+
+
+def create_portfolios(engine: Engine, count: int) -> list[str]:
+    with engine.begin() as conn:
+        conn.execute(text("SELECT setseed(0.7)"))
+        conn.execute(
+            text(
+                "INSERT INTO users (phone_number) "
+                "SELECT '+1555' || lpad(g::text, 7, '0') FROM generate_series(1, :users) AS g"
+            ),
+            {"users": -(-count // PORTFOLIOS_PER_USER)},
+        )
+        return list(
+            conn.execute(
+                text(
+                    "INSERT INTO portfolios (user_id, name, broker, cash_balance) "
+                    "SELECT u.id, 'Bench ' || n, 'manual', round((random() * 100000)::numeric, 2) "
+                    "FROM users AS u CROSS JOIN generate_series(1, :per_user) AS n "
+                    "LIMIT :count RETURNING id::text"
+                ),
+                {"per_user": PORTFOLIOS_PER_USER, "count": count},
+            ).scalars()
+        )
+
+
+def load_holdings(
+    engine: Engine,
+    portfolio_ids: list[str],
+    security_ids: list[str],
+    per_portfolio: int,
+    rng: np.random.Generator,
+) -> int:
+    """`per_portfolio` distinct securities in each portfolio, one in five of them short."""
+    picks = np.concatenate(
+        [rng.choice(len(security_ids), per_portfolio, replace=False) for _ in portfolio_ids]
+    )
+    size = picks.size
+    frame = pd.DataFrame(
+        {
+            "portfolio_id": np.repeat(portfolio_ids, per_portfolio),
+            "security_id": np.asarray(security_ids)[picks],
+            "side": np.where(rng.random(size) < 0.2, "short", "long"),
+            "quantity": rng.integers(1, 1_000, size),
+            "average_entry_price": rng.uniform(10, 500, size).round(6),
+        }
+    )
+    copy_rows(engine, "portfolio_holdings", list(frame.columns), [frame])
+    return size
+
+
+def vacuum_analyze(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")

@@ -65,7 +65,6 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-import psycopg
 from sqlalchemy import Engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,10 +72,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     checkpoint,
     copy_bars,
-    copy_rows,
+    create_portfolios,
     keys_rebuilt_afterwards,
+    load_holdings,
     measured,
     scratch_database,
+    vacuum_analyze,
 )
 
 from rm_pipeline.core.calendars import calendar_for, sessions
@@ -102,7 +103,6 @@ TRADING_DAYS_PER_YEAR = 252
 TICKERS_PER_COPY_BATCH = 100
 PORTFOLIOS_PER_SECURITY = 2
 HOLDINGS_PER_PORTFOLIO = 10
-PORTFOLIOS_PER_USER = 5
 TARGET = 1.5
 RUN_ID = "bench-large-warehouse"
 T = TypeVar("T")
@@ -188,48 +188,11 @@ def generated_bars(
         )
 
 
-def load_holdings(engine: Engine, security_ids: list[str], rng: np.random.Generator) -> int:
+def make_holdings(engine: Engine, security_ids: list[str], rng: np.random.Generator) -> int:
     """PORTFOLIOS_PER_SECURITY portfolios per security, each of HOLDINGS_PER_PORTFOLIO distinct
     securities, one in five of them short; how many holdings."""
-    count = len(security_ids) * PORTFOLIOS_PER_SECURITY
-    with engine.begin() as conn:
-        conn.execute(text("SELECT setseed(0.7)"))
-        conn.execute(
-            text(
-                "INSERT INTO users (phone_number) "
-                "SELECT '+1555' || lpad(g::text, 7, '0') FROM generate_series(1, :users) AS g"
-            ),
-            {"users": -(-count // PORTFOLIOS_PER_USER)},
-        )
-        portfolio_ids = conn.execute(
-            text(
-                "INSERT INTO portfolios (user_id, name, broker, cash_balance) "
-                "SELECT u.id, 'Bench ' || n, 'manual', round((random() * 100000)::numeric, 2) "
-                "FROM users AS u CROSS JOIN generate_series(1, :per_user) AS n "
-                "LIMIT :count RETURNING id::text"
-            ),
-            {"per_user": PORTFOLIOS_PER_USER, "count": count},
-        ).scalars()
-        portfolios = list(portfolio_ids)
-    picks = np.concatenate(
-        [rng.choice(len(security_ids), HOLDINGS_PER_PORTFOLIO, replace=False) for _ in portfolios]
-    )
-    frame = pd.DataFrame(
-        {
-            "portfolio_id": np.repeat(portfolios, HOLDINGS_PER_PORTFOLIO),
-            "security_id": np.asarray(security_ids)[picks],
-            "side": np.where(rng.random(picks.size) < 0.2, "short", "long"),
-            "quantity": rng.integers(1, 1_000, picks.size),
-            "average_entry_price": rng.uniform(10, 500, picks.size).round(6),
-        }
-    )
-    copy_rows(engine, "portfolio_holdings", list(frame.columns), [frame])
-    return len(frame)
-
-
-def vacuum_analyze(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+    portfolios = create_portfolios(engine, len(security_ids) * PORTFOLIOS_PER_SECURITY)
+    return load_holdings(engine, portfolios, security_ids, HOLDINGS_PER_PORTFOLIO, rng)
 
 
 def build(
@@ -244,7 +207,7 @@ def build(
     with engine.begin() as conn:
         store_sessions(conn, first, last)
         refresh_gaps(conn, first, last, run_id=RUN_ID)
-    load_holdings(engine, sorted(ids.values()), np.random.default_rng(7))
+    make_holdings(engine, sorted(ids.values()), np.random.default_rng(7))
     vacuum_analyze(url)
     return bars
 

@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
@@ -47,7 +46,15 @@ from sqlalchemy import Connection, Engine, TextClause, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import copy_rows, keys_rebuilt_afterwards, measured, scratch_database
+from _common import (
+    copy_rows,
+    create_portfolios,
+    keys_rebuilt_afterwards,
+    load_holdings,
+    measured,
+    scratch_database,
+    vacuum_analyze,
+)
 
 from rm_pipeline.core.market_statistics import AVERAGE_VOLUME_WINDOW, TRAILING_YEAR
 from rm_pipeline.db.engine import build_engine
@@ -58,7 +65,6 @@ from rm_pipeline.warehouse.valuations import value_portfolios
 TRADING_DAYS_PER_YEAR = 252
 LAST_DAY = "2025-11-21"
 SECURITIES_PER_COPY_BATCH = 100
-PORTFOLIOS_PER_USER = 5
 
 BAR_COLUMNS = ("security_id", "date", "open", "high", "low", "close", "volume")
 STATS = ("current_price", "volume", "avg_volume", "fifty_two_week_high", "fifty_two_week_low")
@@ -159,59 +165,6 @@ def load_prices(
             {"dates": list(dates.date)},
         )
     return len(security_ids) * days
-
-
-def create_portfolios(engine: Engine, count: int) -> list[str]:
-    with engine.begin() as conn:
-        conn.execute(text("SELECT setseed(0.7)"))
-        conn.execute(
-            text(
-                "INSERT INTO users (phone_number) "
-                "SELECT '+1555' || lpad(g::text, 7, '0') FROM generate_series(1, :users) AS g"
-            ),
-            {"users": -(-count // PORTFOLIOS_PER_USER)},
-        )
-        return list(
-            conn.execute(
-                text(
-                    "INSERT INTO portfolios (user_id, name, broker, cash_balance) "
-                    "SELECT u.id, 'Bench ' || n, 'manual', round((random() * 100000)::numeric, 2) "
-                    "FROM users AS u CROSS JOIN generate_series(1, :per_user) AS n "
-                    "LIMIT :count RETURNING id::text"
-                ),
-                {"per_user": PORTFOLIOS_PER_USER, "count": count},
-            ).scalars()
-        )
-
-
-def load_holdings(
-    engine: Engine,
-    portfolio_ids: list[str],
-    security_ids: list[str],
-    per_portfolio: int,
-    rng: np.random.Generator,
-) -> int:
-    """`per_portfolio` distinct securities in each portfolio, one in five of them short."""
-    picks = np.concatenate(
-        [rng.choice(len(security_ids), per_portfolio, replace=False) for _ in portfolio_ids]
-    )
-    size = picks.size
-    frame = pd.DataFrame(
-        {
-            "portfolio_id": np.repeat(portfolio_ids, per_portfolio),
-            "security_id": np.asarray(security_ids)[picks],
-            "side": np.where(rng.random(size) < 0.2, "short", "long"),
-            "quantity": rng.integers(1, 1_000, size),
-            "average_entry_price": rng.uniform(10, 500, size).round(6),
-        }
-    )
-    copy_rows(engine, "portfolio_holdings", list(frame.columns), [frame])
-    return size
-
-
-def vacuum_analyze(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
 
 
 # Reading into pandas -----------------------------------------------------------------------------

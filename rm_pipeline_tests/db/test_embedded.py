@@ -137,14 +137,21 @@ def shared_buffers_mb(uri: str) -> int:
 
 START_IN_ANOTHER_PROCESS = (
     "import sys; from pathlib import Path; from rm_pipeline.db import embedded; "
-    "embedded.start(Path(sys.argv[1]))"
+    "embedded.start(Path(sys.argv[1]), keep_running=sys.argv[2] == 'keep')"
 )
 
 
-def start_in_another_process(pgdata: Path) -> None:
-    """Start the server as a command does: in a process of its own, which leaves it running."""
+def start_in_another_process(pgdata: Path, *, keep_running: bool = True) -> None:
+    """Start the server as a command does, in a process of its own: left running after it, or
+    (`keep_running=False`, as the tests start theirs) stopped when that process exits."""
     started = subprocess.run(
-        [sys.executable, "-c", START_IN_ANOTHER_PROCESS, str(pgdata)],
+        [
+            sys.executable,
+            "-c",
+            START_IN_ANOTHER_PROCESS,
+            str(pgdata),
+            "keep" if keep_running else "stop",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,23 +182,11 @@ def test_a_new_server_gets_its_buffer_cache_a_running_one_at_its_next_start(
         embedded.stop(pgdata)
 
 
-START_FOR_THIS_PROCESS = (
-    "import sys; from pathlib import Path; from rm_pipeline.db import embedded; "
-    "embedded.start(Path(sys.argv[1]), keep_running=False)"
-)
-
-
 def test_a_server_restarted_for_its_buffer_cache_still_stops_with_its_last_user(
     tmp_path: Path,
 ) -> None:
     pgdata = tmp_path / "pgdata"
-    started = subprocess.run(
-        [sys.executable, "-c", START_FOR_THIS_PROCESS, str(pgdata)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert started.returncode == 0, started.stderr
+    start_in_another_process(pgdata, keep_running=False)
     running = embedded.status(pgdata).running
     if running:
         embedded.stop(pgdata)
