@@ -144,10 +144,12 @@ class CodeServer:
     until it serves, so what a command does meanwhile (migrating, preparing the instance) runs
     while the server loads the definitions."""
 
-    def __init__(self, process: subprocess.Popen[bytes], scratch: Path, log: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], socket: Path, workspace_file: Path, log: str
+    ) -> None:
         self.process = process
-        self.socket = scratch / "grpc.sock"
-        self.workspace_file = scratch / "workspace.yaml"
+        self.socket = socket
+        self.workspace_file = workspace_file
         self.log = log
 
     def workspace(self) -> Path:
@@ -171,14 +173,14 @@ def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
     one it returns once the run is created. The server and the run workers it starts (its
     process group) write to `output` and are stopped when the block ends, however it ends."""
     with tempfile.TemporaryDirectory(prefix="rm-pipeline-code-") as scratch:
-        socket = Path(scratch) / "grpc.sock"
+        socket, workspace = Path(scratch) / "grpc.sock", Path(scratch) / "workspace.yaml"
         entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
-        (Path(scratch) / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [entry]}))
+        workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
         target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
         where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
         server = start_child([dagster_command(), "api", "grpc", *target, *where], output)
         try:
-            yield CodeServer(server, Path(scratch), output.name)
+            yield CodeServer(server, socket, workspace, output.name)
         finally:
             with signals_ignored():
                 stop_group(server)
