@@ -4,7 +4,7 @@ backfill` loads it: runs of the project's jobs launched one after the other in o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -39,6 +39,10 @@ evaluate once, over the whole table), which for 15 years is 27,000 rows and seco
 run starts. The nightly schedule's runs, a few days each, keep their checks."""
 
 
+MAIN_LOAD_STEPS = ("securities", *RANGE_LOAD_STEPS)
+"""What `rm-pipeline run` loads in one run: the securities master, then `RANGE_LOAD_STEPS`."""
+
+
 def load_range(session: RunSession, first: str, last: str) -> list[JobSummary]:
     """Bars and exchange rates from partition `first` to `last` as one run, then the price and
     rate checks as one run (not when the load failed)."""
@@ -56,26 +60,19 @@ def run_main_job(
     seed: Callable[[], str] | None = None,
     today: date | None = None,
 ) -> list[JobSummary]:
-    """Securities, then the last `years` years of history (`history_range`) as one run (its loads:
-    `RANGE_LOAD_STEPS`), then `seed` (the demo data, when given), then the price checks and
-    everything downstream. Stops at the first job that fails."""
+    """The securities and the last `years` years of history (`history_range`) as one run of
+    `load_securities_and_prices` (its loads: `MAIN_LOAD_STEPS`), then `seed` (the demo data, when
+    given), then the price checks and everything downstream (`refresh_analytics`), unless the
+    load failed."""
     first, last = history_range(settings, years, today or partitions_today())
-    tags = range_tags(first, last)
-    steps: list[tuple[str, dict[str, str] | None, Sequence[str]]] = [
-        ("refresh_securities", None, ()),
-        ("ingest_price_history", tags, RANGE_LOAD_STEPS),
-        ("refresh_analytics", None, ()),
-    ]
-    summaries = []
-    for name, run_tags, run_steps in steps:
-        if name == "refresh_analytics" and seed is not None:
-            progress(seed())
-        progress(f"running {name}" + (f" for {first} to {last}" if run_tags else ""))
-        summary = session.launch(name, run_tags, run_steps)
-        summaries.append(summary)
-        if not summary.success:
-            break
-    return summaries
+    progress(f"running load_securities_and_prices for {first} to {last}")
+    load = session.launch("load_securities_and_prices", range_tags(first, last), MAIN_LOAD_STEPS)
+    if not load.success:
+        return [load]
+    if seed is not None:
+        progress(seed())
+    progress("running refresh_analytics")
+    return [load, session.launch("refresh_analytics")]
 
 
 WAREHOUSE_SUMMARY = text(

@@ -128,10 +128,10 @@ def _seed_demo(db_url: str) -> str:
 def run(demo: bool) -> None:
     """Bring up the database, migrate it, run the pipeline and print a summary.
 
-    Runs `refresh_securities`, then `ingest_price_history` over the last RM_HISTORY_YEARS years
-    (default 2; none before RM_HISTORY_START) as one run, seeds the demo data, then
-    `refresh_analytics` (the price checks, then market stats, fundamentals, holdings, valuations,
-    trade analysis), all on the project's Dagster instance with the market data provider from
+    Runs `load_securities_and_prices` (the securities master, then the last RM_HISTORY_YEARS
+    years of bars and rates, default 2, none before RM_HISTORY_START) as one run, seeds the demo
+    data, then `refresh_analytics` (the price checks, then market stats, fundamentals, holdings,
+    valuations, trade analysis), all on the project's Dagster instance with the market data provider from
     RM_PROVIDER (default: synthetic, offline). Uses the embedded PostgreSQL unless DATABASE_URL is
     set. Safe to run again: a second run changes nothing and says so. The embedded server stays up
     afterwards for psql and the Dagster UI; stop it with `rm-pipeline db stop`.

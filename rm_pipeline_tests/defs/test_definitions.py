@@ -48,6 +48,13 @@ def test_definitions_list_the_expected_pieces() -> None:
         "closes_agree_with_second_source",
     }
     assert defs.resolve_job_def("ingest_price_history").partitions_def is not None
+    main_load = defs.resolve_job_def("load_securities_and_prices")
+    assert main_load.partitions_def is not None
+    assert {key.to_user_string() for key in main_load.asset_layer.executable_asset_keys} == {
+        "securities",
+        "price_history",
+        "fx_rates",
+    }
     for job in ("refresh_securities", "refresh_analytics", "analyze_trades", "sync_holdings"):
         assert defs.resolve_job_def(job).partitions_def is None
     assert defs.resolve_sensor_def("trades_needing_analysis_sensor").job_name == "analyze_trades"

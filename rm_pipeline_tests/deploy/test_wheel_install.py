@@ -180,7 +180,7 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     as_superuser(server, f"ALTER ROLE {APP_ROLE} CREATEDB")
     ran = rm_pipeline("run")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    for job in ("refresh_securities", "ingest_price_history", "refresh_analytics"):
+    for job in ("load_securities_and_prices", "refresh_analytics"):
         assert f"{job}: succeeded" in ran.stdout
     assert "check no_missing_sessions: passed" in ran.stdout
     instance_config = cwd / ".rm_pipeline" / "dagster" / "dagster.yaml"

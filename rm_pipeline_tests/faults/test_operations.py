@@ -210,7 +210,7 @@ def assert_recovers(warehouse: Warehouse, clean_bars: CleanBars) -> str:
 
 @pytest.mark.parametrize(
     "strike_at",
-    ["running ingest_price_history", "batch 2/", "running refresh_analytics"],
+    ["running load_securities_and_prices", "batch 2/", "running refresh_analytics"],
 )
 def test_the_server_killed_mid_run_ends_in_one_line_and_the_next_run_completes(
     warehouse: Warehouse, clean_bars: CleanBars, strike_at: str
@@ -368,7 +368,7 @@ def test_a_yahoo_outage_fails_the_run_fast_with_one_alert(
         took = time.monotonic() - began
     print(f"{universe_size} tickers: the run failed in {took:.1f} s\n{outage.stdout}")
     assert outage.returncode == 1
-    assert "refresh_securities: FAILED" in outage.stdout
+    assert "load_securities_and_prices: FAILED" in outage.stdout
     assert "securities: FAILED: yfinance unreachable: Yahoo Finance" in outage.stdout
     assert "up to date" not in outage.stdout
     assert_one_line(outage.stderr, "a job failed")

@@ -20,6 +20,16 @@ ingest_price_history = dg.define_asset_job(
     "run; their checks run after the load.",
 )
 
+load_securities_and_prices = dg.define_asset_job(
+    "load_securities_and_prices",
+    selection=dg.AssetSelection.assets(securities, price_history, fx_rates),
+    description="Refresh the securities master, then load their bars and exchange rates for a "
+    "trading day or a range: `refresh_securities` and `ingest_price_history` as one run, as "
+    "`rm-pipeline run` loads them.",
+)
+"""One run where two would each pay for launching a run and starting its process (about 4 s);
+the prices wait for the securities step, and a failed securities step skips them."""
+
 check_prices = dg.define_asset_job(
     "check_prices",
     selection=dg.AssetSelection.checks(
