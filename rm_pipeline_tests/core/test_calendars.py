@@ -3,11 +3,15 @@ suffix is only the fallback."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import exchange_calendars as xcals
+import numpy as np
 import pytest
 
+from rm_pipeline.core import calendars
 from rm_pipeline.core.calendars import (
     _BY_EXCHANGE,
     _BY_SUFFIX,
@@ -98,6 +102,56 @@ def test_sessions_skip_holidays_and_keep_one_day_spans() -> None:
     assert sessions("XLON", date(2024, 12, 27), date(2024, 12, 27)) == (date(2024, 12, 27),)
     assert sessions("XNYS", date(2024, 12, 27), date(2024, 12, 26)) == ()
     assert len(sessions(ALWAYS_OPEN, date(2024, 12, 21), date(2024, 12, 27))) == 7
+    assert sessions("XNYS", date(2024, 12, 28), date(2024, 12, 29)) == ()  # a weekend
+
+
+def forget_spans() -> None:
+    """As a new process starts: no span or range in memory."""
+    calendars._span.cache_clear()
+    calendars.sessions.cache_clear()
+
+
+@pytest.fixture
+def spans_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty span cache on disk, and none in memory."""
+    monkeypatch.setattr(calendars, "SPANS_DIR", tmp_path / "spans")
+    forget_spans()
+    yield tmp_path / "spans"
+    forget_spans()
+
+
+def test_a_calendars_span_is_kept_on_disk_and_read_back_without_building_it(
+    spans_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    week = (date(2024, 12, 23), date(2024, 12, 31))
+    built = sessions("XLON", *week)
+    assert date(2024, 12, 25) not in built and date(2024, 12, 27) in built
+    (kept,) = spans_dir.glob("XLON-*.npy")
+    assert not list(spans_dir.glob("*.partial"))
+
+    forget_spans()
+    with monkeypatch.context() as patched:
+        patched.setattr(xcals, "get_calendar", lambda *args, **kwargs: pytest.fail("built"))
+        assert sessions("XLON", *week) == built
+
+    kept.write_bytes(b"not a span")
+    forget_spans()
+    assert sessions("XLON", *week) == built  # a damaged span is built and kept again
+    assert len(np.load(kept)) > 6000
+
+
+@pytest.mark.parametrize("calendar", ["XNYS", "XLON", "XTKS", "XKRX", ALWAYS_OPEN])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(date(2011, 12, 5), date(2026, 12, 3)), (date(2000, 1, 1), date(2000, 1, 4))],
+)
+def test_sessions_cut_from_a_calendars_span_are_the_ranges_own(
+    calendar: str, start: date, end: date
+) -> None:
+    """A range's sessions are cut out of the calendar built once over its span: the same days
+    as the calendar built for the range alone."""
+    built = xcals.get_calendar(calendar, start=start.isoformat(), end=end.isoformat())
+    assert sessions(calendar, start, end) == tuple(built.sessions.date)
 
 
 @pytest.mark.parametrize(
