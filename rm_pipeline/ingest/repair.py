@@ -35,7 +35,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from rm_pipeline.ingest.scale import SPLIT_LIKE_MIN, prior_closes, split_like
+from rm_pipeline.ingest.scale import (
+    SPLIT_LIKE_MIN,
+    prior_closes,
+    split_like,
+    ticker_bounds,
+    ticker_order,
+)
 from rm_pipeline.providers.validation import raw_values
 
 DAY_MOVE = 0.10
@@ -107,7 +113,8 @@ def repair_bars(
     ambiguous = [drop.session for drop in drops if unit[drop.session]]  # a split of about 100
     unit[ambiguous] = 0
     drops = [drop for drop in drops if drop.session not in ambiguous]
-    for first, stop, direction in _unit_blocks(rows, unit, _mixed_units(bars, rows.order)):
+    blocks = _unit_blocks(rows, unit, _mixed_units(bars, rows.order)) if unit.any() else []
+    for first, stop, direction in blocks:
         scale[first:stop] = UNIT_FACTOR**direction
         span = f"{_day(rows.dates[first])}..{_day(rows.dates[stop - 1])}"
         note = (
@@ -142,16 +149,12 @@ def repair_bars(
 
 
 def _sorted_rows(bars: pd.DataFrame, previous_close: dict[str, float]) -> _Rows:
-    order = np.lexsort((bars["date"].to_numpy(), bars["ticker"].to_numpy().astype(str)))
-    rows = bars.iloc[order]
-    tickers = rows["ticker"].to_numpy().astype(str)
-    closes = rows["close"].to_numpy(dtype=float)
+    order, tickers = ticker_order(bars["ticker"], bars["date"].to_numpy())
+    closes = bars["close"].to_numpy(dtype=float)[order]
     with np.errstate(divide="ignore", invalid="ignore"):
-        moves = np.log(closes / prior_closes(rows, previous_close))
-    names, starts = np.unique(tickers, return_index=True)
-    stops = np.searchsorted(tickers, names, side="right")
-    bounds = {str(t): (int(a), int(b)) for t, a, b in zip(names, starts, stops, strict=True)}
-    return _Rows(order, tickers, rows["date"].to_numpy(), closes, moves, bounds)
+        moves = np.log(closes / prior_closes(tickers, closes, previous_close))
+    dates = bars["date"].to_numpy()[order]
+    return _Rows(order, tickers, dates, closes, moves, ticker_bounds(tickers))
 
 
 class _Drop(NamedTuple):
@@ -294,14 +297,21 @@ def repair(
     writes."""
     splits = actions[actions["action"] == "split"]
     repaired = repair_bars(bars, previous_close, splits)
-    notes = repaired.repairs.set_index(["ticker", "date"])["repair"]
-    keys = pd.MultiIndex.from_arrays([bars["ticker"], bars["date"]])
-    frame = repaired.frame.assign(repair=notes.reindex(keys).astype(object).to_numpy())
-    frame["repair"] = frame["repair"].where(frame["repair"].notna(), None)
+    frame = repaired.frame.assign(repair=_notes_by_bar(bars, repaired.repairs))
     raw = repaired.repairs.assign(reason=[f"repaired: {r}" for r in repaired.repairs["repair"]])
     return RepairedBars(
         frame, raw.loc[:, ["ticker", "date", "reason", "raw"]], _redated(actions, repaired)
     )
+
+
+def _notes_by_bar(bars: pd.DataFrame, repairs: pd.DataFrame) -> np.ndarray:
+    """Each bar's repair note (`Repaired.repairs`), None for a bar as sent."""
+    if repairs.empty:
+        return np.full(len(bars), None, dtype=object)
+    notes = repairs.set_index(["ticker", "date"])["repair"]
+    keys = pd.MultiIndex.from_arrays([bars["ticker"], bars["date"]])
+    noted = notes.reindex(keys).astype(object)
+    return noted.where(noted.notna(), None).to_numpy()
 
 
 def _redated(actions: pd.DataFrame, repaired: Repaired) -> pd.DataFrame:

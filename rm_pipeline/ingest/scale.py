@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -57,13 +58,37 @@ def split_like(ratios: np.ndarray) -> np.ndarray:
     return valid & (factor >= SPLIT_LIKE_MIN) & near_whole
 
 
-def prior_closes(rows: pd.DataFrame, previous_close: dict[str, float]) -> np.ndarray:
-    """The close before each row of `rows` (ticker, date, close; sorted by ticker, then date):
+def ticker_order(tickers: pd.Series, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts rows by ticker, then date (stable), and the tickers (none missing)
+    in that order as strings. Rows are sorted by their ticker's code, numbered in ticker order:
+    only the distinct tickers are turned into strings, not every row's."""
+    codes, names = pd.factorize(tickers, sort=True)
+    order = np.lexsort((dates, codes))
+    return order, np.asarray(names, dtype=str)[codes[order]]
+
+
+def ticker_bounds(tickers: np.ndarray) -> dict[str, tuple[int, int]]:
+    """Each ticker's slice of `tickers` (sorted), by ticker."""
+    edges = np.append(np.flatnonzero(first_of_ticker(tickers)), len(tickers))
+    return {str(tickers[a]): (int(a), int(b)) for a, b in pairwise(edges)}
+
+
+def first_of_ticker(tickers: np.ndarray) -> np.ndarray:
+    """Which rows of `tickers` (sorted) are their ticker's first."""
+    first = np.ones(len(tickers), dtype=bool)
+    first[1:] = tickers[1:] != tickers[:-1]
+    return first
+
+
+def prior_closes(
+    tickers: np.ndarray, closes: np.ndarray, previous_close: dict[str, float]
+) -> np.ndarray:
+    """The close before each of `closes` (with their `tickers`; sorted by ticker, then date):
     the row before's, or for a ticker's first row its `previous_close` (NaN when missing)."""
-    closes = rows["close"].to_numpy(dtype=float)
-    first_of_ticker = ~rows["ticker"].duplicated().to_numpy()
-    stored = rows["ticker"].map(previous_close).to_numpy(dtype=float)
-    return np.where(first_of_ticker, stored, np.roll(closes, 1))
+    prior = np.roll(closes, 1)
+    first = first_of_ticker(tickers)
+    prior[first] = [previous_close.get(str(ticker), np.nan) for ticker in tickers[first]]
+    return prior
 
 
 def held_spans(
@@ -88,18 +113,17 @@ def held_spans(
     (`window["date"].between(start, end)`) and stores the others. Moves are weighed for the whole
     window at once; only the few spans are looked at one by one.
     """
-    rows = window.sort_values(["ticker", "date"], kind="stable")
-    tickers = rows["ticker"].to_numpy()
-    dates = rows["date"].to_numpy()
-    closes = rows["close"].to_numpy(dtype=float)
-    prior = prior_closes(rows, previous_close)
+    order, tickers = ticker_order(window["ticker"], window["date"].to_numpy())
+    dates = window["date"].to_numpy()[order]
+    closes = window["close"].to_numpy(dtype=float)[order]
+    prior = prior_closes(tickers, closes, previous_close)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = closes / prior
         jumps = split_like(ratios) & ~_explained(tickers, dates, explained)
         steps = np.where(jumps, np.log(ratios), 0.0)
     scale = pd.Series(steps).groupby(tickers).cumsum().to_numpy()
     held = np.abs(scale) > np.log(REVERTED_WITHIN)
-    continues = np.zeros(len(rows), dtype=bool)  # the row before is the same ticker's
+    continues = np.zeros(len(tickers), dtype=bool)  # the row before is the same ticker's
     continues[1:] = tickers[1:] == tickers[:-1]
     held_before = np.zeros_like(held)
     held_before[1:] = held[:-1]
@@ -107,8 +131,8 @@ def held_spans(
     held_after[:-1] = held[1:] & continues[1:]
     starts = np.flatnonzero(held & ~(held_before & continues))
     ends = np.flatnonzero(held & ~held_after)
-    after = np.minimum(ends + 1, len(rows) - 1)
-    reverted = (ends + 1 < len(rows)) & continues[after]
+    after = np.minimum(ends + 1, len(tickers) - 1)
+    reverted = (ends + 1 < len(tickers)) & continues[after]
     moves = [
         f"close {closes[i]:g} after {prior[i]:g} (x{ratios[i]:.4f}), no split reported"
         for i in starts
@@ -132,11 +156,13 @@ def closes_before(stored: pd.DataFrame, day: date) -> dict[str, float]:
 def _explained(
     tickers: np.ndarray, dates: np.ndarray, explained: Collection[tuple[str, pd.Timestamp]]
 ) -> np.ndarray:
-    """Which (ticker, date) rows are among the `explained` pairs."""
-    if not explained:
-        return np.zeros(len(tickers), dtype=bool)
-    pairs = pd.MultiIndex.from_tuples(
-        [(str(t), pd.Timestamp(d)) for t, d in explained], names=["ticker", "date"]
-    )
-    keys = pd.MultiIndex.from_arrays([tickers.astype(str), dates], names=["ticker", "date"])
-    return np.asarray(keys.isin(pairs))
+    """Which rows (`tickers` sorted) are among the `explained` (ticker, date) pairs."""
+    days: dict[str, list[pd.Timestamp]] = {}
+    for ticker, day in explained:
+        days.setdefault(str(ticker), []).append(pd.Timestamp(day))
+    hit = np.zeros(len(tickers), dtype=bool)
+    for ticker, (start, stop) in ticker_bounds(tickers).items():
+        if ticker in days:
+            pairs = np.array(days[ticker], dtype="datetime64[ns]")
+            hit[start:stop] = np.isin(dates[start:stop], pairs)
+    return hit

@@ -12,6 +12,7 @@ Units and meanings (docs/PROVIDERS.md has the full story):
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Final
 
 import pandas as pd
@@ -165,6 +166,12 @@ def columns(model: FrameModel) -> list[str]:
 
 def empty_frame(model: FrameModel) -> pd.DataFrame:
     """A zero-row frame with the model's columns and dtypes."""
+    return _empty_frame(model).copy()
+
+
+@cache
+def _empty_frame(model: FrameModel) -> pd.DataFrame:
+    """Validated once per model: pandera's fixed cost is the whole cost of an empty frame."""
     return conform(model, pd.DataFrame({name: [] for name in columns(model)}))
 
 

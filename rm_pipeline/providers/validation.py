@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,9 @@ class RejectReason(StrEnum):
     UNEXPLAINED_RESTATEMENT = "unexplained_restatement"
 
 
-Rule = tuple[RejectReason, Callable[[pd.DataFrame], pd.Series]]
+Rule = tuple[RejectReason, Callable[[pd.DataFrame], pd.Series | np.ndarray]]
+"""A reason and the rows it applies to, as booleans: the rules read `_numeric`'s floats and
+datetimes, whose comparisons are never NA."""
 
 
 def _outside_range(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -84,19 +87,38 @@ def _outside_range(frame: pd.DataFrame, name: str) -> pd.Series:
     return (frame[name] < low) | (frame[name] > high)
 
 
-def _not_a_session(frame: pd.DataFrame) -> pd.Series:
+def _prices(frame: pd.DataFrame) -> np.ndarray:
+    return frame[_PRICES].to_numpy(dtype=float)
+
+
+def _not_a_session(frame: pd.DataFrame) -> np.ndarray:
     """Dates that are not sessions of the ticker's exchange (24/7 markets have no such dates):
     Yahoo's flat, zero-volume placeholders on holidays, for one. A bar names only its ticker, so
     the exchange is the one its symbol names (`ticker_calendar`)."""
-    outside = pd.Series(False, index=frame.index)
-    dated = frame[frame["date"].notna()]
-    for ticker, dates in dated.groupby("ticker")["date"]:
+    days = frame["date"].to_numpy().astype("datetime64[D]")
+    codes, tickers = pd.factorize(frame["ticker"])
+    dated = np.flatnonzero((codes >= 0) & ~np.isnat(days))
+    by_ticker = dated[np.argsort(codes[dated], kind="stable")]
+    bounds = np.searchsorted(codes[by_ticker], np.arange(len(tickers) + 1))
+    outside = np.zeros(len(frame), dtype=bool)
+    for code, ticker in enumerate(tickers):
         calendar = ticker_calendar(str(ticker))
-        if calendar == ALWAYS_OPEN:
+        rows = by_ticker[bounds[code] : bounds[code + 1]]
+        if calendar == ALWAYS_OPEN or not len(rows):
             continue
-        days = dates.dt.date
-        outside[dates.index] = ~days.isin(set(sessions(calendar, min(days), max(days))))
+        outside[rows] = ~np.isin(days[rows], _session_days(calendar, days[rows]))
     return outside
+
+
+def _session_days(calendar: str, days: np.ndarray) -> np.ndarray:
+    """The calendar's sessions from the first of `days` to the last, as datetime64[D]."""
+    return _sessions_array(calendar, days.min().astype(date), days.max().astype(date))
+
+
+@lru_cache(maxsize=256)
+def _sessions_array(calendar: str, start: date, end: date) -> np.ndarray:
+    """`sessions` as an array, built once per range: the tickers of a load share their ranges."""
+    return np.array(sessions(calendar, start, end), dtype="datetime64[D]")
 
 
 def _bar_rules(today: date) -> list[Rule]:
@@ -105,9 +127,9 @@ def _bar_rules(today: date) -> list[Rule]:
         (RejectReason.NOT_A_SESSION, _not_a_session),
         (RejectReason.MISSING_CLOSE, lambda f: f["close"].isna()),
         (RejectReason.NON_POSITIVE_CLOSE, lambda f: f["close"] <= 0),
-        (RejectReason.MISSING_PRICE, lambda f: f[_PRICES].isna().any(axis=1)),
-        (RejectReason.NON_POSITIVE_PRICE, lambda f: (f[_PRICES] <= 0).any(axis=1)),
-        (RejectReason.PRICE_TOO_LARGE, lambda f: (f[_PRICES] >= MAX_PRICE).any(axis=1)),
+        (RejectReason.MISSING_PRICE, lambda f: np.isnan(_prices(f)).any(axis=1)),
+        (RejectReason.NON_POSITIVE_PRICE, lambda f: (_prices(f) <= 0).any(axis=1)),
+        (RejectReason.PRICE_TOO_LARGE, lambda f: (_prices(f) >= MAX_PRICE).any(axis=1)),
         (RejectReason.HIGH_BELOW_LOW, lambda f: f["high"] < f["low"]),
         (RejectReason.OPEN_OUTSIDE_RANGE, lambda f: _outside_range(f, "open")),
         (RejectReason.CLOSE_OUTSIDE_RANGE, lambda f: _outside_range(f, "close")),
@@ -152,18 +174,23 @@ def _set_aside(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the rules in order, then mark repeats of `key` among the surviving rows. `raw` is
     the frame as the source sent it (same index), kept with each rejected row."""
-    reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
+    reasons = np.full(len(frame), None, dtype=object)
+    survivors = np.ones(len(frame), dtype=bool)
     for reason, rule in rules:
-        hit = rule(frame).fillna(False).astype(bool) & reasons.isna()
+        hit = np.asarray(rule(frame), dtype=bool) & survivors
         reasons[hit] = reason.value
-    survivors = reasons.isna()
-    repeated = frame[survivors].duplicated(key, keep="first")
-    reasons[repeated[repeated].index] = RejectReason.DUPLICATE.value
-    bad = reasons.notna()
+        survivors &= ~hit
+    kept = np.flatnonzero(survivors)
+    repeated = kept[frame[key].iloc[kept].duplicated(keep="first").to_numpy()]
+    reasons[repeated] = RejectReason.DUPLICATE.value
+    survivors[repeated] = False
+    if survivors.all():  # the usual case: no rejected row to describe and validate
+        return frame[survivors], empty_frame(RejectedFrame)
+    bad = ~survivors
     rejected = frame.loc[bad, ["ticker", "date"]].assign(
         reason=reasons[bad], raw=raw_values(raw.loc[bad])
     )
-    return frame[~bad], conform(RejectedFrame, rejected)
+    return frame[survivors], conform(RejectedFrame, rejected)
 
 
 def raw_values(frame: pd.DataFrame) -> list[str]:
