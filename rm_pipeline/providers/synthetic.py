@@ -18,11 +18,11 @@ from datetime import date
 from functools import cache, lru_cache
 from typing import Final
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
-from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for
+from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for, sessions
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
@@ -30,7 +30,6 @@ from rm_pipeline.providers.frames import (
     FundamentalsFrame,
     SecurityFrame,
     columns,
-    concat_frames,
 )
 from rm_pipeline.providers.fx import concat_raw_rates, pair_currency, raw_rates, start_fx_outcomes
 from rm_pipeline.providers.markets import guessed_security
@@ -140,12 +139,15 @@ def _universe_index() -> dict[str, tuple[dict[str, object], float]]:
 
 @lru_cache(maxsize=64)
 def _calendar_years(calendar: str, last_year: int) -> dict[int, np.ndarray]:
-    """The calendar's sessions from ORIGIN through last_year by year, as datetime64[ns]."""
-    end = f"{last_year}-12-31"
-    sessions = xcals.get_calendar(calendar, start=ORIGIN.isoformat(), end=end).sessions
-    values = sessions.as_unit("ns").to_numpy()
+    """The calendar's sessions from ORIGIN through last_year by year, as datetime64[ns]. Taken
+    from `sessions`, which cuts them out of one span per calendar that it builds once for all
+    its users (the validation's session check among them) and keeps on disk for later
+    processes."""
+    days = sessions(calendar, ORIGIN, date(last_year, 12, 31))
+    values = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
     years = range(ORIGIN.year, last_year + 1)
-    bounds = np.searchsorted(sessions.year.to_numpy(), [*years, last_year + 1])
+    firsts = np.array([f"{year}-01-01" for year in [*years, last_year + 1]], dtype=values.dtype)
+    bounds = np.searchsorted(values, firsts)
     return {year: values[bounds[i] : bounds[i + 1]] for i, year in enumerate(years)}
 
 
@@ -183,13 +185,17 @@ class _Profile:
 
 @dataclass(frozen=True)
 class _Block:
-    """One calendar year in ANCHOR_YEAR share units: rows open, high, low, close, volume, and
-    the dividends by position in the year."""
+    """Consecutive calendar years in ANCHOR_YEAR share units: rows open, high, low, close,
+    volume, and the dividends by position in the block."""
 
     dates: np.ndarray
     bars: np.ndarray
     dividend_index: np.ndarray
     dividend_values: np.ndarray
+
+
+_HistoryKey = tuple[str, int, int, date]
+"""A stitched history: ticker, first and last year generated, and today."""
 
 
 @dataclass(frozen=True)
@@ -260,36 +266,69 @@ def _units_per_dollar(currency: str) -> float:
 def _year_start_levels(profile: _Profile, years: dict[int, np.ndarray]) -> np.ndarray:
     """Log close before each year's first session (indexed from ORIGIN.year), pinned so the
     last close of ANCHOR_YEAR is the anchor price."""
-    counts = np.array([len(sessions) for sessions in years.values()], dtype=float)
+    counts = np.array([len(days) for days in years.values()], dtype=float)
     shocks = profile.year_shocks[: len(counts)]
     totals = counts * profile.drift + np.sqrt(counts) * profile.sd * shocks
     ends = np.concatenate(([0.0], np.cumsum(totals)))
     return ends + np.log(profile.anchor_price) - ends[ANCHOR_YEAR - ORIGIN.year + 1]
 
 
-def _make_block(profile: _Profile, year: int, dates: np.ndarray, start_level: float) -> _Block:
-    """A year of geometric Brownian motion, bridged to the year's drawn total return.
+def _make_block(
+    profile: _Profile, years: range, dates: list[np.ndarray], start_levels: np.ndarray
+) -> _Block:
+    """Years of geometric Brownian motion, each bridged to its drawn total return from its
+    start level (`dates` and `start_levels` by year).
 
-    Each year has its own random stream, so no bar depends on which range was requested.
+    Each year has its own random stream and its own bridge, so no bar depends on which range
+    was requested; only those go year by year, the rest is done for all the years at once.
     """
-    n = len(dates)
-    rng = np.random.Generator(np.random.PCG64([*profile.words, year]))
-    shock, gap, up, down, noise = rng.standard_normal((5, n))
+    counts = np.array([len(days) for days in dates])
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    shock, gap, up, down, noise = _draws(profile, years, bounds)
     sd = profile.sd
-    total = n * profile.drift + np.sqrt(n) * sd * profile.year_shocks[year - ORIGIN.year]
-    steps = profile.drift + sd * shock
-    steps += (total - steps.sum()) / max(n, 1)
-    levels = start_level + np.cumsum(steps)
+    shocks = profile.year_shocks[years.start - ORIGIN.year : years.stop - ORIGIN.year]
+    totals = counts * profile.drift + np.sqrt(counts) * sd * shocks
+    levels = _bridge(profile.drift + sd * shock, bounds, totals, start_levels)
+    previous = np.empty_like(levels)
+    previous[1:] = levels[:-1]
+    previous[bounds[:-1]] = start_levels
     close = np.exp(levels)
-    open_ = np.exp(np.concatenate(([start_level], levels[:-1])) + 0.25 * sd * gap)
+    open_ = np.exp(previous + 0.25 * sd * gap)
     high = np.maximum(open_, close) * np.exp(0.5 * sd * np.abs(up))
     low = np.minimum(open_, close) * np.exp(-0.5 * sd * np.abs(down))
     busy = (1 + 0.5 * np.abs(shock)) / (1 + 0.5 * np.sqrt(2 / np.pi))
     volume = profile.avg_volume * np.exp(0.4 * noise - 0.08) * busy
-    index = profile.dividend_phase + DIVIDEND_SPACING * np.arange(DIVIDENDS_PER_YEAR)
-    index = index[index < n] if profile.dividend_yield > 0 else index[:0]
+    in_year = profile.dividend_phase + DIVIDEND_SPACING * np.arange(DIVIDENDS_PER_YEAR)
+    in_year = in_year if profile.dividend_yield > 0 else in_year[:0]
+    index = (bounds[:-1, None] + in_year)[in_year < counts[:, None]]
     values = profile.dividend_yield / DIVIDENDS_PER_YEAR * close[index - 1]
-    return _Block(dates, np.stack([open_, high, low, close, volume]), index, values)
+    bars = np.stack([open_, high, low, close, volume])
+    return _Block(np.concatenate(dates), bars, index, values)
+
+
+def _draws(profile: _Profile, years: range, bounds: np.ndarray) -> np.ndarray:
+    """Rows shock, gap, up, down and noise of standard normals for the sessions of the years
+    (year i's are columns bounds[i] to bounds[i + 1]), each year's from its own stream."""
+    draws = np.empty((5, bounds[-1]))
+    for year, first, stop in zip(years, bounds[:-1], bounds[1:], strict=True):
+        rng = np.random.Generator(np.random.PCG64([*profile.words, year]))
+        draws[:, first:stop] = rng.standard_normal((5, stop - first))
+    return draws
+
+
+def _bridge(
+    steps: np.ndarray, bounds: np.ndarray, totals: np.ndarray, start_levels: np.ndarray
+) -> np.ndarray:
+    """Log closes: each year's steps (columns as in `_draws`) shifted, in place, to add up to
+    the year's total, then summed up from the year's start level."""
+    levels = np.empty_like(steps)
+    for first, stop, total, level in zip(
+        bounds[:-1], bounds[1:], totals, start_levels, strict=True
+    ):
+        year = steps[first:stop]
+        year += (total - year.sum()) / max(stop - first, 1)
+        levels[first:stop] = level + np.cumsum(year)
+    return levels
 
 
 def _split_factor(ticker: str, day: date) -> float:
@@ -311,9 +350,9 @@ class SyntheticProvider:
     Tickers outside the built-in universe get generated data too, with reference data made up
     from the symbol (name = ticker, sector Unknown), so large benchmark universes work.
 
-    Generated years are cached (`cache_size` ticker-years, about 12 KB each): enough for a batch's
-    bars, its corporate actions and a re-fetch to generate each year once, and bounded, so a long
-    history of many tickers does not pile up in memory.
+    Each ticker's character and year levels are cached (`cache_size` tickers). The histories
+    generated for one request are kept until the next, so a batch's corporate actions reuse its
+    bars' and a long history of many tickers does not pile up in memory.
     """
 
     name = "synthetic"
@@ -325,7 +364,7 @@ class SyntheticProvider:
         self._today = today
         self._profile = lru_cache(maxsize=cache_size)(self._build_profile)
         self._levels = lru_cache(maxsize=cache_size)(self._build_levels)
-        self._block = lru_cache(maxsize=cache_size)(self._build_block)
+        self._histories: dict[_HistoryKey, _Window] = {}
 
     def _build_profile(self, ticker: str) -> _Profile:
         reference, dividend_yield = _universe_index().get(ticker, (guessed_security(ticker), None))
@@ -335,14 +374,33 @@ class SyntheticProvider:
         profile = self._profile(ticker)
         return _year_start_levels(profile, _calendar_years(profile.calendar, last_year))
 
-    def _build_block(self, ticker: str, year: int, last_year: int) -> _Block:
+    def _build_history(self, key: _HistoryKey) -> _Window:
+        ticker, first_year, last, today = key
         profile = self._profile(ticker)
-        dates = _calendar_years(profile.calendar, last_year)[year]
-        level = self._levels(ticker, last_year)[year - ORIGIN.year]
-        return _make_block(profile, year, dates, float(level))
+        last_year = max(today.year, ANCHOR_YEAR)
+        calendar = _calendar_years(profile.calendar, last_year)
+        years = range(first_year, last + 1)
+        levels = self._levels(ticker, last_year)[first_year - ORIGIN.year : last + 1 - ORIGIN.year]
+        block = _make_block(profile, years, [calendar[year] for year in years], levels)
+        factor = _split_factor(ticker, today) / _split_factor(ticker, date(ANCHOR_YEAR, 12, 31))
+        return _stitch(block, factor, today)
 
-    def _window(self, ticker: str, start: date, end: date, today: date) -> _Window:
-        """The stored view of [start, end]: split-adjusted as of today, never after today.
+    def _windows(
+        self, tickers: list[str], start: date, end: date, today: date
+    ) -> dict[str, _Window]:
+        """Each ticker's window of [start, end]; the histories stitched for them replace those
+        kept from the previous request."""
+        kept: dict[_HistoryKey, _Window] = {}
+        windows = {ticker: self._window(ticker, start, end, today, kept) for ticker in tickers}
+        self._histories = kept
+        return windows
+
+    def _window(
+        self, ticker: str, start: date, end: date, today: date, kept: dict[_HistoryKey, _Window]
+    ) -> _Window:
+        """The stored view of [start, end]: split-adjusted as of today, never after today. The
+        stitched history it is cut from is taken from the previous request's if there, and put
+        in `kept`.
 
         Dividend payers are generated through today, because adj_close depends on every later
         dividend.
@@ -352,10 +410,9 @@ class SyntheticProvider:
         if first > stop:
             return _empty_window()
         last = today.year if profile.dividend_yield > 0 else stop.year
-        last_year = max(today.year, ANCHOR_YEAR)
-        blocks = [self._block(ticker, y, last_year) for y in range(first.year, last + 1)]
-        factor = _split_factor(ticker, today) / _split_factor(ticker, date(ANCHOR_YEAR, 12, 31))
-        history = _stitch(blocks, factor, today)
+        key = (ticker, first.year, last, today)
+        history = kept.get(key) or self._histories.get(key) or self._build_history(key)
+        kept[key] = history
         dates = history.dates
         window = np.array([first, stop], dtype="datetime64[ns]")
         lo, hi = np.searchsorted(dates, window[0]), np.searchsorted(dates, window[1], "right")
@@ -388,20 +445,13 @@ class SyntheticProvider:
     def daily_bars(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         today = self._today()
         valid, invalid = start_outcomes(tickers)
-        windows = {ticker: self._window(ticker, start, end, today) for ticker in valid}
+        windows = self._windows(valid, start, end, today)
         return bars_result(_bars_frame(windows), _ok(valid) + invalid, start, end, today)
 
     def corporate_actions(self, tickers: Sequence[str], start: date, end: date) -> ProviderResult:
         today = self._today()
         valid, invalid = start_outcomes(tickers)
-        frames = []
-        for ticker in valid:
-            window = self._window(ticker, start, end, today)
-            frames.append(_actions_frame(ticker, "split", window.split_dates, window.split_ratios))
-            frames.append(
-                _actions_frame(ticker, "dividend", window.dividend_dates, window.dividend_values)
-            )
-        raw = concat_frames(frames, CorporateActionFrame)
+        raw = _actions_frame(self._windows(valid, start, end, today))
         return actions_result(raw, _ok(valid) + invalid, start, end, today)
 
     def fundamentals(self, tickers: Sequence[str]) -> ProviderResult:
@@ -409,10 +459,8 @@ class SyntheticProvider:
         today = self._today()
         valid, invalid = start_outcomes(tickers)
         year_ago = date(today.year - 1, 1, 1)
-        rows = [
-            _fundamentals_row(self._profile(t), self._window(t, year_ago, today, today))
-            for t in valid
-        ]
+        windows = self._windows(valid, year_ago, today, today)
+        rows = [_fundamentals_row(self._profile(t), windows[t]) for t in valid]
         raw = pd.DataFrame([r for r in rows if r], columns=columns(FundamentalsFrame))
         return frame_result(FundamentalsFrame, raw, _ok(valid) + invalid)
 
@@ -452,16 +500,14 @@ class SyntheticProvider:
         return np.round(np.exp(log_rate), 10)
 
 
-def _stitch(blocks: list[_Block], factor: float, today: date) -> _Window:
-    """Consecutive years joined up to today, in today's shares (prices divided by `factor`,
-    the split ratio since ANCHOR_YEAR), rounded as stored, with adj_close. No splits."""
-    dates = np.concatenate([b.dates for b in blocks])
+def _stitch(block: _Block, factor: float, today: date) -> _Window:
+    """Generated years up to today, in today's shares (prices divided by `factor`, the split
+    ratio since ANCHOR_YEAR), rounded as stored, with adj_close. No splits."""
+    dates = block.dates
     upto = np.searchsorted(dates, np.datetime64(today, "ns"), side="right")
-    bars = np.concatenate([b.bars for b in blocks], axis=1)[:, :upto]
+    bars = block.bars[:, :upto]
     open_, high, low, close = np.round(bars[:4] / factor, 4)
-    offsets = np.cumsum([0] + [len(b.dates) for b in blocks[:-1]])
-    index = np.concatenate([b.dividend_index + o for b, o in zip(blocks, offsets, strict=True)])
-    values = np.round(np.concatenate([b.dividend_values for b in blocks]) / factor, 4)
+    index, values = block.dividend_index, np.round(block.dividend_values / factor, 4)
     index, values = index[index < upto], values[index < upto]
     return _Window(
         dates=dates[:upto],
@@ -493,11 +539,8 @@ def _empty_window() -> _Window:
 
 def _bars_frame(windows: dict[str, _Window]) -> pd.DataFrame:
     """One DataFrame from many windows, built column by column."""
-    data: dict[str, np.ndarray] = {
-        "ticker": np.repeat(
-            np.array(list(windows), dtype=object), [len(w.dates) for w in windows.values()]
-        )
-    }
+    counts = [len(window.dates) for window in windows.values()]
+    data: dict[str, np.ndarray | ExtensionArray] = {"ticker": _repeated(list(windows), counts)}
     fields = {"date": "dates"} | {name: name for name in columns(DailyBarFrame)[2:]}
     for column, field in fields.items():
         pieces = [getattr(window, field) for window in windows.values()]
@@ -505,8 +548,37 @@ def _bars_frame(windows: dict[str, _Window]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns(DailyBarFrame))
 
 
-def _actions_frame(ticker: str, action: str, dates: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"ticker": ticker, "date": dates, "action": action, "value": values})
+def _repeated(labels: list[str], counts: list[int]) -> np.ndarray | ExtensionArray:
+    """Each label `counts` times, typed as pandas types a column of those strings (object when
+    there are none): repeating the few labels is much cheaper than having pandas check every
+    repeated string."""
+    positions = np.repeat(np.arange(len(labels)), counts)
+    if not len(positions):
+        return np.array([], dtype=object)
+    return pd.Index(labels).array.take(positions)
+
+
+def _actions_frame(windows: dict[str, _Window]) -> pd.DataFrame:
+    """One DataFrame of each window's splits, then its dividends, ticker after ticker; without
+    any, the frame `concat_frames` gives for none (no rows, object columns)."""
+    kinds = [
+        (ticker, action, dates, values)
+        for ticker, window in windows.items()
+        for action, dates, values in (
+            ("split", window.split_dates, window.split_ratios),
+            ("dividend", window.dividend_dates, window.dividend_values),
+        )
+    ]
+    counts = [len(dates) for _, _, dates, _ in kinds]
+    if not sum(counts):
+        return pd.DataFrame(columns=columns(CorporateActionFrame))
+    data = {
+        "ticker": _repeated([ticker for ticker, *_ in kinds], counts),
+        "date": np.concatenate([dates for _, _, dates, _ in kinds]),
+        "action": _repeated([action for _, action, *_ in kinds], counts),
+        "value": np.concatenate([values for *_, values in kinds]),
+    }
+    return pd.DataFrame(data, columns=columns(CorporateActionFrame))
 
 
 def _fundamentals_row(profile: _Profile, window: _Window) -> dict[str, object]:

@@ -57,6 +57,26 @@ def test_later_days_leave_earlier_bars_alone() -> None:
     pd.testing.assert_frame_equal(before.drop(columns="adj_close"), after.drop(columns="adj_close"))
 
 
+def test_a_request_gives_the_same_data_after_another_as_on_its_own() -> None:
+    """A provider keeps one request's histories for the next (a batch's bars, then its
+    corporate actions); what it answers must not depend on that, nor on its clock moving on."""
+    tickers, start, end = ["KO", "NVDA", "BTC-USD"], date(2019, 12, 22), date(2025, 6, 30)
+    days = iter([date(2025, 5, 30), date(2025, 5, 30), end])
+    provider = SyntheticProvider(seed=7, today=lambda: next(days))
+    bars = provider.daily_bars(tickers, start, end).frame
+    actions = provider.corporate_actions(tickers, date(2020, 1, 1), end).frame
+    later = provider.daily_bars(tickers, start, end).frame
+
+    early = date(2025, 5, 30)
+    alone = synthetic(today=early).corporate_actions(tickers, date(2020, 1, 1), end).frame
+    pd.testing.assert_frame_equal(actions, alone)
+    pd.testing.assert_frame_equal(
+        bars, synthetic(today=early).daily_bars(tickers, start, end).frame
+    )
+    pd.testing.assert_frame_equal(later, synthetic(today=end).daily_bars(tickers, start, end).frame)
+    assert not actions.empty and len(later) > len(bars)
+
+
 @pytest.mark.parametrize(
     ("ticker", "calendar", "closed"),
     [
