@@ -256,7 +256,7 @@ def test_ctrl_c_stops_every_process_cancels_the_run_and_the_next_run_resumes(
     os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
     code, stderr = finish(first)
     assert code == 130
-    assert_one_line(stderr, "interrupted: run ", "of ingest_price_history canceled")
+    assert_one_line(stderr, "interrupted: run ", "of load_securities_and_prices canceled")
     assert warehouse.processes() == []
     assert_recovers(warehouse, clean_bars)
 
@@ -282,7 +282,7 @@ def test_a_run_left_by_a_killed_command_is_ended_by_the_next_run(
     first.wait()
     assert psutil.pid_exists(worker)
     output = assert_recovers(warehouse, clean_bars)
-    assert "recovered: run " in output and "of ingest_price_history" in output
+    assert "recovered: run " in output and "of load_securities_and_prices" in output
     assert not psutil.pid_exists(worker)
     assert warehouse.processes() == []
 
