@@ -182,6 +182,7 @@ def base_environment(scratch: Path) -> dict[str, str]:
     env["RM_DATA_DIR"] = str(scratch / "data")
     env["RM_PROVIDER"] = "synthetic"
     env["RM_UNIVERSE_FILE"] = str(scratch / "universe.yaml")
+    env["RM_INGEST_BATCH_SIZE"] = "50"  # 4 batches of 100 x 3 years: two load steps to deal out
     return env
 
 
