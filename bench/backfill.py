@@ -8,13 +8,13 @@ scratch data directory (DATABASE_URL is ignored), with the synthetic provider:
    with nothing to change. Prints each run's wall time and its breakdown by job and step, read
    back from the Dagster instance. Targets: the first within 20 s, the second faster still.
 2. Backfill: `rm-pipeline run --no-demo` (the securities and the prices as one range run, then
-   the checks and the analytics, each run's steps timed) for --securities securities and
-   --years years of history on a fresh data directory, against the fastest honest baseline: a raw CSV COPY of the same rows, every column,
-   into an empty copy of `price_history` (same indexes, same foreign key, same constraints) on
-   the same server, after a CHECKPOINT (so that the baseline does not pay for flushing the
-   pipeline's own dirty pages). Target: at most 2x. The peak resident memory
-   of its largest process is printed beside that of the same load over --short-years: it must
-   not grow with the years loaded (within 10%).
+   the checks and the analytics, each run's steps timed) for --securities securities and --years
+   years of history on a fresh data directory, against the fastest honest baseline: a raw CSV
+   COPY of the same rows, every column, into an empty copy of `price_history` (same indexes, same
+   foreign key, same constraints) on the same server, after a CHECKPOINT (so that the baseline
+   does not pay for flushing the pipeline's own dirty pages). Target: at most 2x. The peak
+   resident memory of its largest process is printed beside that of the same load over
+   --short-years: it must not grow with the years loaded (within 10%).
 3. Nightly: in both warehouses (the long and the short history), the latest day is removed and
    loaded again as the nightly schedule loads it (one partition of `ingest_price_history`), then
    the analytics of `refresh_analytics` run, as the automation materializes them. Target: the
