@@ -219,7 +219,7 @@ class RunSession:
             LAUNCHER_TAG: self.launcher.tag(),
             ALERTED_BY_LAUNCHER_TAG: "true",
         }
-        workspace = self.server.workspace()
+        workspace = self.served_workspace()
         command = [dagster_command(), "job", "launch", "-w", str(workspace), "-j", name]
         command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
         command += ["--tags", json.dumps(all_tags)]
@@ -241,6 +241,16 @@ class RunSession:
             self.alert_failure(run)
         success = run.status == dg.DagsterRunStatus.SUCCESS
         return summarize_run(self.instance, name, run_id, success=success)
+
+    def served_workspace(self) -> Path:
+        """The code server's workspace once it serves. A server that died because the database
+        went away is reported as the database's loss (`DATABASE_UNREACHABLE`, from asking the
+        instance for a run), not as the server's."""
+        try:
+            return self.server.workspace()
+        except JobLaunchError:
+            self.instance.get_run_records(limit=1)
+            raise
 
     def alert_failure(self, run: dg.DagsterRun) -> None:
         """Post the failed run as the daemon's failed-run sensor would (it runs without one);

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -14,7 +16,14 @@ from sqlalchemy.engine import make_url
 
 from rm_pipeline.db import embedded
 from rm_pipeline.defs.alerting import error_line
-from rm_pipeline.launch import DagsterStorageError, check_dagster_storage, progress_line
+from rm_pipeline.launch import (
+    CodeServer,
+    DagsterStorageError,
+    JobLaunchError,
+    RunSession,
+    check_dagster_storage,
+    progress_line,
+)
 from rm_pipeline.recovery import LAUNCHER_TAG, Launcher
 from rm_pipeline.settings import Settings
 from rm_pipeline_tests.conftest import create_database, drop_database
@@ -64,6 +73,22 @@ def test_a_usable_dagster_database_passes(server_url: str) -> None:
         check_dagster_storage(settings_with_dagster_at(url))
     finally:
         drop_database(server_url, url)
+
+
+def test_a_code_server_that_died_with_the_database_up_is_said_to_have_died(
+    tmp_path: Path,
+) -> None:
+    """Only a database that cannot be reached turns a dead code server into the database's loss
+    (the faults tests kill the server); otherwise the server's log is named."""
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    log = str(tmp_path / "dagster.log")
+    server = CodeServer(exited, tmp_path / "grpc.sock", tmp_path / "workspace.yaml", log)
+    with dg.DagsterInstance.ephemeral() as instance, open(log, "wb") as output:
+        session = RunSession(instance, server, output, progress=print, slot_wait_seconds=60)
+        with pytest.raises(JobLaunchError, match=f"the code server did not start: see {log}"):
+            session.launch("refresh_securities")
+    assert session.launched == []
 
 
 def entry(message: str = "", event: dg.DagsterEvent | None = None) -> dg.EventLogEntry:

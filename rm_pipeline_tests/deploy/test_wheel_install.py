@@ -201,7 +201,7 @@ def test_the_installed_package_migrates_and_runs_from_an_empty_directory(
     assert owner == (APP_ROLE,)
     assert left_planned == (0,)
     locations = [run.remote_job_origin and run.remote_job_origin.location_name for run in runs]
-    assert locations == ["rm_pipeline"] * 3
+    assert locations == ["rm_pipeline"] * 2
 
     missing = rm_pipeline("db", "url", "--analyst")
     assert missing.returncode == 1
