@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     )
 
     ingest_batch_size: int = Field(
-        default=200,
+        default=100,
         ge=1,
         le=MAX_BATCH_SIZE,
         description="Tickers per provider call and per load transaction over up to two years; "
