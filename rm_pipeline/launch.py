@@ -38,7 +38,13 @@ from pydantic import SecretStr
 from rm_pipeline.alerts import post_alert
 from rm_pipeline.db.engine import DATABASE_UNREACHABLE, dagster_url, with_driver
 from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, failed_run_message
-from rm_pipeline.processes import Interrupted, signals_ignored, start_child, stop_group
+from rm_pipeline.processes import (
+    STOP_GRACE_SECONDS,
+    Interrupted,
+    signals_ignored,
+    start_child,
+    stop_group,
+)
 from rm_pipeline.recovery import (
     LAUNCHER_TAG,
     Launcher,
@@ -64,6 +70,9 @@ WORKER_CHECK_POLLS = 10
 EVENTS_PAGE = 500
 LOCATION = "rm_pipeline"
 CODE_SERVER_START_SECONDS = 120.0
+IDLE_STOP_GRACE_SECONDS = 0.2
+"""How long a code server whose runs have all finished may take to exit after SIGTERM: it then
+holds nothing to finish, and its graceful exit took 2 s of every command."""
 POOLS = ("price_loads", "fx_loads")
 """The pools the definitions' steps take slots of (`defs/market/assets.py`)."""
 
@@ -151,6 +160,8 @@ class CodeServer:
         self.socket = socket
         self.workspace_file = workspace_file
         self.log = log
+        self.stop_grace = STOP_GRACE_SECONDS
+        """How long the server may take to exit after SIGTERM before it is killed."""
 
     def workspace(self) -> Path:
         """A workspace file naming the server, once it serves; `JobLaunchError` when it died or
@@ -179,11 +190,12 @@ def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
         target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
         where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
         server = start_child([dagster_command(), "api", "grpc", *target, *where], output)
+        code = CodeServer(server, socket, workspace, output.name)
         try:
-            yield CodeServer(server, socket, workspace, output.name)
+            yield code
         finally:
             with signals_ignored():
-                stop_group(server)
+                stop_group(server, grace=code.stop_grace)
 
 
 class RunSession:
@@ -389,6 +401,8 @@ def run_session(settings: Settings, progress: Progress) -> Iterator[RunSession]:
             )
             try:
                 yield session
+                if not session.unfinished():
+                    server.stop_grace = IDLE_STOP_GRACE_SECONDS
             except DATABASE_UNREACHABLE:
                 raise  # nothing to record the cancellation in: the next command ends the runs
             except BaseException:
