@@ -154,9 +154,8 @@ SPANS_DIR: Final = (
 
 @dataclass(frozen=True)
 class _Span:
-    """A calendar's sessions over its span, as days."""
+    """A calendar's sessions from SPAN_FIRST to `last`, as days."""
 
-    first: date
     last: date
     days: np.ndarray
 
@@ -169,7 +168,7 @@ def _span(calendar: str) -> _Span | None:
     last = date(date.today().year + 1, 12, 31)
     kept = SPANS_DIR / f"{calendar.replace('/', '-')}-{SPAN_FIRST}-{last}.npy"
     try:
-        return _Span(SPAN_FIRST, last, np.load(kept))
+        return _Span(last, np.load(kept))
     except (OSError, ValueError):
         pass
     try:
@@ -178,7 +177,7 @@ def _span(calendar: str) -> _Span | None:
         return None
     days = built.sessions.to_numpy().astype("datetime64[D]")
     _keep(kept, days)
-    return _Span(SPAN_FIRST, last, days)
+    return _Span(last, days)
 
 
 def _keep(path: Path, days: np.ndarray) -> None:
@@ -196,20 +195,30 @@ def _keep(path: Path, days: np.ndarray) -> None:
 
 
 @cache
-def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
-    """The calendar's sessions from start to end, both included, oldest first; cut out of the
-    calendar's span (`_span`), or built for the range when it lies outside."""
+def session_days(calendar: str, start: date, end: date) -> np.ndarray:
+    """The calendar's sessions from start to end, both included, oldest first, as a read-only
+    datetime64[D] array: cut out of the calendar's span (`_span`), or built for the range when
+    it lies outside."""
     if end < start:
-        return ()
-    span = _span(calendar)
-    if span is not None and span.first <= start and end <= span.last:
+        days = np.array([], dtype="datetime64[D]")
+    elif (span := _span(calendar)) is not None and start >= SPAN_FIRST and end <= span.last:
         first = np.searchsorted(span.days, np.datetime64(start), side="left")
         stop = np.searchsorted(span.days, np.datetime64(end), side="right")
-        return tuple(span.days[first:stop].tolist())
-    # exchange_calendars wants end after start; a one-day span asks for two and keeps one.
-    span_end = max(end, start + timedelta(days=1))
-    schedule = xcals.get_calendar(calendar, start=start.isoformat(), end=span_end.isoformat())
-    return tuple(day for day in schedule.sessions.date if day <= end)
+        days = span.days[first:stop]
+    else:
+        # exchange_calendars wants end after start; a one-day span asks for two and keeps one.
+        span_end = max(end, start + timedelta(days=1))
+        built = xcals.get_calendar(calendar, start=start.isoformat(), end=span_end.isoformat())
+        days = built.sessions.to_numpy().astype("datetime64[D]")
+        days = days[days <= np.datetime64(end)]
+    days.flags.writeable = False  # shared by every caller asking for the range
+    return days
+
+
+@cache
+def sessions(calendar: str, start: date, end: date) -> tuple[date, ...]:
+    """`session_days` as dates."""
+    return tuple(session_days(calendar, start, end).tolist())
 
 
 def days_label(start: date, end: date) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for, sessions
+from rm_pipeline.core.calendars import ALWAYS_OPEN, calendar_for, session_days
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.frames import (
     CorporateActionFrame,
@@ -140,11 +140,10 @@ def _universe_index() -> dict[str, tuple[dict[str, object], float]]:
 @lru_cache(maxsize=64)
 def _calendar_years(calendar: str, last_year: int) -> dict[int, np.ndarray]:
     """The calendar's sessions from ORIGIN through last_year by year, as datetime64[ns]. Taken
-    from `sessions`, which cuts them out of one span per calendar that it builds once for all
+    from `session_days`, which cuts them out of one span per calendar that it builds once for all
     its users (the validation's session check among them) and keeps on disk for later
     processes."""
-    days = sessions(calendar, ORIGIN, date(last_year, 12, 31))
-    values = np.array(days, dtype="datetime64[D]").astype("datetime64[ns]")
+    values = session_days(calendar, ORIGIN, date(last_year, 12, 31)).astype("datetime64[ns]")
     years = range(ORIGIN.year, last_year + 1)
     firsts = np.array([f"{year}-01-01" for year in [*years, last_year + 1]], dtype=values.dtype)
     bounds = np.searchsorted(values, firsts)

@@ -12,12 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from enum import StrEnum
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from rm_pipeline.core.calendars import ALWAYS_OPEN, sessions
+from rm_pipeline.core.calendars import ALWAYS_OPEN, session_days
 from rm_pipeline.providers.base import ProviderResult, TickerOutcome, TickerStatus
 from rm_pipeline.providers.calendars import ticker_calendar
 from rm_pipeline.providers.frames import (
@@ -112,13 +111,7 @@ def _not_a_session(frame: pd.DataFrame) -> np.ndarray:
 
 def _session_days(calendar: str, days: np.ndarray) -> np.ndarray:
     """The calendar's sessions from the first of `days` to the last, as datetime64[D]."""
-    return _sessions_array(calendar, days.min().astype(date), days.max().astype(date))
-
-
-@lru_cache(maxsize=256)
-def _sessions_array(calendar: str, start: date, end: date) -> np.ndarray:
-    """`sessions` as an array, built once per range: the tickers of a load share their ranges."""
-    return np.array(sessions(calendar, start, end), dtype="datetime64[D]")
+    return session_days(calendar, days.min().astype(date), days.max().astype(date))
 
 
 def _bar_rules(today: date) -> list[Rule]:

@@ -108,6 +108,7 @@ def test_sessions_skip_holidays_and_keep_one_day_spans() -> None:
 def forget_spans() -> None:
     """As a new process starts: no span or range in memory."""
     calendars._span.cache_clear()
+    calendars.session_days.cache_clear()
     calendars.sessions.cache_clear()
 
 
