@@ -1,9 +1,10 @@
-"""What a run did, read back from Dagster's event log: each asset's counts summed over its
-partitions and each check's verdict; and what a range's load left missing."""
+"""What a run did, folded from its events as the command following it reads them: each
+asset's counts summed over its partitions and each check's verdict; and what a range's load left
+missing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 import dagster as dg
 
 from rm_pipeline.core.words import counted
-from rm_pipeline.defs.alerting import check_evaluations
 from rm_pipeline.ingest.quarantine import list_command
 from rm_pipeline.warehouse.gaps import Gap, gap_lines
 
@@ -46,36 +46,19 @@ class JobSummary:
     partitions: dict[str, int] = field(default_factory=dict)
 
 
-SUMMARY_PAGE = 500
-"""Materializations read at a time when summarizing a run: a range run has one per partition."""
-
-
-def summarize_run(instance: dg.DagsterInstance, job: str, run_id: str, success: bool) -> JobSummary:
-    summary = JobSummary(job=job, success=success, run_id=run_id)
-    for materialization in run_materializations(instance, run_id):
+def add_event(summary: JobSummary, entry: dg.EventLogEntry) -> None:
+    """Fold one of the run's events into its summary: a materialization's metadata, a check's
+    verdict; other events change nothing."""
+    event = entry.dagster_event
+    if event is None:
+        return
+    if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        materialization = entry.asset_materialization
+        assert materialization is not None
         add_materialization(summary, materialization)
-    for evaluation in check_evaluations(instance, run_id):
+    elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        evaluation = event.asset_check_evaluation_data
         summary.checks[evaluation.check_name] = evaluation.passed
-    return summary
-
-
-def run_materializations(
-    instance: dg.DagsterInstance, run_id: str
-) -> Iterator[dg.AssetMaterialization]:
-    """The run's materializations in order, read a page at a time, so memory holds one page
-    however many partitions the run had."""
-    cursor = None
-    while True:
-        page = instance.get_records_for_run(
-            run_id, cursor, dg.DagsterEventType.ASSET_MATERIALIZATION, SUMMARY_PAGE
-        )
-        for record in page.records:
-            materialization = record.event_log_entry.asset_materialization
-            assert materialization is not None
-            yield materialization
-        if not page.has_more:
-            return
-        cursor = page.cursor
 
 
 def add_materialization(summary: JobSummary, materialization: dg.AssetMaterialization) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from rm_pipeline.defs.market import assets as market_assets
 from rm_pipeline.defs.market.assets import fx_rates, price_history, securities
 from rm_pipeline.defs.market.checks import (
     PRICE_CHECKS,
@@ -131,6 +132,29 @@ def test_price_history_range_loads_once_and_reruns_change_nothing(
             text("SELECT * FROM price_history ORDER BY security_id, date"), conn
         )
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_range_longer_than_the_limit_counts_on_its_last_partition(
+    db: Engine, materialize: Materialize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `PARTITION_COUNTS_LIMIT` partitions the range's counts go on its last partition, with
+    the partitions they cover; every partition is still materialized, and the run's sums are the
+    rows stored."""
+    monkeypatch.setattr(market_assets, "PARTITION_COUNTS_LIMIT", 3)
+    materialize([securities])
+    loaded = materialize([price_history, fx_rates], tags=range_tags(*WEEK))
+    for asset, table in (("price_history", "price_history"), ("fx_rates", "fx_rates")):
+        per_partition = partition_metadata(loaded, asset)
+        assert sorted(per_partition) == [f"2025-03-0{day}" for day in range(3, 8)]
+        for key in ("2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06"):
+            assert set(per_partition[key]) == {"failed_tickers"}, (asset, key)
+        last = per_partition["2025-03-07"]
+        assert last["counts_cover"] == "2025-03-03 to 2025-03-07 (5 partitions)"
+        stored = count(db, f"SELECT count(*) FROM {table} WHERE date <= '2025-03-09'")
+        assert last["rows_inserted"] == metadata(loaded, asset)["rows_inserted"] == stored > 0
+        friday = count(db, f"SELECT count(*) FROM {table} WHERE date >= '2025-03-07'")
+        assert last["dagster/row_count"] == friday < stored
+        assert (last["rows_updated"], last["rows_unchanged"], last["rows_rejected"]) == (0, 0, 0)
 
 
 def test_an_exchange_holiday_is_an_empty_successful_partition(
@@ -304,16 +328,15 @@ def test_the_nightly_run_starts_at_the_first_session_still_missing(
     assert nightly_request("2025-03-14")["dagster/asset_partition_range_start"] == "2025-03-10"
 
 
-def test_a_range_runs_summary_counts_each_row_once(
-    db: Engine, materialize: Materialize, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_range_runs_summary_counts_each_row_once(db: Engine, materialize: Materialize) -> None:
     from rm_pipeline import run_summary
 
-    monkeypatch.setattr(run_summary, "SUMMARY_PAGE", 2)  # five partitions read in three pages
     materialize([securities])
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize([price_history], tags=range_tags(*WEEK), instance=instance)
-        summary = run_summary.summarize_run(instance, "ingest_price_history", result.run_id, True)
+        summary = run_summary.JobSummary("ingest_price_history", True, result.run_id)
+        for entry in instance.all_logs(result.run_id):
+            run_summary.add_event(summary, entry)
     bars = count(db, "SELECT count(*) FROM price_history")
     actions = count(db, "SELECT count(*) FROM corporate_actions")
     assert summary.partitions["price_history"] == 5 and actions > 0
