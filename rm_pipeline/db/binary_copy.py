@@ -30,6 +30,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rm_pipeline.db.ids import ID_TYPE, id_bytes
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # the signature, no flags, no header extension
 TRAILER = b"\xff\xff"
 POSTGRES_EPOCH_DAYS = 10_957  # PostgreSQL counts dates from 2000-01-01, Arrow from 1970-01-01
@@ -234,7 +236,10 @@ UUID_HEX_DIGITS = np.setdiff1d(np.arange(len(UUID_TEXT)), UUID_DASHES)
 
 
 def _uuid_fields(values: pa.Array, column: TargetColumn) -> pa.Array:
-    """UUIDs from their canonical text, 8-4-4-4-12 hex digits."""
+    """UUIDs from their 16 bytes (`db/ids.py` makes them so) or their canonical text, 8-4-4-4-12
+    hex digits."""
+    if values.type == ID_TYPE:
+        return _fixed_fields(id_bytes(values), _valid(values))
     text = pc.fill_null(values.cast(BINARY), UUID_TEXT.encode())
     reason = "not a UUID of 8-4-4-4-12 hex digits"
     _refuse(column, pc.binary_length(text).to_numpy() != len(UUID_TEXT), reason)
@@ -329,6 +334,10 @@ def _is_text(arrow_type: pa.DataType) -> bool:
     )
 
 
+def _is_uuid(arrow_type: pa.DataType) -> bool:
+    return _is_text(arrow_type) or arrow_type == ID_TYPE
+
+
 def _is_number(arrow_type: pa.DataType) -> bool:
     """Integers and doubles: a narrower float's CSV text is its own shortest form, which widening
     it to a double would not keep."""
@@ -341,7 +350,7 @@ ENCODERS: dict[str, tuple[Callable[[pa.DataType], bool], FieldEncoder]] = {
     "float8": (_is_number, _float_fields),
     "numeric": (_is_number, _numeric_fields),
     "date": (pa.types.is_date32, _date_fields),
-    "uuid": (_is_text, _uuid_fields),
+    "uuid": (_is_uuid, _uuid_fields),
     **dict.fromkeys(("text", "varchar", "bpchar", "json"), (_is_text, _text_fields)),
     "jsonb": (_is_text, partial(_text_fields, prefix=JSONB_VERSION)),
 }

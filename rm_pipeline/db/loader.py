@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -45,6 +45,7 @@ from rm_pipeline.db.binary_copy import (
     describe,
     frame_encoder,
 )
+from rm_pipeline.db.ids import ID_TYPE, canonical_text, id_bytes, id_column, time_ordered_ids
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ class UpsertSpec:
     `columns` are loaded from the frame; `key_columns` identify a row (the ON CONFLICT target or the
     UPDATE's match); `compare_columns` decide whether a row changed (default: every non-key
     column); `on_change` adds SQL expressions set only when a row changed, e.g.
-    `{"last_updated": "CURRENT_TIMESTAMP"}`.
+    `{"last_updated": "CURRENT_TIMESTAMP"}`. `time_ordered_id` names a UUID column the straight
+    COPY of a fresh frame fills with ids made in bulk (`db/ids.py`), as the column's default
+    would one row at a time on the server; rows the upsert inserts take the default.
     """
 
     table: str
@@ -75,6 +78,7 @@ class UpsertSpec:
     key_columns: Sequence[str]
     compare_columns: Sequence[str] | None = None
     on_change: Mapping[str, str] = field(default_factory=dict)
+    time_ordered_id: str | None = None
 
     @property
     def changed_columns(self) -> list[str]:
@@ -277,10 +281,14 @@ def _inserted_straight(
     with _raw(conn).cursor() as cursor:
         if _any_key_stored(cursor, frame, spec):
             return False
+    rows, copied = _in_key_order(frame, spec), spec
+    if spec.time_ordered_id is not None:
+        rows[spec.time_ordered_id] = id_column(time_ordered_ids(len(rows)))
+        copied = replace(spec, columns=(*spec.columns, spec.time_ordered_id))
     savepoint = conn.begin_nested()
     try:
         with _raw(conn).cursor() as cursor:
-            _copy(cursor, sql.Identifier(spec.table), _in_key_order(frame, spec), spec, batch_rows)
+            _copy(cursor, sql.Identifier(spec.table), rows, copied, batch_rows)
     except (psycopg.errors.IntegrityError, LoadError) as error:
         savepoint.rollback()
         log.debug("%s: straight COPY refused (%s); staging instead", spec.table, error)
@@ -435,8 +443,13 @@ def _key(frame: pd.DataFrame, spec: UpsertSpec, row: int) -> str:
 
 
 def to_csv_bytes(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
-    """The frame's `columns` as header-less CSV, nulls as empty unquoted fields (COPY's NULL)."""
+    """The frame's `columns` as header-less CSV, nulls as empty unquoted fields (COPY's NULL);
+    UUIDs held as 16 bytes (`db/ids.py`) as their canonical text."""
     table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+    for index, column in enumerate(table.columns):
+        if column.type == ID_TYPE:
+            text = pa.array(canonical_text(id_bytes(column.combine_chunks())))
+            table = table.set_column(index, table.field(index).name, text)
     sink = io.BytesIO()
     pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
     return sink.getvalue()

@@ -92,6 +92,7 @@ PRICES = UpsertSpec(
         "repair",
     ),
     key_columns=("security_id", "date"),
+    time_ordered_id="id",
 )
 CORPORATE_ACTIONS = UpsertSpec(
     table="corporate_actions",

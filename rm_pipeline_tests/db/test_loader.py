@@ -4,6 +4,7 @@ and the binary COPY stores exactly what the CSV COPY it replaced stored."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -177,6 +178,35 @@ def test_a_fresh_frame_is_copied_straight_in_and_an_overlapping_one_is_staged(
     with db.begin() as conn:  # every probed key is stored: staged at once
         assert upsert_frame(conn, frame, PRICES).unchanged == 30
     assert staged_loads == [30, 30]
+
+
+@pytest.mark.parametrize("through", ["binary", "csv"])
+def test_a_straight_copy_gives_its_rows_time_ordered_ids_in_key_order(
+    db: Engine, security_id: str, monkeypatch: pytest.MonkeyPatch, through: str
+) -> None:
+    """Ids made by the loader (`time_ordered_id`) are version 7 UUIDs of the load's millisecond,
+    ascending in key order; rows the upsert inserts get the column's default, also version 7."""
+    with_ids = replace(PRICES, time_ordered_id="id")
+    frame = bars(security_id, 30).sample(frac=1, random_state=3)  # rows out of key order
+    before_ms = time.time_ns() // 1_000_000
+    with db.begin() as conn:
+        if through == "csv":
+            through_csv(monkeypatch, lambda: upsert_frame(conn, frame.iloc[:20], with_ids))
+        else:
+            upsert_frame(conn, frame.iloc[:20], with_ids)
+    after_ms = time.time_ns() // 1_000_000
+    with db.begin() as conn:
+        assert upsert_frame(conn, frame, with_ids).inserted == 10  # overlaps: staged
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT date, id FROM price_history ORDER BY date")).all()
+    assert len(stored) == 30 and all(row.id.version == 7 for row in stored)
+    copied = [row.id for row in stored if row.date in set(frame["date"].iloc[:20])]
+    assert copied == sorted(copied) and len(copied) == 20
+    assert {id_millisecond(uuid) for uuid in copied} <= set(range(before_ms, after_ms + 1))
+
+
+def id_millisecond(value: uuid.UUID) -> int:
+    return value.int >> 80
 
 
 def test_nulls_and_numeric_precision_survive_the_round_trip(db: Engine, security_id: str) -> None:

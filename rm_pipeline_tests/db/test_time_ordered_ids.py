@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import pairwise
 
 import psycopg
 
 from rm_pipeline.db import migrate
+from rm_pipeline.db.ids import COUNTER_BITS, canonical_text, time_ordered_ids
 
 SECURITY = (
     "INSERT INTO securities (ticker, name, security_type, exchange) "
@@ -61,3 +63,21 @@ def test_0022_downgrade_gives_new_bars_random_ids_again(empty_database: str) -> 
     assert bar.version == 4
     with psycopg.connect(empty_database) as conn:
         assert conn.execute("SELECT to_regprocedure('time_ordered_uuid()')").fetchone() == (None,)
+
+
+def test_ids_made_in_bulk_are_version_7_ascending_and_carry_the_millisecond() -> None:
+    made = time_ordered_ids(5, now_ms=1_700_000_000_123)
+    ids = [uuid.UUID(bytes=row.tobytes()) for row in made]
+    assert [i.version for i in ids] == [7] * 5 and {i.variant for i in ids} == {uuid.RFC_4122}
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert {i.int >> 80 for i in ids} == {1_700_000_000_123}
+    assert canonical_text(made) == [str(i) for i in ids]
+
+
+def test_more_ids_than_a_millisecond_counts_move_on_to_the_next_one() -> None:
+    made = time_ordered_ids((1 << COUNTER_BITS) + 2, now_ms=5)
+    halves = made.view(">u8").reshape(-1, 2).astype(object)
+    values = [high << 64 | low for high, low in halves]
+    assert all(a < b for a, b in pairwise(values))
+    milliseconds = [value >> 80 for value in values]
+    assert milliseconds[(1 << COUNTER_BITS) - 1] == 5 and milliseconds[1 << COUNTER_BITS] == 6
