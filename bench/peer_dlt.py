@@ -18,7 +18,7 @@ is turned into the same Arrow table). Its table has the types dlt derives from t
 printed at the end: varchar for `security_id`, `data_source` and `repair`, double precision for
 the prices, bigint for the volume, NOT NULL on the key, and no primary key, unique index, foreign
 key or CHECK constraint, where `price_history` has three indexes, a foreign key checked row by
-row, six CHECK constraints and a `gen_random_uuid()` id. dlt runs offline: no telemetry, its
+row, six CHECK constraints and a time-ordered UUID id (the loader makes them, `db/ids.py`). dlt runs offline: no telemetry, its
 pipelines and data directories in a temporary directory, its credentials the scratch database's.
 Each timed dlt run is a whole `pipeline.run()` (extract, normalize, load; its first run, which
 creates its schemas and tables, is not timed), each phase after a CHECKPOINT, in several rounds;
