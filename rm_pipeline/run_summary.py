@@ -16,9 +16,10 @@ from rm_pipeline.ingest.quarantine import list_command
 from rm_pipeline.warehouse.gaps import Gap, gap_lines
 
 COUNTERS = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_rejected", "rows_removed")
-"""Per-partition counts: a range run's total is their sum over its partitions. Other values (the
-corporate actions, the failed tickers) are the run's own, recorded on its last partition (the
-count of failed tickers on every one)."""
+"""Per-partition counts: a range run's total is their sum over its partitions (a range longer
+than `PARTITION_COUNTS_LIMIT` has them on its last partition only, for the whole range). Other
+values (the corporate actions, the failed tickers) are the run's own, recorded on its last
+partition (the count of failed tickers on every one)."""
 
 
 PER_TICKER_COUNTS = "quarantined_per_ticker"
