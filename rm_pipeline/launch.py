@@ -41,9 +41,11 @@ from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, faile
 from rm_pipeline.processes import (
     STOP_GRACE_SECONDS,
     Interrupted,
+    live_process,
     signals_ignored,
     start_child,
     stop_group,
+    this_process_created,
 )
 from rm_pipeline.recovery import (
     LAUNCHER_TAG,
@@ -73,6 +75,10 @@ CODE_SERVER_START_SECONDS = 120.0
 IDLE_STOP_GRACE_SECONDS = 0.2
 """How long a code server whose runs have all finished may take to exit after SIGTERM: it then
 holds nothing to finish, and its graceful exit took 2 s of every command."""
+CODE_SERVER_SCRATCH = "rm-pipeline-code-"
+"""How a code server's scratch directory (its socket and workspace file, in the system's
+temporary directory: a socket's path must stay short) is named, before its command's process
+id and creation time."""
 POOLS = ("price_loads", "fx_loads")
 """The pools the definitions' steps take slots of (`defs/market/assets.py`)."""
 
@@ -174,6 +180,28 @@ class CodeServer:
         return self.workspace_file
 
 
+def remove_abandoned_scratch(directory: Path | None = None) -> list[Path]:
+    """Remove the scratch directories of code servers whose command is gone (a killed command
+    has no chance to remove its own): each is named with its command's process id and creation
+    time (`scratch_owner`). Returns the directories removed."""
+    removed = []
+    for path in (directory or Path(tempfile.gettempdir())).glob(f"{CODE_SERVER_SCRATCH}*"):
+        owner = scratch_owner(path.name)
+        if owner is not None and live_process(*owner) is None:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def scratch_owner(name: str) -> tuple[int, float] | None:
+    """The process id and creation time (whole seconds) of the command that made the scratch
+    directory `name`, or None when the name says neither."""
+    pid, created, *_ = [*name.removeprefix(CODE_SERVER_SCRATCH).split("-"), "", ""]
+    if not (name.startswith(CODE_SERVER_SCRATCH) and pid.isdigit() and created.isdigit()):
+        return None
+    return int(pid), float(created)
+
+
 @contextmanager
 def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
     """One code server for the runs launched inside the block, named as the workspace's
@@ -183,7 +211,9 @@ def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
     its own (loading the definitions again) and wait for it to stop after the run; against this
     one it returns once the run is created. The server and the run workers it starts (its
     process group) write to `output` and are stopped when the block ends, however it ends."""
-    with tempfile.TemporaryDirectory(prefix="rm-pipeline-code-") as scratch:
+    remove_abandoned_scratch()
+    owner = f"{os.getpid()}-{int(this_process_created())}-"
+    with tempfile.TemporaryDirectory(prefix=CODE_SERVER_SCRATCH + owner) as scratch:
         socket, workspace = Path(scratch) / "grpc.sock", Path(scratch) / "workspace.yaml"
         entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
         workspace.write_text(yaml.safe_dump({"load_from": [entry]}))

@@ -17,13 +17,18 @@ from sqlalchemy.engine import make_url
 from rm_pipeline.db import embedded
 from rm_pipeline.defs.alerting import error_line
 from rm_pipeline.launch import (
+    CODE_SERVER_SCRATCH,
     CodeServer,
     DagsterStorageError,
     JobLaunchError,
     RunSession,
     check_dagster_storage,
+    code_server,
     progress_line,
+    remove_abandoned_scratch,
+    scratch_owner,
 )
+from rm_pipeline.processes import live_process, this_process_created
 from rm_pipeline.recovery import LAUNCHER_TAG, Launcher
 from rm_pipeline.settings import Settings
 from rm_pipeline_tests.conftest import create_database, drop_database
@@ -89,6 +94,27 @@ def test_a_code_server_that_died_with_the_database_up_is_said_to_have_died(
         with pytest.raises(JobLaunchError, match=f"the code server did not start: see {log}"):
             session.launch("refresh_securities")
     assert session.launched == []
+
+
+def test_the_scratch_of_a_killed_command_is_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    """A code server's scratch directory outlives a killed command; the next command removes
+    it, but not that of a command still running, nor a directory whose name says no owner."""
+    created = int(this_process_created())
+    killed = tmp_path / f"{CODE_SERVER_SCRATCH}{os.getpid()}-{created - 3600}-a1"  # pid reused
+    running = tmp_path / f"{CODE_SERVER_SCRATCH}{os.getpid()}-{created}-b2"
+    unnamed = tmp_path / f"{CODE_SERVER_SCRATCH}c3"
+    for scratch in (killed, running, unnamed):
+        scratch.mkdir()
+        (scratch / "workspace.yaml").write_text("load_from: []\n")
+    assert remove_abandoned_scratch(tmp_path) == [killed]
+    assert sorted(tmp_path.iterdir()) == sorted([running, unnamed])
+
+
+def test_a_code_servers_scratch_is_named_after_its_command(tmp_path: Path) -> None:
+    with open(tmp_path / "dagster.log", "wb") as output, code_server(output) as server:
+        owner = scratch_owner(server.workspace_file.parent.name)
+    assert owner is not None and owner[0] == os.getpid()
+    assert live_process(*owner) is not None
 
 
 def entry(message: str = "", event: dg.DagsterEvent | None = None) -> dg.EventLogEntry:

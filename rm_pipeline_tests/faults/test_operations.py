@@ -27,7 +27,7 @@ from filelock import FileLock
 
 from rm_pipeline.db.engine import with_driver
 from rm_pipeline.defs.partitions import partitions_today
-from rm_pipeline.launch import INSTANCE_CONFIG
+from rm_pipeline.launch import CODE_SERVER_SCRATCH, INSTANCE_CONFIG
 from rm_pipeline_tests.defs.webhook import local_webhook
 from rm_pipeline_tests.providers.test_yfinance_outage import ClosingProxy
 
@@ -281,10 +281,13 @@ def test_a_run_left_by_a_killed_command_is_ended_by_the_next_run(
     first.kill()  # the command itself dies: it cannot clean up
     first.wait()
     assert psutil.pid_exists(worker)
+    scratch = f"{CODE_SERVER_SCRATCH}{first.pid}-*"
+    assert list(Path(tempfile.gettempdir()).glob(scratch))  # its code server's socket and files
     output = assert_recovers(warehouse, clean_bars)
     assert "recovered: run " in output and "of load_securities_and_prices" in output
     assert not psutil.pid_exists(worker)
     assert warehouse.processes() == []
+    assert not list(Path(tempfile.gettempdir()).glob(scratch))
 
 
 def test_two_first_runs_at_once_both_succeed(warehouse: Warehouse, clean_bars: CleanBars) -> None:
