@@ -41,11 +41,9 @@ from rm_pipeline.defs.alerting import ALERTED_BY_LAUNCHER_TAG, error_line, faile
 from rm_pipeline.processes import (
     STOP_GRACE_SECONDS,
     Interrupted,
-    live_process,
     signals_ignored,
     start_child,
     stop_group,
-    this_process_created,
 )
 from rm_pipeline.recovery import (
     LAUNCHER_TAG,
@@ -182,24 +180,30 @@ class CodeServer:
 
 def remove_abandoned_scratch(directory: Path | None = None) -> list[Path]:
     """Remove the scratch directories of code servers whose command is gone (a killed command
-    has no chance to remove its own): each is named with its command's process id and creation
-    time (`scratch_owner`). Returns the directories removed."""
+    has no chance to remove its own), as `scratch_owner` names it. Returns the directories
+    removed."""
     removed = []
     for path in (directory or Path(tempfile.gettempdir())).glob(f"{CODE_SERVER_SCRATCH}*"):
         owner = scratch_owner(path.name)
-        if owner is not None and live_process(*owner) is None:
+        if owner is not None and owner.is_gone():
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
 
-def scratch_owner(name: str) -> tuple[int, float] | None:
-    """The process id and creation time (whole seconds) of the command that made the scratch
-    directory `name`, or None when the name says neither."""
-    pid, created, *_ = [*name.removeprefix(CODE_SERVER_SCRATCH).split("-"), "", ""]
+def scratch_prefix(owner: Launcher) -> str:
+    """The start of the name of `owner`'s scratch directory: its pid and creation time."""
+    return f"{CODE_SERVER_SCRATCH}{owner.pid}-{int(owner.created)}-"
+
+
+def scratch_owner(name: str) -> Launcher | None:
+    """The command on this host (the system's temporary directory is this host's) that made
+    the scratch directory `name` (`scratch_prefix`), or None when the name does not say."""
+    pid, _, rest = name.removeprefix(CODE_SERVER_SCRATCH).partition("-")
+    created = rest.partition("-")[0]
     if not (name.startswith(CODE_SERVER_SCRATCH) and pid.isdigit() and created.isdigit()):
         return None
-    return int(pid), float(created)
+    return Launcher.here(int(pid), float(created))
 
 
 @contextmanager
@@ -212,8 +216,7 @@ def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
     one it returns once the run is created. The server and the run workers it starts (its
     process group) write to `output` and are stopped when the block ends, however it ends."""
     remove_abandoned_scratch()
-    owner = f"{os.getpid()}-{int(this_process_created())}-"
-    with tempfile.TemporaryDirectory(prefix=CODE_SERVER_SCRATCH + owner) as scratch:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix(Launcher.this_process())) as scratch:
         socket, workspace = Path(scratch) / "grpc.sock", Path(scratch) / "workspace.yaml"
         entry = {"grpc_server": {"socket": str(socket), "location_name": LOCATION}}
         workspace.write_text(yaml.safe_dump({"load_from": [entry]}))

@@ -44,8 +44,13 @@ class Launcher:
         return f"{self.host}:{self.pid}:{self.created:.3f}"
 
     @classmethod
+    def here(cls, pid: int, created: float) -> Launcher:
+        """Process `pid`, created at `created` (seconds since the epoch), on this host."""
+        return cls(socket.gethostname(), pid, created)
+
+    @classmethod
     def this_process(cls) -> Launcher:
-        return cls(socket.gethostname(), os.getpid(), this_process_created())
+        return cls.here(os.getpid(), this_process_created())
 
     @classmethod
     def of(cls, run: dg.DagsterRun) -> Launcher | None:

@@ -28,7 +28,7 @@ from rm_pipeline.launch import (
     remove_abandoned_scratch,
     scratch_owner,
 )
-from rm_pipeline.processes import live_process, this_process_created
+from rm_pipeline.processes import this_process_created
 from rm_pipeline.recovery import LAUNCHER_TAG, Launcher
 from rm_pipeline.settings import Settings
 from rm_pipeline_tests.conftest import create_database, drop_database
@@ -113,8 +113,8 @@ def test_the_scratch_of_a_killed_command_is_removed_and_a_live_ones_kept(tmp_pat
 def test_a_code_servers_scratch_is_named_after_its_command(tmp_path: Path) -> None:
     with open(tmp_path / "dagster.log", "wb") as output, code_server(output) as server:
         owner = scratch_owner(server.workspace_file.parent.name)
-    assert owner is not None and owner[0] == os.getpid()
-    assert live_process(*owner) is not None
+    assert owner is not None and owner.pid == os.getpid()
+    assert not owner.is_gone()
 
 
 def entry(message: str = "", event: dg.DagsterEvent | None = None) -> dg.EventLogEntry:
