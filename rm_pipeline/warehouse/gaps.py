@@ -7,13 +7,16 @@ sessions after the last bar are staleness (the freshness check's), not a gap.
 `refresh_gaps` keeps the table true after a load of [start, end], in the load's transaction. Bars
 are only ever added by a load, inside its range, so a load can create or fill gaps only between
 each loaded security's last bar before `start` and its first bar after `end`: that span is
-recomputed (gaps-and-islands over its sessions, in one statement) and the stored gaps overlapping
-it are replaced. Each session's bar is looked up in the (security_id, date) index: joined instead,
-the planner, which cannot know how short the spans are, hashes the whole of `price_history` for a
-night's two sessions a security, a scan that grows with every day stored (0.7 to 0.9 s of a night's
-load at 2.5 million bars, 0.03 to 0.04 s looked up). A refresh over whole histories (a backfill's,
-a rescan) pays a lookup per session instead: 4.2 to 5.1 s over 2.5 million bars, against 3.6 to
-4.3 s hashed, once, where the nights save more every day. `price_gap_coverage` records, per
+recomputed and the stored gaps overlapping it are replaced, in one statement. First each span's
+sessions and the security's bars over the same dates are merged (a full join of the two index
+ranges, which PostgreSQL runs as a merge, never as a lookup per session) to count the sessions
+without a bar; only the spans missing one go on to gaps-and-islands over their sessions. There each
+session's bar is looked up in the (security_id, date) index: joined instead, the planner, which
+cannot know how short the spans are, hashes the whole of `price_history` for a night's two sessions
+a security, a scan that grows with every day stored (0.7 to 0.9 s of a night's load at 2.5 million
+bars, 0.03 to 0.04 s looked up). Without the count first, a refresh over whole histories (a
+backfill's, a rescan) looked up every session: 3.6 s over 500 securities' 15 years (1.9 million
+bars), 0.6 s merged when none is missing. `price_gap_coverage` records, per
 security, the span of its history the stored gaps are complete for (its first and last bar when
 refreshed). A security without coverage, or whose bars reach beyond it (history written before
 revision 0015, or while its sessions were unknown), gets its whole history scanned instead, by
@@ -87,12 +90,24 @@ REFRESH_GAPS = text(
           AND EXISTS (SELECT FROM market_sessions AS m
                       WHERE m.calendar = sp.calendar AND m.date = sp.hi)
     ),
+    incomplete AS (
+        SELECT k.* FROM known AS k
+        CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE m.date IS NOT NULL AND p.date IS NULL) AS missing
+            FROM (SELECT date FROM market_sessions
+                  WHERE calendar = k.calendar AND date BETWEEN k.lo AND k.hi) AS m
+            FULL JOIN (SELECT date FROM price_history
+                       WHERE security_id = k.id AND date BETWEEN k.lo AND k.hi) AS p
+            ON p.date = m.date
+        ) AS span
+        WHERE span.missing > 0
+    ),
     span_sessions AS (
         SELECT k.id AS security_id, m.date,
                NOT EXISTS (SELECT FROM price_history AS p
                            WHERE p.security_id = k.id AND p.date = m.date) AS missing,
                row_number() OVER (PARTITION BY k.id ORDER BY m.date) AS n
-        FROM known AS k
+        FROM incomplete AS k
         JOIN market_sessions AS m ON m.calendar = k.calendar AND m.date BETWEEN k.lo AND k.hi
     ),
     islands AS (
@@ -143,13 +158,13 @@ REFRESH_GAPS = text(
     ORDER BY 1, 2
     """
 )
-"""One statement: each security's span to recompute (see the module docstring), its sessions
-numbered and those without a bar grouped into runs (a run's sessions number consecutively, so
-their number minus their rank among the missing is constant), the stored gaps overlapping the span
-(or outside the security's bars, after a re-fetch shortened its history) and not found again
-deleted, the found ones written (one found again unchanged keeps its
-`found_at`), the coverage extended. Returns each gap found, then each security whose span could not
-be checked (NULL dates)."""
+"""One statement: each security's span to recompute (see the module docstring); of the spans that
+miss a session (`incomplete`), the sessions numbered and those without a bar grouped into runs (a
+run's sessions number consecutively, so their number minus their rank among the missing is
+constant); the stored gaps overlapping any span (or outside the security's bars, after a re-fetch
+shortened its history) and not found again deleted, the found ones written (one found again
+unchanged keeps its `found_at`), the coverage extended. Returns each gap found, then each security
+whose span could not be checked (NULL dates)."""
 
 OPEN_GAPS = text(
     """

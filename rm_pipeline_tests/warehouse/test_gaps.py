@@ -234,3 +234,28 @@ def test_a_whole_history_rescan_finds_what_a_replaced_history_lost(db: Engine) -
         conn.execute(delete, {"first": date(2019, 1, 1), "last": date(2019, 1, 31)})
         refresh_gaps(conn, *WHOLE_HISTORY, [aapl])
     assert stored_gaps(db) == [Gap("AAPL", date(2019, 6, 3), date(2019, 6, 7), 5)]
+
+
+def test_a_bar_on_a_holiday_does_not_hide_a_missing_session(db: Engine) -> None:
+    """A span is only searched for gaps when it misses a session; bars written by hand on a day
+    that is no session (New York's 2019-07-04) must not make up for one that is missing."""
+    with db.begin() as conn:
+        aapl = str(add_security(conn, "AAPL"))
+    load(db, EARLY)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO price_history (security_id, date, open, high, low, close, volume) "
+                "SELECT security_id, DATE '2019-07-04', open, high, low, close, volume "
+                "FROM price_history WHERE date = DATE '2019-07-03'"
+            )
+        )
+        conn.execute(text("DELETE FROM price_history WHERE date = DATE '2019-07-05'"))
+        stored = conn.execute(
+            text("SELECT count(*) FROM price_history WHERE date BETWEEN :first AND :last"),
+            {"first": EARLY[0], "last": EARLY[1]},
+        ).scalar_one()
+        assert stored == count_sessions("XNYS", *EARLY)
+        found = refresh_gaps(conn, *WHOLE_HISTORY, [aapl])
+    assert found == [Gap("AAPL", date(2019, 7, 5), date(2019, 7, 5), 1)]
+    assert stored_gaps(db) == found
