@@ -141,10 +141,11 @@ def prepare_dagster(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def dagster_command() -> str:
-    """The `dagster` executable of this environment: beside its Python, else on PATH."""
-    beside = Path(sys.executable).parent / "dagster"
-    return str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
+DAGSTER = (sys.executable, "-m", "dagster")
+"""Dagster's command line, as a module of this environment's Python. The code server starts each
+run's process with multiprocessing's spawn, which imports the server's main module again unless
+it is a package's `__main__`: through the `dagster` script, every run first imported Dagster's
+whole command line (0.5 s a run)."""
 
 
 def log_path(settings: Settings) -> Path:
@@ -222,7 +223,7 @@ def code_server(output: IO[bytes]) -> Iterator[CodeServer]:
         workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
         target = ["--module-name", "rm_pipeline.definitions", "--attribute", "defs"]
         where = ["--location-name", LOCATION, "--socket", str(socket), "--log-level", "warning"]
-        server = start_child([dagster_command(), "api", "grpc", *target, *where], output)
+        server = start_child([*DAGSTER, "api", "grpc", *target, *where], output)
         code = CodeServer(server, socket, workspace, output.name)
         try:
             yield code
@@ -265,7 +266,7 @@ class RunSession:
             ALERTED_BY_LAUNCHER_TAG: "true",
         }
         workspace = self.served_workspace()
-        command = [dagster_command(), "job", "launch", "-w", str(workspace), "-j", name]
+        command = [*DAGSTER, "job", "launch", "-w", str(workspace), "-j", name]
         command += ["--run-id", run_id, "--config-json", json.dumps(CONSOLE_AT_INFO)]
         command += ["--tags", json.dumps(all_tags)]
         if steps:

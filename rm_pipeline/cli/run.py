@@ -16,7 +16,7 @@ from rm_pipeline.db.engine import get_engine, warehouse_url
 from rm_pipeline.defs.partitions import first_partition_key, partition_key_of, partitions_today
 from rm_pipeline.demo import seed_demo, seed_demo_trades
 from rm_pipeline.ingest.securities import UniverseFileError, read_universe
-from rm_pipeline.launch import WORKSPACE, dagster_command, dagster_environment, run_session
+from rm_pipeline.launch import DAGSTER, WORKSPACE, dagster_environment, run_session
 from rm_pipeline.pipeline import gaps_left, load_range, run_main_job, warehouse_summary
 from rm_pipeline.processes import interruptible
 from rm_pipeline.progress import ProgressDisplay
@@ -175,8 +175,9 @@ def dev(port: int) -> None:
     os.environ.update(as_environment(settings))
     os.environ.update(environment)
     os.chdir(environment["DAGSTER_HOME"])
-    binary = dagster_command()
-    os.execv(binary, [binary, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)])
+    os.execv(
+        DAGSTER[0], [*DAGSTER, "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
+    )
 
 
 @click.command()
