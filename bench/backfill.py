@@ -9,12 +9,13 @@ scratch data directory (DATABASE_URL is ignored), with the synthetic provider:
    back from the Dagster instance. Targets: the first within 20 s, the second faster still.
 2. Backfill: `rm-pipeline run --no-demo` (the securities and the prices as one range run, then
    the checks and the analytics, each run's steps timed) for --securities securities and --years
-   years of history on a fresh data directory, against the fastest honest baseline: a raw CSV
+   years of history on a fresh data directory, against the fastest honest baseline: a raw binary
    COPY of the same rows, every column, into an empty copy of `price_history` (same indexes, same
    foreign key, same constraints) on the same server, after a CHECKPOINT (so that the baseline
-   does not pay for flushing the pipeline's own dirty pages). Target: at most 2x. The peak
-   resident memory of its largest process is printed beside that of the same load over
-   --short-years: it must not grow with the years loaded (within 10%).
+   does not pay for flushing the pipeline's own dirty pages), over one connection and split by
+   security over two at once (`COPY_CONNECTIONS`); the faster is the baseline. Target: at most
+   2x. The peak resident memory of its largest process is printed beside that of the same load
+   over --short-years: it must not grow with the years loaded (within 10%).
 3. Nightly: in both warehouses (the long and the short history), the latest day is removed and
    loaded again as the nightly schedule loads it (one partition of `ingest_price_history`), then
    the analytics of `refresh_analytics` run, as the automation materializes them. Target: the
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +45,7 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import psycopg
+from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -145,11 +148,19 @@ def breakdown(scenario: Scenario, since: float, total: float) -> list[str]:
     return lines
 
 
-def raw_copy_seconds(scenario: Scenario) -> tuple[float, int]:
+COPY_CONNECTIONS = (1, 2)
+"""The raw COPYs measured: over one connection, and split by security over two at once (one per
+core here, as the loader writes two batches at once); the faster is the baseline."""
+
+
+def raw_copy_seconds(scenario: Scenario, connections: int) -> tuple[float, int]:
     """Seconds to COPY every stored bar, every column, into an empty copy of `price_history`
-    with the same indexes, foreign key and constraints, on the same server, after a CHECKPOINT
-    (the bars are read out first, untimed)."""
-    with scenario.active(), psycopg.connect(warehouse_url(get_settings())) as conn:
+    with the same indexes, foreign key and constraints, on the same server, after a CHECKPOINT.
+    The bars are read out first, untimed, in binary (the faster format: 13.0-13.9 s against
+    15.6-16.5 s as CSV for 1,887,157 bars here), each connection's share by security and date;
+    the shares are then copied in at once, each over a connection of its own."""
+    url = warehouse_url_of(scenario)
+    with psycopg.connect(url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
         conn.execute("CREATE TABLE bench_raw_copy (LIKE price_history INCLUDING ALL)")
         conn.execute(
@@ -157,27 +168,50 @@ def raw_copy_seconds(scenario: Scenario) -> tuple[float, int]:
             "REFERENCES securities (id) ON DELETE CASCADE"
         )
         conn.commit()
-        bars = io.BytesIO()
-        with conn.cursor().copy(
-            f"COPY price_history ({ALL_COLUMNS}) TO STDOUT (FORMAT csv)"
-        ) as copy:
-            for chunk in copy:
-                bars.write(chunk)
-        bars.seek(0)
+        shares = [read_share(conn, share, connections) for share in range(connections)]
         conn.execute("CHECKPOINT")
         conn.commit()
+    writers = [psycopg.connect(url) for _ in shares]
+    try:
         started = time.perf_counter()
-        with conn.cursor().copy(
-            f"COPY bench_raw_copy ({ALL_COLUMNS}) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            while chunk := bars.read(1 << 20):
-                copy.write(chunk)
-        conn.commit()
+        with ThreadPoolExecutor(len(shares)) as pool:
+            list(pool.map(copy_share, writers, shares))
         seconds = time.perf_counter() - started
+    finally:
+        for writer in writers:
+            writer.close()
+    with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT count(*) FROM bench_raw_copy").fetchone()
         conn.execute("DROP TABLE bench_raw_copy")
-        conn.commit()
     return seconds, int(rows[0] if rows else 0)
+
+
+def warehouse_url_of(scenario: Scenario) -> str:
+    with scenario.active():
+        return warehouse_url(get_settings())
+
+
+def read_share(conn: psycopg.Connection, share: int, shares: int) -> bytes:
+    """The bars of every `shares`-th security (from the `share`-th), as binary COPY data."""
+    out = io.BytesIO()
+    query = sql.SQL(
+        "COPY (SELECT {columns} FROM price_history WHERE security_id IN "
+        "(SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM securities) AS s "
+        "WHERE s.n %% %s = %s) ORDER BY security_id, date) TO STDOUT (FORMAT binary)"
+    ).format(columns=sql.SQL(ALL_COLUMNS))
+    with conn.cursor().copy(query, (shares, share)) as copy:
+        for chunk in copy:
+            out.write(chunk)
+    return out.getvalue()
+
+
+def copy_share(conn: psycopg.Connection, bars: bytes) -> None:
+    with conn.cursor().copy(
+        f"COPY bench_raw_copy ({ALL_COLUMNS}) FROM STDIN (FORMAT binary)"
+    ) as copy:
+        for start in range(0, len(bars), 1 << 20):
+            copy.write(bars[start : start + (1 << 20)])
+    conn.commit()
 
 
 ANALYTICS_STEPS = tuple(asset.key.to_user_string() for asset in ANALYTICS)
@@ -301,15 +335,20 @@ def bench_backfill(
     print(f"\n2. backfill: {securities} securities x {years:g} years, fresh", flush=True)
     since = time.time()
     long_case, long_load = load(root, "long", universe, years, price_loads)
-    copy_seconds, rows = raw_copy_seconds(long_case)
+    copies = {n: raw_copy_seconds(long_case, n) for n in COPY_CONNECTIONS}
+    copy_seconds = min(seconds for seconds, _rows in copies.values())
     ratio = long_load.seconds / copy_seconds
     print(f"  pipeline (securities and prices, checks, analytics): {long_load.seconds:.1f} s")
     print("\n".join(breakdown(long_case, since, long_load.seconds)))
+    for n, (seconds, rows) in copies.items():
+        over = "one connection" if n == 1 else f"{n} connections at once"
+        print(
+            f"  raw binary COPY of the same {rows:,} bars into a copy of price_history, over "
+            f"{over}: {seconds:.1f} s (pipeline {long_load.seconds / seconds:.2f}x)"
+        )
     print(
-        f"  raw COPY of the same {rows:,} bars into a copy of price_history: {copy_seconds:.1f} s"
-    )
-    print(
-        f"  ratio {ratio:.2f}x, target at most {BACKFILL_TARGET_RATIO:g}x: {verdict(ratio <= BACKFILL_TARGET_RATIO)}"
+        f"  ratio to the faster {ratio:.2f}x, target at most {BACKFILL_TARGET_RATIO:g}x: "
+        f"{verdict(ratio <= BACKFILL_TARGET_RATIO)}"
     )
     long_night = night(long_case)
     stop_server(long_case)
