@@ -6,6 +6,8 @@ even a bad setting read while importing them is reported in one line.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import click
@@ -41,7 +43,13 @@ def fail(error: Exception) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    At exit the objects still alive are frozen out of the cyclic garbage collector
+    (`gc.freeze`): the interpreter's last collections walked every object of the 2,000-odd
+    modules a command loads, 0.5-0.7 s at the end of every command, for a process that is ending.
+    Objects are still freed (and their finalizers run) as the modules are torn down."""
+    atexit.register(gc.freeze)
     try:
         from rm_pipeline.cli.commands import EXPECTED_ERRORS, cli
     except ValidationError as error:
