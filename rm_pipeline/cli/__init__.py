@@ -48,7 +48,8 @@ def main() -> None:
     At exit the objects still alive are frozen out of the cyclic garbage collector
     (`gc.freeze`): the interpreter's last collections walked every object of the 2,000-odd
     modules a command loads, 0.5-0.7 s at the end of every command, for a process that is ending.
-    Objects are still freed (and their finalizers run) as the modules are torn down."""
+    Objects outside reference cycles are still freed (and their finalizers run) as the modules
+    are torn down; the process's end releases the rest."""
     atexit.register(gc.freeze)
     try:
         from rm_pipeline.cli.commands import EXPECTED_ERRORS, cli

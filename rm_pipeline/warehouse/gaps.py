@@ -9,14 +9,14 @@ are only ever added by a load, inside its range, so a load can create or fill ga
 each loaded security's last bar before `start` and its first bar after `end`: that span is
 recomputed and the stored gaps overlapping it are replaced, in one statement. First each span's
 sessions and the security's bars over the same dates are merged (a full join of the two index
-ranges, which PostgreSQL runs as a merge, never as a lookup per session) to count the sessions
-without a bar; only the spans missing one go on to gaps-and-islands over their sessions. There each
-session's bar is looked up in the (security_id, date) index: joined instead, the planner, which
-cannot know how short the spans are, hashes the whole of `price_history` for a night's two sessions
-a security, a scan that grows with every day stored (0.7 to 0.9 s of a night's load at 2.5 million
-bars, 0.03 to 0.04 s looked up). Without the count first, a refresh over whole histories (a
-backfill's, a rescan) looked up every session: 3.6 s over 500 securities' 15 years (1.9 million
-bars), 0.6 s merged when none is missing. `price_gap_coverage` records, per
+ranges, which PostgreSQL runs as a merge or hash join, never as a lookup per session) to count
+the sessions without a bar; only the spans missing one go on to gaps-and-islands over their
+sessions. There each session's bar is looked up in the (security_id, date) index: joined instead,
+the planner, which cannot know how short the spans are, hashes the whole of `price_history` for a
+night's two sessions a security, a scan that grows with every day stored (0.7 to 0.9 s of a
+night's load at 2.5 million bars, 0.03 to 0.04 s looked up). Without the count first, a refresh
+over whole histories (a backfill's, a rescan) looked up every session: 3.6 s over 500 securities'
+15 years (1.9 million bars), 0.6 s merged when none is missing. `price_gap_coverage` records, per
 security, the span of its history the stored gaps are complete for (its first and last bar when
 refreshed). A security without coverage, or whose bars reach beyond it (history written before
 revision 0015, or while its sessions were unknown), gets its whole history scanned instead, by
